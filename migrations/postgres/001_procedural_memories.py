@@ -1,0 +1,15 @@
+"""Procedural memories: how-to knowledge the agent has learned (steps, success rate).
+
+Revision ID: postgres_001
+Revises:
+"""
+
+from polyalembic.pairs import migration_files
+
+revision = "postgres_001"
+down_revision = None
+branch_labels = None
+depends_on = None
+store = "postgres"
+
+upgrade, downgrade = migration_files(__file__)

@@ -1,0 +1,18 @@
+"""Errors polyalembic raises. They subclass Alembic's CommandError so that the `alembic` CLI
+prints them as one line (``FAILED: ...``) instead of a traceback."""
+
+from __future__ import annotations
+
+from alembic.util import CommandError
+
+
+class PolyalembicError(CommandError):
+    """A user-facing error: one line, passwords masked, names the store involved."""
+
+
+class StoreUnavailable(PolyalembicError):
+    """A store could not be reached (down, wrong credentials, unknown database, no extension)."""
+
+
+class MigrationFailed(PolyalembicError):
+    """A migration raised; earlier migrations stay applied and the ledger says which step failed."""

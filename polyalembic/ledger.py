@@ -1,0 +1,165 @@
+"""The shared ledger ``schema_migrations``: one row per migration, over all four stores.
+
+Rows are written in two ways. A SQL migration in the ledger's own database gets its ``applied``
+row inside the migration's transaction (from Alembic's ``on_version_apply``). Any other migration
+(Neo4j, ChromaDB, a SQL store on another database) first gets a ``running`` row committed on a
+separate autocommit connection, then ``applied`` (or ``failed`` with the error and the step).
+A downgrade deletes the row; every event is also appended to ``schema_migrations_audit``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from polyalembic.migration import Migration
+
+TABLE = "schema_migrations"
+AUDIT_TABLE = "schema_migrations_audit"
+STATUSES = ("running", "applied", "failed")
+
+DDL = (
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    revision       VARCHAR(128) PRIMARY KEY,
+    database_type  VARCHAR(32)  NOT NULL,
+    migration_file VARCHAR(255) NOT NULL,
+    checksum       CHAR(64)     NOT NULL,
+    status         VARCHAR(16)  NOT NULL CHECK (status IN ('running', 'applied', 'failed')),
+    applied_at     TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    execution_ms   INTEGER,
+    applied_by     VARCHAR(255) NOT NULL,
+    error          TEXT,
+    failed_step    TEXT
+)""",
+    f"""CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
+    id             BIGSERIAL    PRIMARY KEY,
+    revision       VARCHAR(128) NOT NULL,
+    database_type  VARCHAR(32)  NOT NULL,
+    migration_file VARCHAR(255) NOT NULL,
+    action         VARCHAR(16)  NOT NULL,
+    checksum       CHAR(64),
+    execution_ms   INTEGER,
+    error          TEXT,
+    at             TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    by             VARCHAR(255) NOT NULL
+)""",
+)
+
+_meta = sa.MetaData()
+migrations_table = sa.Table(
+    TABLE, _meta,
+    sa.Column("revision", sa.String(128), primary_key=True),
+    sa.Column("database_type", sa.String(32)),
+    sa.Column("migration_file", sa.String(255)),
+    sa.Column("checksum", sa.String(64)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    sa.Column("execution_ms", sa.Integer),
+    sa.Column("applied_by", sa.String(255)),
+    sa.Column("error", sa.Text),
+    sa.Column("failed_step", sa.Text),
+)
+audit_table = sa.Table(
+    AUDIT_TABLE, _meta,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("revision", sa.String(128)),
+    sa.Column("database_type", sa.String(32)),
+    sa.Column("migration_file", sa.String(255)),
+    sa.Column("action", sa.String(16)),
+    sa.Column("checksum", sa.String(64)),
+    sa.Column("execution_ms", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True)),
+    sa.Column("by", sa.String(255)),
+    implicit_returning=False,
+)
+
+Execute = Callable[[Any], Any]
+
+
+def applied_by() -> str:
+    """``user@host`` of whoever runs the migration."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of schema_migrations as read back."""
+
+    revision: str
+    database_type: str
+    migration_file: str
+    checksum: str
+    status: str
+    applied_at: datetime | None
+    execution_ms: int | None
+    applied_by: str
+    error: str | None
+    failed_step: str | None
+
+
+class Ledger:
+    """Writes ledger rows through an ``execute`` callable: a connection's or a migration context's."""
+
+    def __init__(self) -> None:
+        self.by = applied_by()
+
+    @staticmethod
+    def ensure_tables(execute: Execute) -> None:
+        """Create the ledger tables when missing (IF NOT EXISTS, so it also renders for --sql)."""
+        for ddl in DDL:
+            execute(sa.text(ddl))
+
+    def _upsert(self, m: Migration, status: str, **values: Any) -> Any:
+        row = dict(revision=m.revision, database_type=m.store or m.folder,
+                   migration_file=m.migration_file, checksum=m.checksum(), status=status,
+                   applied_at=sa.func.now(), applied_by=self.by, error=None, failed_step=None,
+                   execution_ms=None)
+        row.update(values)
+        stmt = pg_insert(migrations_table).values(**row)
+        return stmt.on_conflict_do_update(
+            index_elements=["revision"],
+            set_={k: stmt.excluded[k] for k in row if k != "revision"},
+        )
+
+    def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
+        return sa.insert(audit_table).values(
+            revision=m.revision, database_type=m.store or m.folder, migration_file=m.migration_file,
+            action=action, checksum=m.checksum(), execution_ms=ms, error=error,
+            at=sa.func.now(), by=self.by)
+
+    def running(self, execute: Execute, m: Migration) -> None:
+        execute(self._upsert(m, "running"))
+
+    def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
+        execute(self._upsert(m, "applied", execution_ms=ms))
+        execute(self._audit(m, action, ms))
+
+    def failed(self, execute: Execute, m: Migration, error: str, step: str | None,
+               ms: int | None) -> None:
+        execute(self._upsert(m, "failed", error=error[:4000], failed_step=step, execution_ms=ms))
+        execute(self._audit(m, "failed", ms, error[:4000]))
+
+    def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
+        execute(sa.delete(migrations_table).where(migrations_table.c.revision == m.revision))
+        execute(self._audit(m, action, ms))
+
+
+def read_rows(connection: sa.Connection) -> list[LedgerRow]:
+    """Every ledger row, oldest first; [] when the ledger does not exist yet."""
+    if not sa.inspect(connection).has_table(TABLE):
+        return []
+    result = connection.execute(sa.select(migrations_table).order_by(
+        migrations_table.c.applied_at, migrations_table.c.revision))
+    return [LedgerRow(**row._mapping) for row in result]

@@ -1,0 +1,65 @@
+"""One migration as polyalembic sees it: its revision, store, files and checksum."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from polyalembic.pairs import pair_paths
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A revision file plus, for plain pairs, its ``.up``/``.down`` files."""
+
+    revision: str
+    down_revision: str | tuple[str, ...] | None
+    store: str | None
+    path: Path
+    doc: str = ""
+
+    @classmethod
+    def from_script(cls, script: Any) -> Migration:
+        """Describe an ``alembic.script.Script``."""
+        module = script.module
+        return cls(
+            revision=script.revision,
+            down_revision=script.down_revision,
+            store=getattr(module, "store", None),
+            path=Path(script.path),
+            doc=(script.doc or "").strip(),
+        )
+
+    @cached_property
+    def pair(self) -> tuple[Path, Path] | None:
+        return pair_paths(self.path)
+
+    @property
+    def up_file(self) -> Path:
+        """The file whose content is applied on upgrade (the ``.up`` file, or the revision)."""
+        return self.pair[0] if self.pair else self.path
+
+    @property
+    def migration_file(self) -> str:
+        """What the ledger's ``migration_file`` column shows, e.g. ``002_skill_progressions.up.sql``."""
+        return self.up_file.name
+
+    @property
+    def folder(self) -> str:
+        return self.path.parent.name
+
+    def checksum(self) -> str:
+        """SHA-256 of what upgrade applies: the revision file, plus the ``.up`` file of a pair."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        if self.pair and self.pair[0].exists():
+            digest.update(self.pair[0].read_bytes())
+        return digest.hexdigest()
+
+
+def chain(script_directory: Any) -> list[Migration]:
+    """Every migration of the script directory, oldest first (base to head)."""
+    scripts = list(script_directory.walk_revisions("base", "heads"))
+    return [Migration.from_script(s) for s in reversed(scripts)]

@@ -1,0 +1,81 @@
+"""The body of ``migrations/env.py``: connect, lock, bind revisions to their stores, migrate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from polyalembic import sql
+from polyalembic.errors import StoreUnavailable
+from polyalembic.ledger import Ledger
+from polyalembic.lock import migration_lock
+from polyalembic.runner import Runner
+from polyalembic.runtime.steps import StepExecutor
+from polyalembic.settings import Settings, load_settings, mask_dsn, sqlalchemy_url
+from polyalembic.stores import register_all_ops
+
+log = logging.getLogger("polyalembic")
+
+
+def settings_for(config: Any) -> Settings:
+    """Settings from the environment; the env file named in alembic.ini's [polyalembic] section
+    (default ``.stack/stack.env`` beside alembic.ini) fills in when no variable is set."""
+    here = Path(config.config_file_name).resolve().parent if config.config_file_name else Path.cwd()
+    env_file = config.get_section_option("polyalembic", "env_file", ".stack/stack.env")
+    return load_settings(env_file=here / env_file)
+
+
+def run(context: Any = None) -> None:
+    """Run the migrations Alembic asked for, online or (``--sql``) offline."""
+    if context is None:
+        from alembic import context
+    register_all_ops()
+    settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
+    runner = Runner(settings)
+    try:
+        if context.is_offline_mode():
+            _run_offline(context, runner)
+        else:
+            _run_online(context, runner)
+    finally:
+        runner.close()
+
+
+def _configure_kwargs(executor: StepExecutor, runner: Runner) -> dict[str, Any]:
+    return dict(transaction_per_migration=True, on_version_apply=executor.on_version_apply,
+                polyalembic_runner=runner, target_metadata=None)
+
+
+def _run_offline(context: Any, runner: Runner) -> None:
+    """``--sql``: render every store's work as text; connect to nothing."""
+    ledger_dsn = runner.settings.ledger_dsn
+    executor = StepExecutor(runner, Ledger(), status_execute=None)
+    executor.bind(context.script)
+    url = sqlalchemy_url(ledger_dsn) if ledger_dsn else "postgresql+psycopg://"
+    context.configure(url=url, literal_binds=True, **_configure_kwargs(executor, runner))
+    context.get_context().impl.static_output(
+        f"-- polyalembic: ledger schema_migrations on {mask_dsn(ledger_dsn) or '(ledger database)'}")
+    with context.begin_transaction():
+        Ledger.ensure_tables(context.execute)
+        context.run_migrations()
+
+
+def _run_online(context: Any, runner: Runner) -> None:
+    """Hold the advisory lock on its own connection; migrate on a second one."""
+    ledger_dsn = runner.settings.ledger_dsn
+    if not ledger_dsn:
+        raise StoreUnavailable("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
+                               "(or start the local stack: make services-up)")
+    status_connection = sql.connect(ledger_dsn, "postgres", autocommit=True)
+    try:
+        with migration_lock(status_connection, on_wait=lambda msg: log.warning("polyalembic: %s", msg)):
+            Ledger.ensure_tables(status_connection.execute)
+            executor = StepExecutor(runner, Ledger(), status_execute=status_connection.execute)
+            executor.bind(context.script)
+            with sql.connect(ledger_dsn, "postgres") as connection:
+                context.configure(connection=connection, **_configure_kwargs(executor, runner))
+                with context.begin_transaction():
+                    context.run_migrations()
+    finally:
+        status_connection.close()

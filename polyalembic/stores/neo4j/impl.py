@@ -1,0 +1,98 @@
+"""Executes the Neo4j ops with the driver, or prints their Cypher as comments under ``--sql``.
+
+Schema statements each run alone (``execute_query``, a managed transaction); consecutive data
+writes share one explicit transaction; ``CALL {} IN TRANSACTIONS`` runs auto-commit. After any
+index or constraint is created, the run waits until every index is ONLINE and fails clearly on
+a FAILED one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from alembic.operations import Operations
+
+from polyalembic.runner import Runner, runner_of
+from polyalembic.stores.neo4j.connection import GraphConnection
+from polyalembic.stores.neo4j.cypher import creates_schema, is_schema, needs_autocommit
+from polyalembic.stores.neo4j.introspect import index_states
+from polyalembic.stores.neo4j.ops import CypherOp
+
+INDEX_TIMEOUT_S = float(os.environ.get("POLYALEMBIC_NEO4J_INDEX_TIMEOUT", "300"))
+
+
+def render(statement: str) -> str:
+    """A Cypher statement as a comment block of the ``--sql`` output."""
+    body = "\n".join(f"--   {line}" for line in statement.strip().splitlines())
+    return f"-- [neo4j]\n{body};"
+
+
+class IndexFailed(RuntimeError):
+    """An index or constraint's backing index went FAILED while populating."""
+
+
+def await_indexes(graph: GraphConnection, timeout: float = INDEX_TIMEOUT_S) -> None:
+    """Wait until no index is POPULATING; raise IndexFailed naming any FAILED index."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = index_states(graph)
+        failed = {n: s for n, s in states.items() if s[0] == "FAILED"}
+        if failed:
+            name, (_, message) = next(iter(failed.items()))
+            raise IndexFailed(f"neo4j index {name} FAILED: {message or 'no failure message'}")
+        pending = [n for n, s in states.items() if s[0] != "ONLINE"]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise IndexFailed(f"neo4j indexes still not ONLINE after {timeout:.0f}s: {', '.join(pending)}")
+        time.sleep(0.1)
+
+
+def execute_statements(graph: GraphConnection, statements: list[str], runner: Runner,
+                       parameters: dict[str, Any] | None = None, autocommit: bool = False) -> None:
+    """Run statements with the transaction rules above."""
+    params = parameters or {}
+    batch: list[str] = []
+    created = False
+
+    def flush() -> None:
+        if not batch:
+            return
+        with graph.driver.session(database=graph.database) as session, session.begin_transaction() as tx:
+            for statement in batch:
+                with runner.step(f"cypher: {statement[:120]}"):
+                    tx.run(statement, params).consume()
+            tx.commit()
+        batch.clear()
+
+    for statement in statements:
+        if is_schema(statement):
+            flush()
+            with runner.step(f"cypher: {statement[:120]}"):
+                graph.driver.execute_query(statement, params, database_=graph.database)
+            created = created or creates_schema(statement)
+        elif autocommit or needs_autocommit(statement):
+            flush()
+            with runner.step(f"cypher: {statement[:120]}"), graph.driver.session(database=graph.database) as s:
+                s.run(statement, params).consume()
+        else:
+            batch.append(statement)
+    flush()
+    if created:
+        with runner.step("wait for neo4j indexes to come ONLINE"):
+            await_indexes(graph)
+
+
+@Operations.implementation_for(CypherOp)
+def run_cypher_op(operations: Operations, operation: CypherOp) -> None:
+    statements = operation.statements()
+    ctx = operations.migration_context
+    if ctx.as_sql:
+        for statement in statements:
+            ctx.impl.static_output(render(statement))
+        return
+    runner = runner_of(operations)
+    execute_statements(runner.connection("neo4j"), statements, runner, operation.parameters,
+                       operation.autocommit)

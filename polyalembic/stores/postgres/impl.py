@@ -1,0 +1,37 @@
+"""Executes (or renders, under ``--sql``) the SQL-store ops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.operations import Operations
+
+from polyalembic.runner import runner_of
+from polyalembic.stores.postgres.ops import RunSqlFileOp
+
+
+def execute_sql(operations: Operations, sql: str, description: str, autocommit: bool = False) -> None:
+    """Run raw SQL on the revision's connection, or write it to the ``--sql`` output."""
+    ctx = operations.migration_context
+    if ctx.as_sql:
+        ctx.impl.static_output(sql.rstrip() + ("" if sql.rstrip().endswith(";") else ";"))
+        return
+    with runner_of(operations).step(description):
+        if autocommit:
+            with ctx.autocommit_block():
+                ctx.connection.exec_driver_sql(sql)
+        else:
+            ctx.connection.exec_driver_sql(sql)
+
+
+@Operations.implementation_for(RunSqlFileOp)
+def run_sql_file(operations: Operations, operation: RunSqlFileOp) -> None:
+    sql = operation.read()
+    name = Path(operation.path).name
+    if not sql.strip():
+        return
+    if operation.no_transaction and operations.migration_context.as_sql:
+        with operations.migration_context.autocommit_block():
+            execute_sql(operations, sql, f"run {name}")
+        return
+    execute_sql(operations, sql, f"run {name}", autocommit=operation.no_transaction)

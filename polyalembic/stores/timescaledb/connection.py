@@ -1,0 +1,5 @@
+"""The timescaledb store's connection: a SQLAlchemy connection on its own DSN (opened on first use)."""
+
+from polyalembic.sql import connector
+
+connect, close = connector("timescaledb")
