@@ -122,7 +122,7 @@ class Ledger:
             execute(sa.text(ddl))
 
     def _upsert(self, m: Migration, status: str, **values: Any) -> Any:
-        row = dict(revision=m.revision, database_type=m.store or m.folder,
+        row = dict(revision=m.revision, database_type=m.store,
                    migration_file=m.migration_file, checksum=m.checksum(), status=status,
                    applied_at=sa.func.now(), applied_by=self.by, error=None, failed_step=None,
                    execution_ms=None)
@@ -135,7 +135,7 @@ class Ledger:
 
     def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
         return sa.insert(audit_table).values(
-            revision=m.revision, database_type=m.store or m.folder, migration_file=m.migration_file,
+            revision=m.revision, database_type=m.store, migration_file=m.migration_file,
             action=action, checksum=m.checksum(), execution_ms=ms, error=error,
             at=sa.func.now(), by=self.by)
 

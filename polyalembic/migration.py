@@ -8,7 +8,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_paths
+from polyalembic.stores import STORES, get_store
+
+
+def declared_store(script: Any) -> str:
+    """The store a revision declares (``store = "neo4j"``), checked against its folder.
+
+    A revision without a ``store`` line inherits its folder's store.
+    """
+    store = getattr(script.module, "store", None)
+    folder = Path(script.path).parent.name
+    if store is None:
+        if folder in STORES:
+            return folder
+        raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = \"postgres\"")
+    get_store(store)
+    if folder in STORES and folder != store:
+        raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/")
+    return store
 
 
 @dataclass(frozen=True)
@@ -17,18 +36,17 @@ class Migration:
 
     revision: str
     down_revision: str | tuple[str, ...] | None
-    store: str | None
+    store: str
     path: Path
     doc: str = ""
 
     @classmethod
     def from_script(cls, script: Any) -> Migration:
         """Describe an ``alembic.script.Script``."""
-        module = script.module
         return cls(
             revision=script.revision,
             down_revision=script.down_revision,
-            store=getattr(module, "store", None),
+            store=declared_store(script),
             path=Path(script.path),
             doc=(script.doc or "").strip(),
         )

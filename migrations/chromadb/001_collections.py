@@ -1,13 +1,13 @@
 """Vector collections for the agent's memories, each with an explicit hnsw space.
 
 Revision ID: chromadb_001
-Revises: postgres_001
+Revises: neo4j_001
 """
 
 from alembic import op
 
 revision = "chromadb_001"
-down_revision = "postgres_001"
+down_revision = "neo4j_001"
 branch_labels = None
 depends_on = None
 store = "chromadb"

@@ -71,7 +71,8 @@ def _run_online(context: Any, runner: Runner) -> None:
     try:
         with migration_lock(status_connection, on_wait=lambda msg: log.warning("polyalembic: %s", msg)):
             Ledger.ensure_tables(status_connection.execute)
-            executor = StepExecutor(runner, Ledger(), status_execute=status_connection.execute)
+            executor = StepExecutor(runner, Ledger(), status_execute=status_connection.execute,
+                                    reporter=context.config.attributes.get("polyalembic_reporter"))
             executor.bind(context.script)
             with sql.connect(ledger_dsn, "postgres") as connection:
                 context.configure(connection=connection, **_configure_kwargs(executor, runner))

@@ -23,33 +23,21 @@ from alembic import op as op_proxy
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
-from polyalembic.errors import MigrationFailed, PolyalembicError
+from polyalembic.errors import MigrationFailed
 from polyalembic.ledger import Execute, Ledger
 from polyalembic.migration import Migration
 from polyalembic.runner import Runner
 from polyalembic.settings import Settings, mask_text
-from polyalembic.stores import STORES, get_store
-
-
-def declared_store(script: Any) -> str:
-    """The store a revision declares (``store = "neo4j"``), checked against its folder."""
-    store = getattr(script.module, "store", None)
-    folder = script.path and __import__("pathlib").Path(script.path).parent.name
-    if store is None:
-        if folder in STORES:
-            return folder
-        raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = \"postgres\"")
-    get_store(store)
-    if folder in STORES and folder != store:
-        raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/")
-    return store
+from polyalembic.stores import get_store
 
 
 class StepExecutor:
     """Wraps revision functions (see module doc) and writes the ledger from ``on_version_apply``."""
 
-    def __init__(self, runner: Runner, ledger: Ledger, status_execute: Execute | None) -> None:
+    def __init__(self, runner: Runner, ledger: Ledger, status_execute: Execute | None,
+                 reporter: Callable[[str, Migration, int | None], None] | None = None) -> None:
         self.runner = runner
+        self.reporter = reporter
         self.ledger = ledger
         self.status_execute = status_execute
         self.migrations: dict[str, Migration] = {}
@@ -62,10 +50,7 @@ class StepExecutor:
     def bind(self, script_directory: Any) -> None:
         """Wrap every revision's upgrade/downgrade of ``script_directory``."""
         for script in script_directory.walk_revisions("base", "heads"):
-            store = declared_store(script)
             migration = Migration.from_script(script)
-            migration = Migration(migration.revision, migration.down_revision, store, migration.path,
-                                  migration.doc)
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):
@@ -91,7 +76,6 @@ class StepExecutor:
 
     def run(self, m: Migration, fn: Callable[..., None], upgrade: bool, kw: dict[str, Any]) -> None:
         """Run one revision function where its store lives; record failures."""
-        assert m.store is not None
         ctx = op_proxy.get_context()
         started = time.perf_counter()
         in_tx = self.in_ledger_transaction(m.store)
@@ -110,6 +94,8 @@ class StepExecutor:
             self.runner.current_step = None
             if not ctx.as_sql:
                 self.ledger.failed(self._status(ctx), m, error, step, ms)
+                if self.reporter:
+                    self.reporter("failed", m, ms)
             where = f" at step [{step}]" if step else ""
             direction = "upgrade" if upgrade else "downgrade"
             raise MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
@@ -119,7 +105,6 @@ class StepExecutor:
     def _run_on_own_database(self, m: Migration, fn: Callable[..., None], kw: dict[str, Any],
                              ctx: MigrationContext) -> None:
         """A SQL revision whose database is not the ledger's: its own context and transaction."""
-        assert m.store is not None
         if ctx.as_sql:
             ctx.impl.static_output(f"-- [{m.store}] the statements of {m.migration_file} run on "
                                    f"{self.settings.describe(m.store)}")
@@ -149,6 +134,8 @@ class StepExecutor:
             self.ledger.applied(ctx.execute, m, ms)
         else:
             self.ledger.reverted(ctx.execute, m, ms)
+        if self.reporter and not ctx.as_sql:
+            self.reporter("applied" if step.is_upgrade else "reverted", m, ms)
 
     def _record_stamp(self, ctx: MigrationContext, step: Any) -> None:
         """``stamp``: every revision between source and destination is recorded (or removed)."""
@@ -164,3 +151,5 @@ class StepExecutor:
                 self.ledger.applied(ctx.execute, m, None, action="stamp")
             else:
                 self.ledger.reverted(ctx.execute, m, None, action="unstamp")
+            if self.reporter and not ctx.as_sql:
+                self.reporter("stamped" if step.is_upgrade else "unstamped", m, None)

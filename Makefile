@@ -1,0 +1,37 @@
+# polyalembic — make migrate (the main job, on the local stack) and make test.
+PYTHON ?= python3
+STACK   = $(PYTHON) -m stack
+CLI     = $(PYTHON) -m polyalembic
+
+.PHONY: install services-up services-down services-status migrate status validate test lint bench
+
+install:            ## Python package with all extras and the dev tools
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+services-up:        ## start PostgreSQL, TimescaleDB (PGlite), Neo4j and ChromaDB on 127.0.0.1
+	$(STACK) up
+
+services-down:      ## stop every server the stack started
+	$(STACK) down
+
+services-status:    ## each server: health, version, port, pid
+	$(STACK) status
+
+migrate: services-up  ## apply every pending migration to the local stack and show the status
+	$(CLI) up
+	$(CLI) status
+
+status:
+	$(CLI) status
+
+validate:
+	$(CLI) validate
+
+test: services-up   ## the test suite, against the real servers
+	$(PYTHON) -m pytest
+
+lint:
+	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
+
+bench: services-up
+	$(PYTHON) bench/run.py

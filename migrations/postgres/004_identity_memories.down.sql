@@ -1,0 +1,3 @@
+-- 004_identity_memories.down.sql
+-- Reverts 004: indexes, constraints and the trigger go with the table.
+DROP TABLE IF EXISTS identity_memories;

@@ -1,0 +1,5 @@
+"""``python -m polyalembic``: the CLI."""
+
+from polyalembic.cli import main
+
+main()

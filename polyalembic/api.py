@@ -1,0 +1,215 @@
+"""The operations behind the CLI, on top of Alembic's commands: up, down, status, stamp, fresh.
+
+Everything here runs Alembic's own ``command`` functions with the project's settings, so the
+CLI, ``alembic upgrade head`` and ``make migrate`` take the same path through migrations/env.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from alembic import command
+
+from polyalembic import sql
+from polyalembic.errors import PolyalembicError
+from polyalembic.ledger import applied_by, audit_table, migrations_table, read_rows
+from polyalembic.lock import migration_lock
+from polyalembic.migration import Migration
+from polyalembic.project import Project
+from polyalembic.runner import Runner
+from polyalembic.status import MigrationStatus, compute
+from polyalembic.stores import STORES, get_store
+
+CONFIRM_PHRASE = "DELETE ALL DATA"
+PRODUCTION_VARIABLES = ("POLYALEMBIC_ENV", "APP_ENV")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an up or down would do: the migrations, in the order they would run."""
+
+    direction: str
+    migrations: list[Migration]
+    source: str | None
+    target: str
+
+
+def ledger_connection(project: Project) -> sa.Connection:
+    """A connection to the ledger database (the postgres store's unless configured otherwise)."""
+    settings = project.settings
+    assert settings is not None
+    if not settings.ledger_dsn:
+        raise PolyalembicError("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
+                               "(or start the local stack: make services-up)")
+    return sql.connect(settings.ledger_dsn, "postgres")
+
+
+def current_revision(project: Project) -> str | None:
+    """The revision the chain is at (alembic_version), None at base."""
+    with ledger_connection(project) as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    if len(heads) > 1:
+        raise PolyalembicError(f"alembic_version holds several heads ({', '.join(heads)}): merge them first")
+    return heads[0] if heads else None
+
+
+def _index(chain: list[Migration], revision: str | None) -> int:
+    """Position of ``revision`` in the chain; -1 for base."""
+    if revision is None:
+        return -1
+    for i, m in enumerate(chain):
+        if m.revision == revision:
+            return i
+    raise PolyalembicError(f"the database is at revision {revision!r}, which no migration file defines")
+
+
+def _resolve(project: Project, chain: list[Migration], target: str) -> int:
+    if target in ("head", "heads"):
+        return len(chain) - 1
+    if target == "base":
+        return -1
+    matches = [i for i, m in enumerate(chain) if m.revision == target or m.revision.startswith(target)
+               or m.migration_file.startswith(target)]
+    if len(matches) != 1:
+        raise PolyalembicError(f"unknown revision {target!r}" if not matches
+                               else f"revision {target!r} is ambiguous")
+    return matches[0]
+
+
+def plan_up(project: Project, target: str = "head") -> Plan:
+    """The pending migrations up to ``target``, in order."""
+    chain = project.chain()
+    _check_single_head(project)
+    current = current_revision(project)
+    start, end = _index(chain, current), _resolve(project, chain, target)
+    if end < start:
+        raise PolyalembicError(f"{target!r} is already applied (current: {current}); use down to go back")
+    return Plan("upgrade", chain[start + 1:end + 1], current, chain[end].revision if end >= 0 else "base")
+
+
+def plan_down(project: Project, steps: int = 1) -> Plan:
+    """The last ``steps`` applied migrations, newest first."""
+    if steps < 1:
+        raise PolyalembicError(f"down takes a positive number of migrations, got {steps}")
+    chain = project.chain()
+    current = current_revision(project)
+    position = _index(chain, current)
+    applied = position + 1
+    if steps > applied:
+        raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied")
+    target = chain[position - steps].revision if position - steps >= 0 else "base"
+    return Plan("downgrade", list(reversed(chain[position - steps + 1:position + 1])), current, target)
+
+
+def _check_single_head(project: Project) -> None:
+    heads = project.script().get_heads()
+    if len(heads) > 1:
+        raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): "
+                               "point one's down_revision at the other so there is one head")
+
+
+def up(project: Project, target: str = "head") -> Plan:
+    """Apply pending migrations up to ``target``."""
+    plan = plan_up(project, target)
+    if plan.migrations:
+        command.upgrade(project.config(), plan.target)
+    return plan
+
+
+def down(project: Project, steps: int = 1) -> Plan:
+    """Roll back the last ``steps`` migrations across the stores, newest first."""
+    plan = plan_down(project, steps)
+    command.downgrade(project.config(), plan.target)
+    return plan
+
+
+def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
+    """Write the SQL, Cypher and Chroma plan of ``plan`` (Alembic's offline mode; no store is touched)."""
+    if not plan.migrations:
+        return
+    config = project.config()
+    config.print_stdout = write  # type: ignore[method-assign]
+    span = f"{plan.source or 'base'}:{plan.target}"
+    buffer = _Writer(write)
+    config.output_buffer = buffer
+    if plan.direction == "upgrade":
+        command.upgrade(config, span if plan.source else plan.target, sql=True)
+    else:
+        command.downgrade(config, span, sql=True)
+
+
+class _Writer:
+    """A file-like object forwarding Alembic's offline output to a callable."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    def write(self, text: str) -> int:
+        self._write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
+    """Every migration's state, and the current revision."""
+    chain = project.chain()
+    with ledger_connection(project) as conn:
+        rows = read_rows(conn)
+    return compute(chain, rows), current_revision(project)
+
+
+def stamp(project: Project, target: str = "head") -> None:
+    """Record ``target`` (and every migration before it) as applied without running them."""
+    command.stamp(project.config(), target)
+
+
+def production_guard() -> None:
+    for variable in PRODUCTION_VARIABLES:
+        if os.environ.get(variable, "").strip().lower() in ("production", "prod"):
+            raise PolyalembicError(f"fresh refuses to run with {variable}={os.environ[variable]}: "
+                                   "it deletes all data")
+
+
+def fresh(project: Project, confirmation: str | None) -> dict[str, list[str]]:
+    """Drop everything in every store that has migrations, clear the ledger, then ``up``."""
+    production_guard()
+    if confirmation != CONFIRM_PHRASE:
+        raise PolyalembicError(f"fresh needs the confirmation phrase {CONFIRM_PHRASE!r}; nothing was changed")
+    assert project.settings is not None
+    stores = [s for s in STORES if s in {m.store for m in project.chain()}]
+    dropped: dict[str, list[str]] = {}
+    runner = Runner(project.settings)
+    lock_conn = sql.connect(project.settings.ledger_dsn, "postgres", autocommit=True)
+    try:
+        for store in stores:  # connect to every store first: fail before anything is dropped
+            runner.connection(store)
+        with migration_lock(lock_conn):
+            for store in stores:
+                handle = runner.connection(store)
+                dropped[store] = get_store(store).module("reset").drop_all(handle)
+                if isinstance(handle, sa.Connection):
+                    handle.commit()
+            _clear_ledger(lock_conn)
+    finally:
+        runner.close()
+        lock_conn.close()
+    up(project)
+    return dropped
+
+
+def _clear_ledger(conn: sa.Connection) -> None:
+    inspector = sa.inspect(conn)
+    if inspector.has_table("alembic_version"):
+        conn.execute(sa.text("DELETE FROM alembic_version"))
+    if inspector.has_table(migrations_table.name):
+        conn.execute(sa.delete(migrations_table))
+        conn.execute(sa.insert(audit_table).values(
+            revision="*", database_type="*", migration_file="*", action="fresh",
+            at=sa.func.now(), by=applied_by()))

@@ -1,0 +1,195 @@
+"""``polyalembic``: up, down, status, validate, fresh, generate, stamp, help."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from polyalembic.cli.output import Reporter, fail, setup_logging
+from polyalembic.stores import STORES
+
+
+def _project(ctx: click.Context) -> Any:
+    from polyalembic.project import Project, find_config
+
+    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"])
+
+
+class Group(click.Group):
+    """Turns polyalembic's errors into one line and exit 1, wherever they are raised."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from alembic.util import CommandError
+
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted")
+        except Exception as exc:  # noqa: BLE001 - never a traceback for a user-facing command
+            if ctx.obj and ctx.obj.get("verbose"):
+                raise
+            fail(f"{type(exc).__name__}: {exc}")
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", type=click.Path(dir_okay=False), default=None,
+              help="alembic.ini to use (default: ./alembic.ini or the nearest one above).")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens (connections, each step).")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
+    """Migrate PostgreSQL, TimescaleDB, Neo4j and ChromaDB from one Alembic chain and one ledger."""
+    setup_logging(verbose, quiet)
+    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet)}
+
+
+def _echo(ctx: click.Context, text: str) -> None:
+    if not ctx.obj["quiet"]:
+        click.echo(text)
+
+
+def _show_plan(ctx: click.Context, project: Any, plan: Any, verb: str) -> None:
+    from polyalembic import api
+
+    if not plan.migrations:
+        _echo(ctx, f"Nothing to {verb}.")
+        return
+    _echo(ctx, f"Would {verb} {len(plan.migrations)} migration(s) (dry run: nothing is changed):")
+    for m in plan.migrations:
+        _echo(ctx, f"  {m.store:<12} {m.migration_file:<40} {m.revision}")
+    _echo(ctx, "")
+    api.render(project, plan, lambda text: click.echo(text, nl=False))
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Show what would run (SQL, Cypher, Chroma plan); change nothing.")
+@click.option("--to", "target", default="head", show_default=True, help="Stop at this revision.")
+@click.pass_context
+def up(ctx: click.Context, dry_run: bool, target: str) -> None:
+    """Apply pending migrations, in chain order, across all stores."""
+    from polyalembic import api
+
+    project = _project(ctx)
+    if dry_run:
+        _show_plan(ctx, project, api.plan_up(project, target), "apply")
+        return
+    plan = api.up(project, target)
+    if not plan.migrations:
+        _echo(ctx, "Nothing to apply: the database is up to date.")
+    else:
+        _echo(ctx, f"Applied {ctx.obj['reporter'].count} migration(s).")
+
+
+@main.command()
+@click.argument("count", type=int, default=1)
+@click.option("--dry-run", is_flag=True, help="Show what would be rolled back; change nothing.")
+@click.pass_context
+def down(ctx: click.Context, count: int, dry_run: bool) -> None:
+    """Roll back the last COUNT applied migrations (default 1), newest first."""
+    from polyalembic import api
+
+    project = _project(ctx)
+    if dry_run:
+        _show_plan(ctx, project, api.plan_down(project, count), "roll back")
+        return
+    api.down(project, count)
+    _echo(ctx, f"Rolled back {ctx.obj['reporter'].count} migration(s).")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 when anything is pending, failed, running or drifted.")
+@click.pass_context
+def status(ctx: click.Context, fmt: str, check: bool) -> None:
+    """Show every migration of every store: applied, pending, failed, drifted."""
+    from polyalembic import api
+    from polyalembic import status as st
+
+    project = _project(ctx)
+    statuses, current = api.status(project)
+    if fmt == "json":
+        locations = {s: project.settings.describe(s) for s in STORES}
+        click.echo(json.dumps(st.as_json(statuses, [current] if current else [], locations), indent=2))
+    else:
+        click.echo(st.render_table(statuses))
+    if check and st.has_problems(statuses):
+        sys.exit(1)
+
+
+@main.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check migration files (pairs, numbering, one head, parse) and applied checksums."""
+    from polyalembic import validate as v
+    from polyalembic.errors import StoreUnavailable
+
+    project = _project(ctx)
+    problems = v.check_files(project.migrations_dir) + v.check_chain(project)
+    ledger_note = ""
+    if not problems:
+        try:
+            problems += v.check_ledger(project)
+        except StoreUnavailable as exc:
+            ledger_note = f" (ledger not checked: {str(exc).splitlines()[0]})"
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        fail(f"{len(problems)} problem(s) found")
+    _echo(ctx, f"OK: {len(project.chain())} migrations, one head{ledger_note}.")
+
+
+@main.command()
+@click.option("--confirm", default=None, help='Type the phrase "DELETE ALL DATA" non-interactively.')
+@click.pass_context
+def fresh(ctx: click.Context, confirm: str | None) -> None:
+    """DROP EVERYTHING in all four stores, then run up (dev only; asks for "DELETE ALL DATA")."""
+    from polyalembic import api
+
+    api.production_guard()
+    project = _project(ctx)
+    if confirm is None:
+        if not sys.stdin.isatty():
+            fail(f'fresh needs confirmation: pass --confirm "{api.CONFIRM_PHRASE}"; nothing was changed')
+        click.echo("This drops every table, graph schema and collection in all four stores.")
+        confirm = click.prompt(f'Type "{api.CONFIRM_PHRASE}" to continue', default="", show_default=False)
+    dropped = api.fresh(project, confirm)
+    for store, things in dropped.items():
+        _echo(ctx, f"  dropped   {store:<12} {len(things)} object(s)")
+    _echo(ctx, f"Fresh install done: {ctx.obj['reporter'].count} migration(s) applied.")
+
+
+@main.command()
+@click.argument("store", type=click.Choice(list(STORES)))
+@click.argument("name")
+@click.pass_context
+def generate(ctx: click.Context, store: str, name: str) -> None:
+    """Create the next migration of STORE named NAME (up/down pair or revision), as the new head."""
+    from polyalembic.generate import generate as make
+
+    project = _project(ctx)
+    for path in make(project, store, name):
+        click.echo(f"created {Path(path).relative_to(project.root)}")
+
+
+@main.command()
+@click.argument("revision", default="head")
+@click.pass_context
+def stamp(ctx: click.Context, revision: str) -> None:
+    """Record REVISION (and all before it) as applied without running them (baseline)."""
+    from polyalembic import api
+
+    api.stamp(_project(ctx), revision)
+    _echo(ctx, f"Stamped {ctx.obj['reporter'].count} migration(s) as applied.")
+
+
+@main.command(name="help")
+@click.pass_context
+def help_command(ctx: click.Context) -> None:
+    """Show this help."""
+    click.echo(ctx.parent.get_help() if ctx.parent else "")

@@ -1,0 +1,55 @@
+"""How the CLI talks: one-line errors on stderr, progress lines on stdout, masked always."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from polyalembic.migration import Migration
+from polyalembic.settings import mask_text
+
+
+class MaskingFilter(logging.Filter):
+    """Masks passwords in every log record that reaches the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_text(record.getMessage())
+        record.args = ()
+        return True
+
+
+def setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s [%(name)s] %(message)s"))
+    handler.addFilter(MaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("polyalembic", "alembic"):
+        logging.getLogger(name).setLevel(level)
+
+
+class Reporter:
+    """Prints one line per migration as it is applied, reverted or fails."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.count = 0
+
+    def __call__(self, event: str, m: Migration, ms: int | None) -> None:
+        if event in ("applied", "reverted", "stamped", "unstamped"):
+            self.count += 1
+        if self.quiet:
+            return
+        took = f"{ms} ms" if ms is not None else ""
+        click.echo(f"  {event:<9} {m.store:<12} {m.migration_file:<40} {took}".rstrip())
+
+
+def fail(message: str) -> None:
+    """Print ``polyalembic: error: <message>`` (one line, masked) and exit 1."""
+    line = mask_text(str(message).strip().splitlines()[0] if str(message).strip() else "failed")
+    click.echo(f"polyalembic: error: {line}", err=True)
+    sys.exit(1)

@@ -1,0 +1,78 @@
+"""``polyalembic generate <store> <name>``: the next numbered migration, linked as the new head."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.project import Project
+from polyalembic.stores import get_store
+
+NAME = re.compile(r"^[a-z0-9_]+$")
+NUMBER = re.compile(r"^(\d{3,})_")
+
+BINDER = '''"""{title}
+
+Revision ID: {revision}
+Revises: {down_revision}
+"""
+
+from polyalembic.pairs import migration_files
+
+revision = {revision!r}
+down_revision = {down_revision!r}
+branch_labels = None
+depends_on = None
+store = {store!r}
+
+upgrade, downgrade = migration_files(__file__)
+'''
+
+
+def next_number(folder: Path) -> int:
+    numbers = [int(m[1]) for p in folder.glob("*") if (m := NUMBER.match(p.name))]
+    return max(numbers, default=0) + 1
+
+
+def generate(project: Project, store: str, name: str) -> list[Path]:
+    """Create the files of a new migration for ``store`` and return their paths."""
+    spec = get_store(store)
+    if not NAME.match(name):
+        raise PolyalembicError(f"invalid name {name!r}: use lowercase letters, digits and _ only")
+    folder = project.migrations_dir / store
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(p.name.split(".", 1)[0].split("_", 1)[-1] == name for p in folder.glob("[0-9]*_*")):
+        raise PolyalembicError(f"a {store} migration named {name!r} exists already: pick another name")
+    heads = project.script().get_heads()
+    if len(heads) > 1:
+        raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): fix that first")
+    number = next_number(folder)
+    stem = f"{number:03d}_{name}"
+    revision = f"{store}_{number:03d}"
+    if _exists(project, revision):
+        raise PolyalembicError(f"revision id {revision!r} is taken: rename the existing one")
+    values = dict(title=name.replace("_", " ").capitalize(), revision=revision,
+                  down_revision=heads[0] if heads else None, store=store, name=name,
+                  label="".join(w.capitalize() for w in name.split("_")))
+    templates = spec.module("templates")
+    created: list[Path] = []
+    if spec.pair_suffix:
+        up = folder / f"{stem}.up{spec.pair_suffix}"
+        down = folder / f"{stem}.down{spec.pair_suffix}"
+        files = {folder / f"{stem}.py": BINDER.format(**values),
+                 up: templates.UP.format(filename=up.name, **values),
+                 down: templates.DOWN.format(filename=down.name, up_filename=up.name, **values)}
+    else:
+        files = {folder / f"{stem}.py": templates.REVISION.format(**values)}
+    for path, text in files.items():
+        path.write_text(text)
+        created.append(path)
+    return created
+
+
+def _exists(project: Project, revision: str) -> bool:
+    try:
+        return project.script().get_revision(revision) is not None
+    except Exception:  # noqa: BLE001 - alembic raises for unknown ids
+        return False

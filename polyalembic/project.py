@@ -1,0 +1,75 @@
+"""The project a command works on: its alembic.ini, script directory, settings and chain."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.migration import Migration, chain
+from polyalembic.settings import Settings, load_settings
+
+
+def find_config(path: str | os.PathLike[str] | None = None) -> Path:
+    """The alembic.ini to use: ``path``, ``$POLYALEMBIC_CONFIG``, or the nearest one upwards."""
+    if path or os.environ.get("POLYALEMBIC_CONFIG"):
+        found = Path(path or os.environ["POLYALEMBIC_CONFIG"])
+        if not found.is_file():
+            raise PolyalembicError(f"config file not found: {found}")
+        return found.resolve()
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "alembic.ini").is_file():
+            return folder / "alembic.ini"
+    raise PolyalembicError("no alembic.ini here or above: pass -c/--config PATH")
+
+
+@dataclass
+class Project:
+    """alembic.ini + the settings its commands run with."""
+
+    config_path: Path
+    settings: Settings | None = None
+    reporter: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            env_file = self.alembic_config.get_section_option("polyalembic", "env_file", ".stack/stack.env")
+            self.settings = load_settings(env_file=self.root / env_file)
+
+    @property
+    def root(self) -> Path:
+        return self.config_path.parent
+
+    @cached_property
+    def alembic_config(self) -> Config:
+        config = Config(str(self.config_path))
+        config.attributes["configure_logger"] = False
+        return config
+
+    def config(self, **attributes: Any) -> Config:
+        """A fresh Alembic Config carrying the settings (and reporter) to migrations/env.py."""
+        config = Config(str(self.config_path))
+        config.attributes.update(configure_logger=False, polyalembic_settings=self.settings,
+                                 polyalembic_reporter=self.reporter, **attributes)
+        return config
+
+    def script(self) -> ScriptDirectory:
+        try:
+            return ScriptDirectory.from_config(self.alembic_config)
+        except Exception as exc:  # noqa: BLE001 - a broken revision file is a user error
+            raise PolyalembicError(f"cannot load migrations: {exc}") from None
+
+    @property
+    def migrations_dir(self) -> Path:
+        return Path(self.alembic_config.get_main_option("script_location") or self.root / "migrations")
+
+    def chain(self) -> list[Migration]:
+        """All migrations, oldest first, each with its declared store."""
+        return chain(self.script())

@@ -1,0 +1,99 @@
+"""The status of every migration over the four stores: chain (files) joined with the ledger."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from polyalembic.ledger import LedgerRow
+from polyalembic.migration import Migration
+
+# What a migration can be, as `polyalembic status` shows it.
+APPLIED, PENDING, FAILED, RUNNING = "applied", "pending", "failed", "running"
+MISMATCH, MISSING = "checksum mismatch", "missing file"
+STATES = (APPLIED, PENDING, FAILED, RUNNING, MISMATCH, MISSING)
+PROBLEMS = (PENDING, FAILED, RUNNING, MISMATCH, MISSING)
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """One line of the status table."""
+
+    store: str
+    migration_file: str
+    revision: str
+    state: str
+    applied_at: str | None
+    checksum: str | None
+    execution_ms: int | None
+    error: str | None
+
+    @property
+    def short_checksum(self) -> str:
+        return (self.checksum or "")[:12]
+
+
+def compute(chain: list[Migration], rows: list[LedgerRow]) -> list[MigrationStatus]:
+    """Chain order first, then ledger rows whose file no longer exists."""
+    by_revision = {r.revision: r for r in rows}
+    result = []
+    for m in chain:
+        row = by_revision.pop(m.revision, None)
+        if row is None:
+            result.append(MigrationStatus(m.store, m.migration_file, m.revision, PENDING, None,
+                                          m.checksum(), None, None))
+            continue
+        state = row.status
+        if state == APPLIED and row.checksum != m.checksum():
+            state = MISMATCH
+        result.append(MigrationStatus(m.store, m.migration_file, m.revision, state,
+                                      row.applied_at.isoformat(timespec="seconds") if row.applied_at else None,
+                                      row.checksum, row.execution_ms, row.error))
+    for row in by_revision.values():
+        result.append(MigrationStatus(row.database_type, row.migration_file, row.revision, MISSING,
+                                      row.applied_at.isoformat(timespec="seconds") if row.applied_at else None,
+                                      row.checksum, row.execution_ms, row.error))
+    return result
+
+
+def summary(statuses: list[MigrationStatus]) -> dict[str, dict[str, int]]:
+    """store -> {state: count}, every state present (zeros included), stores in first-seen order."""
+    counts: dict[str, Counter[str]] = {}
+    for s in statuses:
+        counts.setdefault(s.store, Counter())[s.state] += 1
+    return {store: {state: c[state] for state in STATES} for store, c in counts.items()}
+
+
+def has_problems(statuses: list[MigrationStatus]) -> bool:
+    return any(s.state in PROBLEMS for s in statuses)
+
+
+def as_json(statuses: list[MigrationStatus], current: list[str], locations: dict[str, str]) -> dict[str, Any]:
+    """The stable JSON document of ``polyalembic status --format json`` (see README)."""
+    return {
+        "version": 1,
+        "current_revisions": current,
+        "stores": {store: {"location": locations.get(store), **counts}
+                   for store, counts in summary(statuses).items()},
+        "migrations": [asdict(s) for s in statuses],
+        "ok": not has_problems(statuses),
+    }
+
+
+def render_table(statuses: list[MigrationStatus]) -> str:
+    """The human table: one line per migration, then one summary line per store."""
+    header = ("STORE", "MIGRATION", "STATE", "APPLIED AT", "CHECKSUM")
+    rows = [(s.store, s.migration_file, s.state, s.applied_at or "-", s.short_checksum or "-")
+            for s in statuses]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+             for r in [header, *rows]]
+    lines.append("")
+    for store, counts in summary(statuses).items():
+        parts = [f"{n} {state}" for state, n in counts.items() if n]
+        lines.append(f"{store}: {', '.join(parts)}")
+    for s in statuses:
+        if s.state == FAILED and s.error:
+            lines.append(f"failed: {s.store} {s.migration_file}: {s.error.splitlines()[0][:200]}")
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""What `polyalembic generate neo4j NAME` writes: an .up.cql / .down.cql pair."""
+
+UP = """// {filename}
+// {title}
+// Best practices: name every constraint and index and use IF NOT EXISTS (Neo4j 5 drops schema
+// by name only). Keep schema statements and data writes in separate migrations: they can't share
+// a transaction. Batch large data changes with CALL {{ ... }} IN TRANSACTIONS.
+
+CREATE CONSTRAINT {name}_id_unique IF NOT EXISTS
+FOR (n:{label}) REQUIRE n.id IS UNIQUE;
+"""
+
+DOWN = """// {filename}
+// Reverts {up_filename}: drop by name.
+
+DROP CONSTRAINT {name}_id_unique IF EXISTS;
+"""

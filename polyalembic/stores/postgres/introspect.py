@@ -1,0 +1,55 @@
+"""Reads the live schema of a SQL store (public schema): tables, views, indexes, functions, types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+# Objects that belong to polyalembic or Alembic themselves, not to the migrations.
+BOOKKEEPING = ("alembic_version", "schema_migrations", "schema_migrations_audit")
+
+# Relations, functions and types in the public schema, minus what an extension owns.
+_OBJECTS = """
+SELECT c.relname AS name,
+       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+            WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence'
+            WHEN 'I' THEN 'index' ELSE c.relkind::text END AS kind
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'i', 'I', 'S')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+UNION ALL
+SELECT p.proname, 'function' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT t.typname, 'type' FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c')
+  AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')
+"""
+
+
+def objects(connection: sa.Connection, include_bookkeeping: bool = False) -> dict[str, str]:
+    """name -> kind of every user object in the public schema."""
+    rows = connection.execute(sa.text(_OBJECTS)).all()
+    found = {name: kind for name, kind in rows}
+    if not include_bookkeeping:
+        found = {n: k for n, k in found.items()
+                 if not any(n == b or n.startswith(b + "_") for b in BOOKKEEPING)}
+    return found
+
+
+def constraints(connection: sa.Connection) -> dict[str, str]:
+    """Named constraints of the public schema: name -> table."""
+    rows = connection.execute(sa.text(
+        "SELECT con.conname, rel.relname FROM pg_constraint con "
+        "JOIN pg_class rel ON rel.oid = con.conrelid JOIN pg_namespace n ON n.oid = rel.relnamespace "
+        "WHERE n.nspname = 'public'")).all()
+    return {name: table for name, table in rows if table not in BOOKKEEPING}
+
+
+def snapshot(connection: sa.Connection) -> dict[str, Any]:
+    """Everything schema-like this store holds, for comparisons (dry runs, tests)."""
+    return {"objects": dict(sorted(objects(connection).items())),
+            "constraints": dict(sorted(constraints(connection).items()))}

@@ -1,0 +1,163 @@
+"""``polyalembic validate``: checks the migration files (no server needed), then, when the ledger
+is reachable, compares applied checksums with the files. Each problem names the file and the fix."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.pairs import PAIR_SUFFIXES
+from polyalembic.project import Project
+from polyalembic.stores import STORES
+from polyalembic.stores.neo4j.cypher import split_statements
+
+NUMBERED = re.compile(r"^(?P<number>\d{3,})_(?P<name>[a-z0-9_]+?)(?P<rest>\.(up|down)\.\w+|\.py)$")
+IGNORED_DIRS = {"__pycache__"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _strip_sql_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines()).strip()
+
+
+def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
+    """None when ``name`` isn't defined as a function; True when its body does nothing."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            return all(isinstance(n, ast.Pass) for n in body)
+        if isinstance(node, ast.Assign):
+            targets = [t for tgt in node.targets for t in (tgt.elts if isinstance(tgt, ast.Tuple) else [tgt])]
+            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                return False
+    return None
+
+
+def check_files(migrations_dir: Path) -> list[Problem]:
+    """Everything that can be checked without a server."""
+    problems: list[Problem] = []
+    rel = lambda p: str(p.relative_to(migrations_dir.parent))  # noqa: E731
+    for entry in sorted(migrations_dir.iterdir()):
+        if entry.is_dir() and entry.name not in STORES and entry.name not in IGNORED_DIRS:
+            problems.append(Problem(rel(entry), f"unknown store folder: rename it to one of {', '.join(STORES)}"))
+    for store, spec in STORES.items():
+        folder = migrations_dir / store
+        if not folder.is_dir():
+            continue
+        numbers: dict[int, list[str]] = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_dir() or path.name.startswith(".") or path.name == "__init__.py":
+                continue
+            match = NUMBERED.match(path.name)
+            if not match:
+                problems.append(Problem(rel(path), "name must be NNN_name.py or NNN_name.up/.down file "
+                                        "with [a-z0-9_] names: rename it"))
+                continue
+            if path.suffix == ".py":
+                numbers.setdefault(int(match["number"]), []).append(path.name)
+                problems += _check_revision(path, rel(path), spec.pair_suffix)
+            elif path.suffix not in PAIR_SUFFIXES or path.suffix != spec.pair_suffix:
+                problems.append(Problem(rel(path), f"{path.suffix} files don't belong in {store}/"))
+            elif path.name.endswith(f".up{path.suffix}") or path.name.endswith(f".down{path.suffix}"):
+                problems += _check_pair_file(path, rel(path), folder)
+        for number, names in sorted(numbers.items()):
+            if len(names) > 1:
+                problems.append(Problem(f"migrations/{store}", f"number {number:03d} is used by {', '.join(names)}: "
+                                        "renumber one with `polyalembic generate`"))
+        expected = list(range(1, len(numbers) + 1))
+        if sorted(numbers) != expected:
+            missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+            if missing:
+                problems.append(Problem(f"migrations/{store}", "numbering has a gap at "
+                                        f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
+    return problems
+
+
+def _check_revision(path: Path, shown: str, pair_suffix: str | None) -> list[Problem]:
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as exc:
+        return [Problem(shown, f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax")]
+    problems = []
+    stem = path.name.removesuffix(".py")
+    pair = [path.with_name(f"{stem}.{d}{pair_suffix}") for d in ("up", "down")] if pair_suffix else []
+    uses_pair = "migration_files" in path.read_text()
+    if uses_pair:
+        for p in pair:
+            if not p.exists():
+                problems.append(Problem(shown, f"{p.name} is missing: create it (every migration needs up and down)"))
+        return problems
+    for fn in ("upgrade", "downgrade"):
+        empty = _function_is_empty(tree, fn)
+        if empty is None:
+            problems.append(Problem(shown, f"defines no {fn}(): add it (every migration needs up and down)"))
+        elif empty:
+            problems.append(Problem(shown, f"{fn}() is empty: write it (every migration needs up and down)"))
+    return problems
+
+
+def _check_pair_file(path: Path, shown: str, folder: Path) -> list[Problem]:
+    problems = []
+    stem = path.name.split(".", 1)[0]
+    if not (folder / f"{stem}.py").exists():
+        problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
+                                "`polyalembic generate` or copy a sibling's"))
+    text = path.read_text()
+    body = _strip_sql_comments(text) if path.suffix == ".sql" else " ".join(split_statements(text))
+    if not body.strip():
+        problems.append(Problem(shown, "is empty: write the statements (or delete the migration)"))
+    other = "down" if ".up." in path.name else "up"
+    twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
+    if not twin.exists():
+        problems.append(Problem(shown, f"{twin.name} is missing: create it (every migration needs up and down)"))
+    return problems
+
+
+def check_chain(project: Project) -> list[Problem]:
+    """Loads the chain: every revision imports, declares a valid store, and there is one head."""
+    try:
+        script = project.script()
+        heads = script.get_heads()
+        migrations = project.chain()
+    except PolyalembicError as exc:
+        return [Problem("migrations", str(exc))]
+    except Exception as exc:  # noqa: BLE001 - a broken chain is a user error
+        return [Problem("migrations", f"the chain does not load: {exc}")]
+    problems = []
+    if len(heads) > 1:
+        problems.append(Problem("migrations", f"{len(heads)} heads ({', '.join(heads)}): set down_revision so "
+                                "the chain has one head"))
+    for m in migrations:
+        if m.folder in STORES and m.folder != m.store:
+            problems.append(Problem(str(m.path), f"declares store {m.store!r} in folder {m.folder}/: move it"))
+    return problems
+
+
+def check_ledger(project: Project) -> list[Problem]:
+    """Applied checksums compared with the files (only when the ledger is reachable)."""
+    from polyalembic import api
+    from polyalembic.status import MISMATCH, MISSING
+
+    statuses, _ = api.status(project)
+    problems = []
+    for s in statuses:
+        if s.state == MISMATCH:
+            problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
+                                    "changed after it was applied (checksum mismatch): revert the edit and "
+                                    "write a new migration instead"))
+        elif s.state == MISSING:
+            problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
+                                    "is applied but its file is gone: restore the file"))
+    return problems

@@ -1,0 +1,244 @@
+"""Neo4j Community 5.26 LTS, resolved from Maven Central and run with the machine's own Java 17+."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+from stack.base import (
+    HOST,
+    REPO_ROOT,
+    PrerequisiteMissing,
+    Service,
+    ServiceState,
+    StartFailed,
+    free_port,
+    pid_alive,
+    port_open,
+    require_tool,
+    spawn,
+    stop_pid,
+    wait_until,
+)
+
+POM = REPO_ROOT / "stack" / "maven" / "neo4j-pom.xml"
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+USER = "neo4j"
+DATABASE = "neo4j"
+JAVA_HINT = "a Java 17+ runtime, e.g. 'apt-get install openjdk-17-jre-headless'"
+HEALTH_QUERY = "CALL dbms.components() YIELD name, versions, edition RETURN versions[0] AS version"
+
+# What the neo4j launcher script would add from the stock neo4j.conf's server.jvm.additional.
+# The --add-opens flags let the page cache and native file access work without fallbacks
+# (otherwise debug.log fills with "Incorrect file descriptor" warnings).
+JVM_FLAGS = [
+    "-Xms256m",
+    "-Xmx768m",
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dfile.encoding=UTF-8",
+]
+
+
+def pom_version(pom: Path = POM) -> str:
+    """The Neo4j version pinned in the pom (``<neo4j.version>``)."""
+    match = re.search(r"<neo4j\.version>\s*([^<\s]+)\s*</neo4j\.version>", pom.read_text())
+    return match.group(1) if match else ""
+
+
+def java_major(java: str) -> int:
+    """The major version of ``java`` (8 for 1.8, 17 for 17.0.x); 0 when unparseable."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+class Neo4jService(Service):
+    """A private Neo4j Community server with data in .stack/neo4j and jars in .cache/neo4j/lib."""
+
+    name = "neo4j"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.cache_dir / "neo4j" / "lib"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.dir / "conf"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    def check_prerequisites(self) -> None:
+        java = require_tool("java", JAVA_HINT)
+        major = java_major(java)
+        if major < 17:
+            raise PrerequisiteMissing(f"'java' is version {major or 'unknown'}, Neo4j 5 needs 17+: install {JAVA_HINT}")
+        require_tool("mvn", "Maven, e.g. 'apt-get install maven'")
+
+    def _pom_hash(self) -> str:
+        return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+    def install(self) -> None:
+        """Copy the server's jars from Maven Central into the cache, unless the pom is unchanged."""
+        marker = self.lib_dir / ".pom-sha256"
+        if marker.exists() and marker.read_text().strip() == self._pom_hash():
+            return
+        staging = self.lib_dir.with_name("lib.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
+             f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0 or not any(staging.glob("neo4j-*.jar")):
+            output = (result.stdout + result.stderr).strip()[-1500:]
+            raise RuntimeError(f"fetching Neo4j jars with Maven failed:\n{output}")
+        (staging / ".pom-sha256").write_text(self._pom_hash())
+        shutil.rmtree(self.lib_dir, ignore_errors=True)  # no stale jars of another version
+        staging.rename(self.lib_dir)
+
+    def _password(self) -> str:
+        """The neo4j user's password, generated once and kept in .stack/neo4j/password."""
+        path = self.dir / "password"
+        if not path.exists():
+            if (self.data_dir / "databases" / "system").exists():
+                raise StartFailed(
+                    f"{path} is missing but {self.data_dir} already has a store with another password: "
+                    f"delete {self.data_dir} to start afresh")
+            path.write_text(secrets.token_urlsafe(18))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def _write_conf(self, bolt_port: int, http_port: int) -> None:
+        d = self.dir
+        settings = {
+            "server.directories.data": d / "data",
+            "server.directories.transaction.logs.root": d / "data" / "transactions",
+            "server.directories.dumps.root": d / "data" / "dumps",
+            "server.directories.logs": d / "logs",
+            "server.directories.plugins": d / "plugins",
+            "server.directories.import": d / "import",
+            "server.directories.run": d / "run",
+            "server.directories.licenses": d / "licenses",
+            "server.directories.lib": self.lib_dir,
+            "server.default_listen_address": HOST,
+            "server.default_advertised_address": HOST,
+            "server.bolt.enabled": "true",
+            "server.bolt.listen_address": f"{HOST}:{bolt_port}",
+            "server.bolt.tls_level": "DISABLED",
+            "server.http.enabled": "true",
+            "server.http.listen_address": f"{HOST}:{http_port}",
+            "server.https.enabled": "false",
+            "server.memory.pagecache.size": "128m",
+            "dbms.memory.transaction.total.max": "256m",
+            "dbms.security.auth_enabled": "true",
+            "dbms.usage_report.enabled": "false",
+            "db.tx_log.rotation.retention_policy": "2 files",
+            "db.tx_log.rotation.size": "32M",
+            "db.tx_log.preallocate": "false",  # else 256 MiB of log file per database up front
+            "initial.dbms.default_database": DATABASE,
+        }
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        lines = ["# generated by stack/neo4j.py on every start; edit the module, not this file"]
+        lines += [f"{key}={value}" for key, value in settings.items()]
+        (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
+
+    def _set_initial_password(self, java: str, password: str) -> None:
+        """``neo4j-admin dbms set-initial-password``, only before the store's first start."""
+        if (self.data_dir / "databases" / "system").exists():
+            return
+        result = subprocess.run(
+            [java, "-cp", f"{self.lib_dir}/*", ADMIN_TOOL, "dbms", "set-initial-password", password],
+            env={**os.environ, "NEO4J_HOME": str(self.dir), "NEO4J_CONF": str(self.conf_dir)},
+            capture_output=True, text=True, check=False, timeout=120,
+        )
+        if result.returncode != 0:
+            raise StartFailed(f"neo4j-admin set-initial-password failed: {(result.stdout + result.stderr)[-800:]}")
+
+    def _stop_leftover(self) -> None:
+        """Stop a server of ours still holding the store (e.g. started but never healthy)."""
+        state = self.load_state()
+        if state is None or not pid_alive(state.pid):
+            return
+        try:
+            cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return
+        if ENTRY_POINT in cmdline and str(self.conf_dir) in cmdline:
+            stop_pid(state.pid)
+
+    def start(self) -> ServiceState:
+        java = require_tool("java", JAVA_HINT)
+        self._stop_leftover()
+        password = self._password()
+        bolt_port, http_port = free_port(), free_port()
+        while http_port == bolt_port:
+            http_port = free_port()
+        self._write_conf(bolt_port, http_port)
+        for sub in ("data", "logs", "plugins", "import", "run", "licenses"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        self._set_initial_password(java, password)
+        pid = spawn(
+            [java, *JVM_FLAGS, "-cp", f"{self.lib_dir}/*", ENTRY_POINT,
+             f"--home-dir={self.dir}", f"--config-dir={self.conf_dir}", "--console-mode"],
+            self.log_path, cwd=self.dir,
+        )
+        state = ServiceState(
+            name=self.name, pid=pid, port=bolt_port, version=pom_version(),
+            settings={
+                "NEO4J_URI": f"bolt://{HOST}:{bolt_port}",
+                "NEO4J_USER": USER,
+                "NEO4J_PASSWORD": password,
+                "NEO4J_DATABASE": DATABASE,
+            },
+            extra={"http_port": http_port},
+        )
+        try:
+            wait_until(lambda: port_open(bolt_port) and self.is_healthy(state), 120, "Neo4j",
+                       self.log_path, pid)
+        except StartFailed:
+            stop_pid(pid)
+            raise
+        state.version = self._version(state) or state.version
+        return state
+
+    def _version(self, state: ServiceState, timeout: float = 5.0) -> str:
+        """The running server's version, via a real Bolt query as the configured user."""
+        from neo4j import GraphDatabase
+
+        settings = state.settings
+        with GraphDatabase.driver(
+            settings["NEO4J_URI"], auth=(settings["NEO4J_USER"], settings["NEO4J_PASSWORD"]),
+            connection_timeout=timeout, connection_acquisition_timeout=timeout,
+            max_connection_pool_size=1,
+        ) as driver, driver.session(database=settings["NEO4J_DATABASE"]) as session:
+            record = session.run(HEALTH_QUERY).single()
+            return str(record["version"]) if record else ""
+
+    def is_healthy(self, state: ServiceState) -> bool:
+        try:
+            return bool(self._version(state, timeout=3.0))
+        except Exception:  # noqa: BLE001 - health is a yes/no question
+            return False

@@ -1,0 +1,135 @@
+"""Fixtures over the real local stack (started by the stack manager if it isn't running).
+
+Every engine test gets a fresh PostgreSQL database (the postgres store and the ledger) and
+starts from empty TimescaleDB, Neo4j and ChromaDB stores. Set TIMESCALE_DSN (and friends) in the
+environment to run the same tests against other servers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from polyalembic.project import Project  # noqa: E402
+from polyalembic.runner import Runner  # noqa: E402
+from polyalembic.settings import Settings, libpq_dsn, load_settings  # noqa: E402
+from polyalembic.stores import STORES, get_store  # noqa: E402
+
+
+def _stack_settings() -> dict[str, str]:
+    from stack.manager import ENV_FILE, up
+    from polyalembic.settings import read_env_file
+
+    if not ENV_FILE.exists() or not read_env_file(ENV_FILE).get("NEO4J_URI"):
+        up()
+    else:
+        up()  # idempotent: reuses healthy servers in well under a second
+    return read_env_file(ENV_FILE)
+
+
+_SETTINGS: dict[str, str] = {}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from stack.manager import SERVICES, service
+
+    _SETTINGS.update(_stack_settings())
+    lines = []
+    for name in SERVICES:
+        state = service(name).load_state()
+        if state:
+            lines.append(f"stack: {name} {state.version} on 127.0.0.1:{state.port} (pid {state.pid})")
+    return lines
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The stack's settings; real servers from the environment take precedence."""
+    env = dict(_SETTINGS or _stack_settings())
+    for key in ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        if os.environ.get(f"TEST_{key}"):
+            env[key] = os.environ[f"TEST_{key}"]
+    return load_settings(env=env)
+
+
+def _create_database(admin_dsn: str) -> str:
+    name = f"pa_test_{secrets.token_hex(4)}"
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(admin_dsn: str, dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def reset_stores(settings: Settings, stores: tuple[str, ...] = ("timescaledb", "neo4j", "chromadb")) -> None:
+    """Empty the shared stores (TimescaleDB, Neo4j, ChromaDB) with the product's own reset code."""
+    runner = Runner(settings)
+    try:
+        for store in stores:
+            handle = runner.connection(store)
+            get_store(store).module("reset").drop_all(handle)
+            if hasattr(handle, "commit"):
+                handle.commit()
+    finally:
+        runner.close()
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Iterator[Settings]:
+    """A fresh PostgreSQL database for the postgres store and the ledger; empty other stores."""
+    admin = base_settings.postgres_dsn
+    assert admin, "the stack did not provide POSTGRES_DSN"
+    dsn = _create_database(admin)
+    reset_stores(base_settings)
+    settings = Settings(**{**base_settings.__dict__, "postgres_dsn": dsn, "ledger_dsn": dsn})
+    yield settings
+    _drop_database(admin, dsn)
+
+
+@pytest.fixture
+def project(settings: Settings) -> Project:
+    """The repository's own migrations (the seed's set) against the test stores."""
+    return Project(REPO / "alembic.ini", settings=settings)
+
+
+@pytest.fixture
+def project_copy(settings: Settings, tmp_path: Path) -> Project:
+    """A copy of the migrations and alembic.ini in tmp_path, free to edit."""
+    shutil.copytree(REPO / "migrations", tmp_path / "migrations",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "alembic.ini", tmp_path / "alembic.ini")
+    return Project(tmp_path / "alembic.ini", settings=settings)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the environment variables a subprocess (CLI, alembic) reads."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
+    values = {
+        "POSTGRES_DSN": settings.postgres_dsn, "TIMESCALE_DSN": settings.timescale_dsn,
+        "POLYALEMBIC_LEDGER_DSN": settings.ledger_dsn, "NEO4J_URI": settings.neo4j_uri,
+        "NEO4J_USER": settings.neo4j_user, "NEO4J_PASSWORD": settings.neo4j_password,
+        "NEO4J_DATABASE": settings.neo4j_database, "CHROMA_HOST": settings.chroma_host,
+        "CHROMA_PORT": str(settings.chroma_port) if settings.chroma_host else None,
+        "CHROMA_PATH": settings.chroma_path,
+    }
+    env.update({k: v for k, v in values.items() if v})
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+__all__ = ["REPO", "STORES", "reset_stores", "settings_env"]
