@@ -53,7 +53,11 @@ class ChromaService(Service):
             return json.loads(resp.read())
 
     def _version(self, state: ServiceState) -> str:
-        return str(self._get(state, "/api/v2/version"))
+        """The chromadb package version of the server (the HTTP API only reports its own)."""
+        del state
+        from importlib.metadata import version
+
+        return version("chromadb")
 
     def is_healthy(self, state: ServiceState) -> bool:
         try:

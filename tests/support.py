@@ -1,0 +1,56 @@
+"""Reading every store's live state for assertions, with the product's introspection modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyalembic.ledger import LedgerRow, read_rows
+from polyalembic.runner import Runner
+from polyalembic.settings import Settings
+from polyalembic.stores import get_store
+
+POSTGRES_TABLES = {
+    "procedural_memories", "skill_progressions", "skill_progression_events", "semantic_memories",
+    "identity_memories", "portfolio_holdings", "portfolio_transactions", "portfolio_preferences",
+}
+HYPERTABLES = {"episodic_memories", "emotional_memories", "portfolio_snapshots"}
+CONTINUOUS_AGGREGATES = ["emotional_state_hourly"]
+NEO4J_CONSTRAINTS = {"memory_id_unique", "entity_id_unique", "concept_name_unique", "skill_name_unique",
+                     "asset_symbol_unique"}
+NEO4J_INDEXES = {"memory_agent_time", "entity_name_text", "related_to_strength", "memory_embedding"}
+COLLECTIONS = {"episodic_memories", "semantic_memories"}
+
+
+def snapshot(settings: Settings) -> dict[str, Any]:
+    """Every store's schema-level state plus the ledger rows."""
+    runner = Runner(settings)
+    try:
+        state = {store: get_store(store).module("introspect").snapshot(runner.connection(store))
+                 for store in ("postgres", "timescaledb", "neo4j", "chromadb")}
+        for store in ("postgres", "timescaledb"):
+            runner.connection(store).rollback()
+    finally:
+        runner.close()
+    state["ledger"] = [(r.revision, r.status) for r in ledger(settings)]
+    return state
+
+
+def ledger(settings: Settings) -> list[LedgerRow]:
+    runner = Runner(Settings(**{**settings.__dict__, "postgres_dsn": settings.ledger_dsn}))
+    try:
+        return read_rows(runner.connection("postgres"))
+    finally:
+        runner.close()
+
+
+def is_empty(state: dict[str, Any]) -> list[str]:
+    """What is left in the stores (empty list when nothing is)."""
+    left = []
+    left += [f"postgres {n}" for n in state["postgres"]["objects"]]
+    left += [f"timescaledb {n}" for n in state["timescaledb"]["objects"]]
+    left += [f"timescaledb job {j}" for j in state["timescaledb"]["jobs"]]
+    left += [f"neo4j constraint {n}" for n in state["neo4j"]["constraints"]]
+    left += [f"neo4j index {n}" for n in state["neo4j"]["indexes"]]
+    left += [f"chroma collection {n}" for n in state["chromadb"]["collections"]]
+    left += [f"ledger {r}" for r in state["ledger"]]
+    return left

@@ -1,0 +1,203 @@
+"""The engine: one Alembic chain over four real stores, one ledger (issue 3)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from polyalembic.errors import MigrationFailed
+from polyalembic.project import Project
+from polyalembic.settings import Settings
+from tests.conftest import REPO, settings_env
+from tests.support import (
+    COLLECTIONS,
+    CONTINUOUS_AGGREGATES,
+    HYPERTABLES,
+    NEO4J_CONSTRAINTS,
+    NEO4J_INDEXES,
+    POSTGRES_TABLES,
+    is_empty,
+    ledger,
+    snapshot,
+)
+
+
+def test_upgrade_head_creates_every_object_and_one_ledger_row_each(project: Project, settings: Settings) -> None:
+    command.upgrade(project.config(), "head")
+    state = snapshot(settings)
+
+    tables = {n for n, kind in state["postgres"]["objects"].items() if kind == "table"}
+    assert tables >= POSTGRES_TABLES
+    assert not tables & HYPERTABLES, "TimescaleDB tables must not land in the postgres store"
+
+    ts = state["timescaledb"]
+    assert set(ts["hypertables"]) == HYPERTABLES
+    assert all(h["compression_enabled"] for h in ts["hypertables"].values())
+    assert ts["continuous_aggregates"] == CONTINUOUS_AGGREGATES
+    assert sorted(ts["jobs"]) == sorted(
+        [("policy_compression", t) for t in HYPERTABLES]
+        + [("policy_refresh_continuous_aggregate", "emotional_state_hourly")])
+
+    assert set(state["neo4j"]["constraints"]) >= NEO4J_CONSTRAINTS
+    assert set(state["neo4j"]["indexes"]) >= NEO4J_INDEXES
+
+    collections = state["chromadb"]["collections"]
+    assert set(collections) == COLLECTIONS
+    for info in collections.values():
+        assert info["hnsw"]["space"] == "cosine"
+        assert info["hnsw"]["ef_construction"] == 128
+
+    rows = {r.revision: r for r in ledger(settings)}
+    chain = project.chain()
+    assert set(rows) == {m.revision for m in chain}
+    for m in chain:
+        row = rows[m.revision]
+        assert (row.status, row.database_type, row.migration_file, row.checksum) == (
+            "applied", m.store, m.migration_file, m.checksum())
+        assert row.execution_ms is not None and row.applied_by
+
+
+def test_downgrade_base_leaves_every_store_and_the_ledger_empty(project: Project, settings: Settings) -> None:
+    command.upgrade(project.config(), "head")
+    assert is_empty(snapshot(settings)) != []
+    command.downgrade(project.config(), "base")
+    assert is_empty(snapshot(settings)) == []
+
+
+def test_every_revision_up_down_up_is_consistent(project: Project, settings: Settings) -> None:
+    before = snapshot(settings)
+    for m in project.chain():
+        command.upgrade(project.config(), m.revision)
+        after = snapshot(settings)
+        assert after != before, f"{m.migration_file} changed nothing"
+        assert after["ledger"][-1] == (m.revision, "applied") or (m.revision, "applied") in after["ledger"]
+        command.downgrade(project.config(), "-1")
+        assert snapshot(settings) == before, f"downgrade of {m.migration_file} did not revert it"
+        command.upgrade(project.config(), "+1")
+        assert snapshot(settings) == after, f"re-applying {m.migration_file} differs from the first time"
+        before = after
+
+
+class _Listeners:
+    """Sockets listening where the stores would be, to prove nothing connects to them."""
+
+    def __init__(self, count: int) -> None:
+        self.sockets = []
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            s.setblocking(False)
+            self.sockets.append(s)
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.getsockname()[1] for s in self.sockets]
+
+    def connections(self) -> int:
+        count = 0
+        for s in self.sockets:
+            try:
+                while True:
+                    conn, _ = s.accept()
+                    conn.close()
+                    count += 1
+            except BlockingIOError:
+                pass
+        return count
+
+    def close(self) -> None:
+        for s in self.sockets:
+            s.close()
+
+
+def test_upgrade_sql_renders_every_store_and_connects_to_nothing() -> None:
+    listeners = _Listeners(4)
+    pg, ts, bolt, chroma = listeners.ports
+    env = settings_env(Settings(
+        postgres_dsn=f"postgresql://u:secret-pw@127.0.0.1:{pg}/app",
+        timescale_dsn=f"postgresql://u:secret-pw@127.0.0.1:{ts}/tsdb?sslmode=disable",
+        ledger_dsn=f"postgresql://u:secret-pw@127.0.0.1:{pg}/app",
+        neo4j_uri=f"bolt://127.0.0.1:{bolt}", neo4j_password="secret-pw",
+        chroma_host="127.0.0.1", chroma_port=chroma))
+    try:
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
+                                 "upgrade", "head", "--sql"], env=env, capture_output=True, text=True,
+                                timeout=120, cwd=REPO)
+        assert listeners.connections() == 0
+    finally:
+        listeners.close()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "CREATE TABLE IF NOT EXISTS procedural_memories" in out
+    assert "create_hypertable('episodic_memories', by_range('time', INTERVAL '7 days')" in out
+    assert "CREATE MATERIALIZED VIEW IF NOT EXISTS emotional_state_hourly" in out
+    assert "--   CREATE CONSTRAINT memory_id_unique IF NOT EXISTS" in out
+    assert "-- [chromadb] create collection 'episodic_memories'" in out
+    assert out.count("INSERT INTO schema_migrations ") >= 12
+    assert "secret-pw" not in out + result.stderr
+
+
+BROKEN_REVISION = '''"""A Neo4j migration whose second statement is not Cypher."""
+from polyalembic.pairs import migration_files
+
+revision = "neo4j_002"
+down_revision = "chromadb_001"
+store = "neo4j"
+
+upgrade, downgrade = migration_files(__file__)
+'''
+
+
+def test_failed_neo4j_migration_is_recorded_and_a_fixed_rerun_succeeds(project_copy: Project,
+                                                                      settings: Settings) -> None:
+    folder = project_copy.migrations_dir / "neo4j"
+    (folder / "002_agent_links.py").write_text(BROKEN_REVISION)
+    (folder / "002_agent_links.up.cql").write_text(
+        "CREATE CONSTRAINT agent_id_unique IF NOT EXISTS FOR (a:Agent) REQUIRE a.id IS UNIQUE;\n"
+        "MATCH (a:Agent) SET a.linked = true RETRUN a;\n")
+    (folder / "002_agent_links.down.cql").write_text("DROP CONSTRAINT agent_id_unique IF EXISTS;\n")
+
+    with pytest.raises(MigrationFailed, match=r"neo4j migration 002_agent_links.up.cql .* failed at step"):
+        command.upgrade(project_copy.config(), "head")
+    rows = {r.revision: r for r in ledger(settings)}
+    failed = rows.pop("neo4j_002")
+    assert failed.status == "failed"
+    assert "RETRUN" in failed.error and "RETRUN" in failed.failed_step
+    assert {r.status for r in rows.values()} == {"applied"}
+    assert len(rows) == len(project_copy.chain()) - 1
+
+    (folder / "002_agent_links.up.cql").write_text(
+        "CREATE CONSTRAINT agent_id_unique IF NOT EXISTS FOR (a:Agent) REQUIRE a.id IS UNIQUE;\n"
+        "MATCH (a:Agent) SET a.linked = true RETURN a;\n")
+    command.upgrade(project_copy.config(), "head")
+    row = {r.revision: r for r in ledger(settings)}["neo4j_002"]
+    assert (row.status, row.error) == ("applied", None)
+    assert "agent_id_unique" in snapshot(settings)["neo4j"]["constraints"]
+
+
+def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Project, settings: Settings) -> None:
+    import sqlalchemy as sa
+
+    env = settings_env(settings)
+    cmd = [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"), "upgrade", "head"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert any("waiting for the migration lock" in err for _, err in outputs), outputs
+
+    engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        counts = dict(conn.execute(sa.text(
+            "SELECT revision, count(*) FROM schema_migrations_audit WHERE action = 'upgrade' GROUP BY revision")).all())
+    engine.dispose()
+    assert counts == {m.revision: 1 for m in project.chain()}
+    assert all(r.status == "applied" for r in ledger(settings))
+
+
