@@ -179,6 +179,13 @@ def production_guard() -> None:
 
 def fresh(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     """Drop everything in every store that has migrations, clear the ledger, then ``up``."""
+    dropped = drop_everything(project, confirmation)
+    up(project)
+    return dropped
+
+
+def drop_everything(project: Project, confirmation: str | None) -> dict[str, list[str]]:
+    """The destructive half of ``fresh``: refuses in production or without the phrase."""
     production_guard()
     if confirmation != CONFIRM_PHRASE:
         raise PolyalembicError(f"fresh needs the confirmation phrase {CONFIRM_PHRASE!r}; nothing was changed")
@@ -200,7 +207,6 @@ def fresh(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     finally:
         runner.close()
         lock_conn.close()
-    up(project)
     return dropped
 
 

@@ -148,8 +148,14 @@ class Ledger:
 
     def failed(self, execute: Execute, m: Migration, error: str, step: str | None,
                ms: int | None) -> None:
+        """An upgrade failed: the row says ``failed`` with the error and the step."""
         execute(self._upsert(m, "failed", error=error[:4000], failed_step=step, execution_ms=ms))
         execute(self._audit(m, "failed", ms, error[:4000]))
+
+    def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:
+        """A downgrade failed: the migration is still applied as far as the chain is concerned,
+        so its row stays; the audit trail keeps the error."""
+        execute(self._audit(m, "downgrade_failed", ms, error[:4000]))
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
         execute(sa.delete(migrations_table).where(migrations_table.c.revision == m.revision))

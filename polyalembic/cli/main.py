@@ -27,6 +27,8 @@ class Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except CommandError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -154,13 +156,15 @@ def fresh(ctx: click.Context, confirm: str | None) -> None:
     api.production_guard()
     project = _project(ctx)
     if confirm is None:
-        if not sys.stdin.isatty():
-            fail(f'fresh needs confirmation: pass --confirm "{api.CONFIRM_PHRASE}"; nothing was changed')
         click.echo("This drops every table, graph schema and collection in all four stores.")
-        confirm = click.prompt(f'Type "{api.CONFIRM_PHRASE}" to continue', default="", show_default=False)
-    dropped = api.fresh(project, confirm)
+        try:
+            confirm = click.prompt(f'Type "{api.CONFIRM_PHRASE}" to continue', default="", show_default=False)
+        except click.Abort:  # no input (CI, closed stdin)
+            confirm = ""
+    dropped = api.drop_everything(project, confirm)
     for store, things in dropped.items():
         _echo(ctx, f"  dropped   {store:<12} {len(things)} object(s)")
+    api.up(project)
     _echo(ctx, f"Fresh install done: {ctx.obj['reporter'].count} migration(s) applied.")
 
 

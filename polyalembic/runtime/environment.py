@@ -13,7 +13,7 @@ from polyalembic.lock import migration_lock
 from polyalembic.runner import Runner
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import Settings, load_settings, mask_dsn, sqlalchemy_url
-from polyalembic.stores import register_all_ops
+from polyalembic.stores import get_store, register_all_ops
 
 log = logging.getLogger("polyalembic")
 
@@ -61,6 +61,28 @@ def _run_offline(context: Any, runner: Runner) -> None:
         context.run_migrations()
 
 
+def preflight(migration_context: Any, executor: StepExecutor) -> None:
+    """Connect to every store the coming steps need, before the first one runs, so an
+    unreachable store, wrong credentials or a missing extension stop the run with nothing applied."""
+    steps_fn = getattr(migration_context, "_migrations_fn", None)
+    if steps_fn is None:  # not an upgrade/downgrade (or another Alembic version): connect lazily
+        return
+    heads = migration_context.get_current_heads()
+    stores: list[str] = []
+    for step in steps_fn(heads, migration_context):
+        script = getattr(step, "revision", None)  # RevisionStep; a StampStep runs nothing
+        m = executor.migrations.get(getattr(script, "revision", ""))
+        if m and m.store not in stores:
+            stores.append(m.store)
+    for store in stores:
+        if executor.in_ledger_transaction(store):
+            verify = getattr(get_store(store).module("connection"), "verify", None)
+            if verify:
+                verify(migration_context.connection, executor.settings)
+        else:
+            executor.runner.connection(store)
+
+
 def _run_online(context: Any, runner: Runner) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     ledger_dsn = runner.settings.ledger_dsn
@@ -76,6 +98,7 @@ def _run_online(context: Any, runner: Runner) -> None:
             executor.bind(context.script)
             with sql.connect(ledger_dsn, "postgres") as connection:
                 context.configure(connection=connection, **_configure_kwargs(executor, runner))
+                preflight(context.get_context(), executor)
                 with context.begin_transaction():
                     context.run_migrations()
     finally:

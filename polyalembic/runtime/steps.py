@@ -93,7 +93,10 @@ class StepExecutor:
             step = self.runner.current_step
             self.runner.current_step = None
             if not ctx.as_sql:
-                self.ledger.failed(self._status(ctx), m, error, step, ms)
+                if upgrade:
+                    self.ledger.failed(self._status(ctx), m, error, step, ms)
+                else:
+                    self.ledger.downgrade_failed(self._status(ctx), m, error, ms)
                 if self.reporter:
                     self.reporter("failed", m, ms)
             where = f" at step [{step}]" if step else ""

@@ -17,7 +17,7 @@ def drop_all(graph: Any) -> list[str]:
         graph.driver.execute_query(f"DROP INDEX {quote_name(name)} IF EXISTS", database_=graph.database)
         dropped.append(f"index {name}")
     with graph.driver.session(database=graph.database) as session:
-        summary = session.run(CYPHER_VERSION_PREFIX + "MATCH (n) CALL { WITH n DETACH DELETE n } "
+        summary = session.run(CYPHER_VERSION_PREFIX + "MATCH (n) CALL (n) { DETACH DELETE n } "
                               "IN TRANSACTIONS OF 10000 ROWS").consume()
     deleted = summary.counters.nodes_deleted
     if deleted:
