@@ -8,7 +8,7 @@ released by ``autocommit_block``, so the lock lives on a separate session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ LOCK_KEY = 0x706F6C79616C656D
 
 @contextmanager
 def migration_lock(connection: sa.Connection, key: int = LOCK_KEY,
-                   on_wait: callable = None) -> Iterator[None]:  # type: ignore[valid-type]
+                   on_wait: Callable[[str], object] | None = None) -> Iterator[None]:
     """Hold ``pg_advisory_lock(key)`` on ``connection`` (an autocommit connection) for the block."""
     got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
     if not got:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -109,7 +110,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log_path: P
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - any failure just means "not yet"
+        except Exception:
             pass
         if pid is not None and not pid_alive(pid):
             break
@@ -134,10 +135,8 @@ def stop_pid(pid: int, timeout: float = 30.0) -> None:
         if not pid_alive(pid):
             break
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(OSError):
         os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 class Service(ABC):
@@ -157,7 +156,7 @@ class Service(ABC):
     def check_prerequisites(self) -> None:
         """Raise PrerequisiteMissing naming the missing tool."""
 
-    def install(self) -> None:
+    def install(self) -> None:  # noqa: B027 - optional hook; most services need no download
         """Fetch what the server needs into the cache (idempotent and fast when cached)."""
 
     @abstractmethod

@@ -27,8 +27,8 @@ from polyalembic.stores import STORES, get_store  # noqa: E402
 
 
 def _stack_settings() -> dict[str, str]:
-    from stack.manager import ENV_FILE, up
     from polyalembic.settings import read_env_file
+    from stack.manager import ENV_FILE, up
 
     if not ENV_FILE.exists() or not read_env_file(ENV_FILE).get("NEO4J_URI"):
         up()

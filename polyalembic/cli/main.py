@@ -33,7 +33,7 @@ class Group(click.Group):
             fail(str(exc))
         except KeyboardInterrupt:
             fail("interrupted")
-        except Exception as exc:  # noqa: BLE001 - never a traceback for a user-facing command
+        except Exception as exc:
             if ctx.obj and ctx.obj.get("verbose"):
                 raise
             fail(f"{type(exc).__name__}: {exc}")
