@@ -3,12 +3,17 @@ PYTHON ?= python3
 STACK   = $(PYTHON) -m stack
 CLI     = $(PYTHON) -m polyalembic
 
+INSTALLED = .cache/installed.stamp
+
 .PHONY: install services-up services-down services-status migrate status validate test lint bench
 
-install:            ## Python package with all extras and the dev tools
-	$(PYTHON) -m pip install -q -e '.[dev]'
+install: $(INSTALLED) ## Python package with all extras and the dev tools (re-run when pyproject changes)
 
-services-up:        ## start PostgreSQL, TimescaleDB (PGlite), Neo4j and ChromaDB on 127.0.0.1
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@mkdir -p $(dir $@) && touch $@
+
+services-up: $(INSTALLED) ## start PostgreSQL, TimescaleDB (PGlite), Neo4j and ChromaDB on 127.0.0.1
 	$(STACK) up
 
 services-down:      ## stop every server the stack started

@@ -57,8 +57,8 @@ def base_settings() -> Settings:
     """The stack's settings; real servers from the environment take precedence."""
     env = dict(_SETTINGS or _stack_settings())
     for key in ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-        if os.environ.get(f"TEST_{key}"):
-            env[key] = os.environ[f"TEST_{key}"]
+        if os.environ.get(key):
+            env[key] = os.environ[key]
     return load_settings(env=env)
 
 

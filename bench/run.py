@@ -1,0 +1,242 @@
+"""polyalembic benchmarks: whole-command runs against the local stack, medians of N repetitions,
+each next to a baseline run by this same script (plain Alembic, the raw drivers).
+
+    python bench/run.py [--reps 5]        (needs the stack: make services-up)
+
+Every repetition starts from empty stores: a new PostgreSQL database, reset TimescaleDB, Neo4j
+and ChromaDB. Results are printed as a table (copy them into bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+
+from polyalembic.runner import Runner  # noqa: E402
+from polyalembic.settings import Settings, libpq_dsn, load_settings  # noqa: E402
+from polyalembic.stores import get_store  # noqa: E402
+
+VANILLA_ENV = '''
+from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+import os
+
+engine = create_engine(os.environ["BENCH_URL"], poolclass=NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
+VANILLA_REVISION = '''
+from pathlib import Path
+from alembic import op
+revision = {revision!r}
+down_revision = {down!r}
+def upgrade():
+    op.get_bind().exec_driver_sql(Path({up!r}).read_text())
+def downgrade():
+    op.get_bind().exec_driver_sql(Path({down_file!r}).read_text())
+'''
+
+
+def median_s(fn: Callable[[], None], reps: int, setup: Callable[[], None]) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(reps):
+        setup()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+class Bench:
+    def __init__(self, reps: int) -> None:
+        self.reps = reps
+        self.base = load_settings(env_file=REPO / ".stack" / "stack.env")
+        if not self.base.postgres_dsn:
+            sys.exit("bench: the local stack is not running (make services-up)")
+        self.db_dsn = ""
+        self.rows: list[tuple[str, float, str, float, float]] = []
+
+    # -- fresh stores per repetition -------------------------------------------------------
+    def fresh(self) -> None:
+        admin = self.base.postgres_dsn
+        with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
+            if self.db_dsn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+            name = f"bench_{secrets.token_hex(4)}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.db_dsn = admin.rsplit("/", 1)[0] + f"/{name}"
+        runner = Runner(self.base)
+        try:
+            for store in ("timescaledb", "neo4j", "chromadb"):
+                handle = runner.connection(store)
+                get_store(store).module("reset").drop_all(handle)
+                if hasattr(handle, "commit"):
+                    handle.commit()
+        finally:
+            runner.close()
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(**{**self.base.__dict__, "postgres_dsn": self.db_dsn, "ledger_dsn": self.db_dsn})
+
+    def env(self) -> dict[str, str]:
+        s = self.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_"))}
+        env.update(POSTGRES_DSN=s.postgres_dsn, TIMESCALE_DSN=s.timescale_dsn, NEO4J_URI=s.neo4j_uri,
+                   NEO4J_USER=s.neo4j_user, NEO4J_PASSWORD=s.neo4j_password, NEO4J_DATABASE=s.neo4j_database,
+                   CHROMA_HOST=s.chroma_host, CHROMA_PORT=str(s.chroma_port), PYTHONPATH=str(REPO),
+                   BENCH_URL=s.postgres_dsn.replace("postgresql://", "postgresql+psycopg://"))
+        return env
+
+    def run(self, args: list[str], cwd: Path = REPO) -> None:
+        result = subprocess.run(args, env=self.env(), cwd=cwd, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"bench: {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+
+    def record(self, what: str, subject: float, baseline_name: str, baseline: float) -> None:
+        self.rows.append((what, subject, baseline_name, baseline, subject / baseline if baseline else 0.0))
+        print(f"{what:<48} {subject * 1000:9.0f} ms | {baseline_name:<34} {baseline * 1000:9.0f} ms | "
+              f"x{subject / baseline:5.2f}", flush=True)
+
+    # -- the benchmarks ------------------------------------------------------------------------
+    def seed_set(self) -> None:
+        """The whole seed set (12 migrations, 4 stores): CLI and `alembic upgrade head`."""
+        cli, _ = median_s(lambda: self.run([sys.executable, "-m", "polyalembic", "up"]), self.reps, self.fresh)
+        alembic, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "upgrade", "head"]),
+                              self.reps, self.fresh)
+        python, _ = median_s(lambda: self.run([sys.executable, "-c", "import alembic.config"]), self.reps,
+                             lambda: None)
+        self.record("polyalembic up: seed set, 12 migrations/4 stores", cli, "python -c 'import alembic'", python)
+        self.record("alembic upgrade head: seed set", alembic, "python -c 'import alembic'", python)
+
+    def postgres_only(self) -> None:
+        """The 7 PostgreSQL migrations: polyalembic (ledger, lock) vs plain Alembic, same SQL."""
+        tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+        try:
+            poly = tmp / "poly"
+            shutil.copytree(REPO / "migrations", poly / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+            ini = (REPO / "alembic.ini").read_text().replace(
+                "version_locations = %(here)s/migrations/postgres %(here)s/migrations/timescaledb "
+                "%(here)s/migrations/neo4j %(here)s/migrations/chromadb",
+                "version_locations = %(here)s/migrations/postgres")
+            (poly / "alembic.ini").write_text(ini)
+            plain = tmp / "plain"
+            (plain / "versions").mkdir(parents=True)
+            (plain / "env.py").write_text(VANILLA_ENV)
+            down = None
+            for binder in sorted((REPO / "migrations" / "postgres").glob("*.py")):
+                stem = binder.name.removesuffix(".py")
+                rev = f"postgres_{stem[:3]}"
+                (plain / "versions" / binder.name).write_text(VANILLA_REVISION.format(
+                    revision=rev, down=down, up=str(binder.with_name(f"{stem}.up.sql")),
+                    down_file=str(binder.with_name(f"{stem}.down.sql"))))
+                down = rev
+            (plain / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
+            poly_t, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "-c", str(poly / "alembic.ini"),
+                                                   "upgrade", "head"]), self.reps, self.fresh)
+            plain_t, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "-c",
+                                                    str(plain / "alembic.ini"), "upgrade", "head"]),
+                                  self.reps, self.fresh)
+            self.record("polyalembic: 7 PostgreSQL migrations", poly_t, "plain Alembic: same 7 SQL files", plain_t)
+        finally:
+            shutil.rmtree(tmp)
+
+    def cli_startup(self) -> None:
+        """CLI start-up: neo4j and chromadb must not be imported by `polyalembic --help`."""
+        cli, _ = median_s(lambda: self.run([sys.executable, "-m", "polyalembic", "--help"]), self.reps, lambda: None)
+        alembic, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "--help"]), self.reps,
+                              lambda: None)
+        self.record("polyalembic --help", cli, "alembic --help", alembic)
+
+    def chroma_rebuild(self, records: int = 20000, dim: int = 64) -> None:
+        """rebuild_collection (batched upsert copy + count check + swap) vs a raw client copy loop."""
+        import numpy as np
+
+        runner = Runner(self.base)
+        client = runner.connection("chromadb")
+        rng = np.random.default_rng(7)
+        vectors = rng.random((records, dim), dtype=np.float32)
+        ids = [f"r{i}" for i in range(records)]
+
+        def load() -> None:
+            for name in [c.name for c in client.list_collections()]:
+                client.delete_collection(name)
+            col = client.create_collection("bench_src", configuration={"hnsw": {"space": "cosine"}},
+                                           embedding_function=None)
+            step = client.get_max_batch_size()
+            for i in range(0, records, step):
+                col.add(ids=ids[i:i + step], embeddings=vectors[i:i + step],
+                        metadatas=[{"i": j} for j in range(i, min(i + step, records))])
+
+        def raw() -> None:
+            src = client.get_collection("bench_src", embedding_function=None)
+            dst = client.create_collection("bench_dst", configuration={"hnsw": {"space": "l2"}},
+                                           embedding_function=None)
+            step, offset = client.get_max_batch_size(), 0
+            while offset < records:
+                page = src.get(include=["embeddings", "metadatas"], limit=step, offset=offset)
+                dst.upsert(ids=page["ids"], embeddings=page["embeddings"], metadatas=page["metadatas"])
+                offset += len(page["ids"])
+
+        from alembic.operations import Operations
+        from alembic.runtime.migration import MigrationContext
+
+        from polyalembic.stores import register_all_ops
+
+        register_all_ops()
+
+        def poly() -> None:
+            with self._sa_conn() as conn:
+                ctx = MigrationContext.configure(connection=conn, opts={"polyalembic_runner": runner})
+                Operations(ctx).rebuild_collection("bench_src", configuration={"hnsw": {"space": "l2"}})
+
+        try:
+            poly_t, _ = median_s(poly, max(2, self.reps // 2), load)
+            raw_t, _ = median_s(raw, max(2, self.reps // 2), load)
+        finally:
+            for name in [c.name for c in client.list_collections()]:
+                client.delete_collection(name)
+            runner.close()
+        self.record(f"rebuild_collection {records}x{dim} ({records / poly_t:.0f} rec/s)", poly_t,
+                    f"raw chromadb copy loop ({records / raw_t:.0f} rec/s)", raw_t)
+
+    def _sa_conn(self):  # noqa: ANN202 - a context manager over a throwaway connection
+        import sqlalchemy as sa
+
+        return sa.create_engine(self.base.postgres_dsn.replace("postgresql://", "postgresql+psycopg://")).connect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    bench = Bench(args.reps)
+    print(f"{'subject':<48} {'median':>12} | {'baseline':<34} {'median':>12} | ratio")
+    for name in args.only or ["cli_startup", "postgres_only", "seed_set", "chroma_rebuild"]:
+        getattr(bench, name)()
+    if bench.db_dsn:
+        with psycopg.connect(libpq_dsn(bench.base.postgres_dsn), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{bench.db_dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
