@@ -200,3 +200,23 @@ def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Proj
     assert all(r.status == "applied" for r in ledger(settings))
 
 
+
+
+def test_alembic_current_history_and_downgrade_minus_one_work_unchanged(project: Project,
+                                                                       settings: Settings) -> None:
+    env = settings_env(settings)
+
+    def alembic(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"), *args],
+                                env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    alembic("upgrade", "neo4j_001")
+    assert alembic("current").split() == ["neo4j_001"]
+    alembic("downgrade", "-1")
+    assert alembic("current").split() == ["timescaledb_003"]
+    assert "neo4j" not in {r.database_type for r in ledger(settings)}
+    history = alembic("history")
+    assert history.splitlines()[0].startswith("neo4j_001 -> chromadb_001 (head)")
+    assert len(history.splitlines()) == 12

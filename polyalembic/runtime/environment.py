@@ -65,7 +65,9 @@ def preflight(migration_context: Any, executor: StepExecutor) -> None:
     """Connect to every store the coming steps need, before the first one runs, so an
     unreachable store, wrong credentials or a missing extension stop the run with nothing applied."""
     steps_fn = getattr(migration_context, "_migrations_fn", None)
-    if steps_fn is None:  # not an upgrade/downgrade (or another Alembic version): connect lazily
+    # Only Alembic's upgrade/downgrade commands compute steps without side effects (`current`
+    # prints from its function); anything else connects lazily.
+    if getattr(steps_fn, "__name__", None) not in ("upgrade", "downgrade"):
         return
     heads = migration_context.get_current_heads()
     stores: list[str] = []
