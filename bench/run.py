@@ -159,6 +159,33 @@ class Bench:
         finally:
             shutil.rmtree(tmp)
 
+    def single_store(self) -> None:
+        """One Neo4j and one ChromaDB migration as whole commands vs a raw-driver script doing the same."""
+        raw_neo4j = (
+            "import os, neo4j, pathlib\n"
+            "from polyalembic.stores.neo4j.cypher import split_statements\n"
+            "d = neo4j.GraphDatabase.driver(os.environ['NEO4J_URI'], auth=(os.environ['NEO4J_USER'], "
+            "os.environ['NEO4J_PASSWORD']))\n"
+            "for q in split_statements(pathlib.Path('migrations/neo4j/001_graph_constraints.up.cql').read_text()):\n"
+            "    d.execute_query(q, database_='neo4j')\n"
+            "d.execute_query('CALL db.awaitIndexes(300)', database_='neo4j')\nd.close()\n")
+        raw_chroma = (
+            "import os, chromadb\n"
+            "c = chromadb.HttpClient(host=os.environ['CHROMA_HOST'], port=int(os.environ['CHROMA_PORT']))\n"
+            "hnsw = {'space': 'cosine', 'ef_construction': 128, 'max_neighbors': 32, 'ef_search': 64}\n"
+            "for n in ('episodic_memories', 'semantic_memories'):\n"
+            "    c.create_collection(n, configuration={'hnsw': hnsw}, metadata={'d': n}, embedding_function=None)\n")
+        for store, before, target, script in (("neo4j", "timescaledb_003", "neo4j_001", raw_neo4j),
+                                               ("chromadb", "neo4j_001", "chromadb_001", raw_chroma)):
+            def setup(before: str = before) -> None:
+                self.fresh()
+                self.run([sys.executable, "-m", "polyalembic", "up", "--to", before])
+
+            poly, _ = median_s(lambda t=target: self.run([sys.executable, "-m", "polyalembic", "up", "--to", t]),
+                               self.reps, setup)
+            raw, _ = median_s(lambda sc=script: self.run([sys.executable, "-c", sc]), self.reps, self.fresh)
+            self.record(f"polyalembic up: the {store} migration", poly, f"raw {store} driver script", raw)
+
     def cli_startup(self) -> None:
         """CLI start-up: neo4j and chromadb must not be imported by `polyalembic --help`."""
         cli, _ = median_s(lambda: self.run([sys.executable, "-m", "polyalembic", "--help"]), self.reps, lambda: None)
@@ -231,7 +258,7 @@ def main() -> None:
     args = parser.parse_args()
     bench = Bench(args.reps)
     print(f"{'subject':<48} {'median':>12} | {'baseline':<34} {'median':>12} | ratio")
-    for name in args.only or ["cli_startup", "postgres_only", "seed_set", "chroma_rebuild"]:
+    for name in args.only or ["cli_startup", "postgres_only", "seed_set", "single_store", "chroma_rebuild"]:
         getattr(bench, name)()
     if bench.db_dsn:
         with psycopg.connect(libpq_dsn(bench.base.postgres_dsn), autocommit=True) as conn:
