@@ -99,7 +99,8 @@ class Bench:
 
     def env(self) -> dict[str, str]:
         s = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_"))}
         env.update(POSTGRES_DSN=s.postgres_dsn, TIMESCALE_DSN=s.timescale_dsn, NEO4J_URI=s.neo4j_uri,
                    NEO4J_USER=s.neo4j_user, NEO4J_PASSWORD=s.neo4j_password, NEO4J_DATABASE=s.neo4j_database,
                    CHROMA_HOST=s.chroma_host, CHROMA_PORT=str(s.chroma_port), PYTHONPATH=str(REPO),
@@ -245,7 +246,7 @@ class Bench:
         self.record(f"rebuild_collection {records}x{dim} ({records / poly_t:.0f} rec/s)", poly_t,
                     f"raw chromadb copy loop ({records / raw_t:.0f} rec/s)", raw_t)
 
-    def _sa_conn(self):  # noqa: ANN202 - a context manager over a throwaway connection
+    def _sa_conn(self):  # a context manager over a throwaway connection
         import sqlalchemy as sa
 
         return sa.create_engine(self.base.postgres_dsn.replace("postgresql://", "postgresql+psycopg://")).connect()

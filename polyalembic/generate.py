@@ -74,5 +74,5 @@ def generate(project: Project, store: str, name: str) -> list[Path]:
 def _exists(project: Project, revision: str) -> bool:
     try:
         return project.script().get_revision(revision) is not None
-    except Exception:
+    except Exception:  # noqa: BLE001 - alembic raises several types for unknown ids
         return False

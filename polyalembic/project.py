@@ -63,7 +63,7 @@ class Project:
     def script(self) -> ScriptDirectory:
         try:
             return ScriptDirectory.from_config(self.alembic_config)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken revision file is a user error
             raise PolyalembicError(f"cannot load migrations: {exc}") from None
 
     @property

@@ -50,7 +50,7 @@ class Runner:
         for store, handle in reversed(list(self._handles.items())):
             try:
                 get_store(store).module("connection").close(handle)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - closing must not hide the real outcome
                 log.debug("closing %s failed: %s", store, exc)
         self._handles.clear()
 

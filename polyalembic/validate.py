@@ -133,7 +133,7 @@ def check_chain(project: Project) -> list[Problem]:
         migrations = project.chain()
     except PolyalembicError as exc:
         return [Problem("migrations", str(exc))]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken chain is a user error
         return [Problem("migrations", f"the chain does not load: {exc}")]
     problems = []
     if len(heads) > 1:

@@ -110,7 +110,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log_path: P
         try:
             if check():
                 return
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure just means not ready yet
             pass
         if pid is not None and not pid_alive(pid):
             break

@@ -62,5 +62,5 @@ class ChromaService(Service):
     def is_healthy(self, state: ServiceState) -> bool:
         try:
             return "nanosecond heartbeat" in json.dumps(self._get(state, "/api/v2/heartbeat"))
-        except Exception:
+        except Exception:  # noqa: BLE001 - health is a yes-or-no question
             return False

@@ -240,5 +240,5 @@ class Neo4jService(Service):
     def is_healthy(self, state: ServiceState) -> bool:
         try:
             return bool(self._version(state, timeout=3.0))
-        except Exception:
+        except Exception:  # noqa: BLE001 - health is a yes-or-no question
             return False

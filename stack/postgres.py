@@ -129,7 +129,7 @@ class PostgresService(Service):
     def is_healthy(self, state: ServiceState) -> bool:
         try:
             return bool(self._version(state))
-        except Exception:
+        except Exception:  # noqa: BLE001 - health is a yes-or-no question
             return False
 
     def stop(self, state: ServiceState) -> None:

@@ -115,6 +115,14 @@ def project_copy(settings: Settings, tmp_path: Path) -> Project:
     return Project(tmp_path / "alembic.ini", settings=settings)
 
 
+@pytest.fixture
+def ops_project(project_copy: Project) -> Project:
+    """The project copy without the seed's revisions: the chain holds only what a test writes."""
+    for path in project_copy.migrations_dir.glob("*/[0-9]*"):
+        path.unlink()
+    return project_copy
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as the environment variables a subprocess (CLI, alembic) reads."""
     env = {k: v for k, v in os.environ.items()

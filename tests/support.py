@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from polyalembic.ledger import LedgerRow, read_rows
+from polyalembic.project import Project
 from polyalembic.runner import Runner
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
@@ -54,3 +60,30 @@ def is_empty(state: dict[str, Any]) -> list[str]:
     left += [f"chroma collection {n}" for n in state["chromadb"]["collections"]]
     left += [f"ledger {r}" for r in state["ledger"]]
     return left
+
+
+@contextmanager
+def store_connection(settings: Settings, store: str) -> Iterator[Any]:
+    """The product's own connection to ``store``; SQL work is committed, everything closed on exit
+    (PGlite serves one client at a time, so close it before Alembic connects)."""
+    runner = Runner(settings)
+    try:
+        connection = runner.connection(store)
+        yield connection
+        if hasattr(connection, "commit"):
+            connection.commit()
+    finally:
+        runner.close()
+
+
+def add_revision(project: Project, filename: str, source: str, store: str) -> None:
+    """Write migrations/<store>/<filename> (dropping stale bytecode of an earlier version)."""
+    folder = project.migrations_dir / store
+    (folder / filename).write_text(textwrap.dedent(source).lstrip())
+    shutil.rmtree(folder / "__pycache__", ignore_errors=True)
+
+
+def relinked(source: str, revision: str, down_revision: str | None) -> str:
+    """A revision source with other ids, to place it elsewhere in the chain."""
+    source = re.sub(r"(?m)^(\s*)revision = .*$", rf'\1revision = "{revision}"', source)
+    return re.sub(r"(?m)^(\s*)down_revision = .*$", rf"\1down_revision = {down_revision!r}", source)

@@ -76,9 +76,18 @@ def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
 
 
 def rebuild(client: Any, op: RebuildCollectionOp, runner: Runner) -> None:
-    """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names."""
+    """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
+
+    A rerun after a failure between deleting the original and the rename (the staging copy was
+    complete: its count had matched) finishes the swap.
+    """
+    names = collection_names(client)
+    if op.name not in names and op.staging_name in names:
+        with runner.step(f"rebuild {op.name}: finish the interrupted swap of {op.staging_name}"):
+            get(client, op.staging_name).modify(name=op.name)
+        return
     source = get(client, op.name)
-    if op.staging_name in collection_names(client):
+    if op.staging_name in names:
         client.delete_collection(op.staging_name)  # leftover of an interrupted rebuild
     target = client.create_collection(op.staging_name, configuration=op.configuration,
                                       metadata=op.metadata or source.metadata, embedding_function=None)

@@ -133,19 +133,22 @@ class RebuildCollectionOp(ChromaOp):
     def __init__(self, name: str, configuration: dict[str, Any], metadata: dict[str, Any] | None = None,
                  embed: Embed | None = None, batch_size: int | None = None,
                  previous_configuration: dict[str, Any] | None = None,
-                 previous_embed: Embed | None = None) -> None:
+                 previous_embed: Embed | None = None, previous_metadata: dict[str, Any] | None = None) -> None:
         self.name, self.configuration, self.metadata = name, configuration, metadata
         self.embed, self.batch_size = embed, batch_size
         self.previous_configuration, self.previous_embed = previous_configuration, previous_embed
+        self.previous_metadata = previous_metadata
 
     @classmethod
     def rebuild_collection(cls, operations: Operations, name: str, configuration: dict[str, Any],
                            metadata: dict[str, Any] | None = None, embed: Embed | None = None,
                            batch_size: int | None = None, previous_configuration: dict[str, Any] | None = None,
-                           previous_embed: Embed | None = None) -> None:
-        """Rebuild ``name`` with ``configuration``; ``previous_configuration`` makes it reversible."""
+                           previous_embed: Embed | None = None,
+                           previous_metadata: dict[str, Any] | None = None) -> None:
+        """Rebuild ``name`` with ``configuration``; ``previous_configuration`` makes it reversible
+        (and ``previous_metadata`` too, when ``metadata`` replaces the collection's metadata)."""
         return operations.invoke(cls(name, configuration, metadata, embed, batch_size,
-                                     previous_configuration, previous_embed))
+                                     previous_configuration, previous_embed, previous_metadata))
 
     @property
     def staging_name(self) -> str:
@@ -160,8 +163,11 @@ class RebuildCollectionOp(ChromaOp):
     def reverse(self) -> RebuildCollectionOp:
         if self.previous_configuration is None:
             raise ValueError(f"rebuild_collection({self.name!r}) needs previous_configuration to be reversed")
-        return RebuildCollectionOp(self.name, self.previous_configuration, self.metadata, self.previous_embed,
-                                   self.batch_size, self.configuration, self.embed)
+        if self.metadata is not None and self.previous_metadata is None:
+            raise ValueError(f"rebuild_collection({self.name!r}) needs previous_metadata to be reversed")
+        return RebuildCollectionOp(self.name, self.previous_configuration, self.previous_metadata,
+                                   self.previous_embed, self.batch_size, self.configuration, self.embed,
+                                   self.metadata)
 
 
 @Operations.register_operation("backfill_collection_metadata")

@@ -16,12 +16,14 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
     if ctx.as_sql:
         ctx.impl.static_output(sql.rstrip() + ("" if sql.rstrip().endswith(";") else ";"))
         return
+    # no_parameters: the DBAPI gets the text as it is (psycopg would read "%" as a placeholder)
+    options = {"no_parameters": True}
     with runner_of(operations).step(description):
         if autocommit:
             with ctx.autocommit_block():
-                ctx.connection.exec_driver_sql(sql)
+                ctx.connection.exec_driver_sql(sql, execution_options=options)
         else:
-            ctx.connection.exec_driver_sql(sql)
+            ctx.connection.exec_driver_sql(sql, execution_options=options)
 
 
 @Operations.implementation_for(RunSqlFileOp)

@@ -64,22 +64,52 @@ class CreateHypertableOp(TimescaleOp):
 
 @Operations.register_operation("revert_hypertable")
 class RevertHypertableOp(TimescaleOp):
-    """Turn a hypertable back into a plain table with the same rows (copy, drop, rename)."""
+    """Turn a hypertable back into a plain table with the same rows (copy, drop, rename).
+
+    The copy keeps defaults, NOT NULL and CHECK constraints; the primary key, unique, exclusion
+    and foreign key constraints and the indexes are read before the drop and recreated, under
+    their own names, on the plain table.
+    """
 
     def __init__(self, table: str, time_column: str = "time", chunk_interval: str = "7 days") -> None:
         self.table, self.time_column, self.chunk_interval = table, time_column, chunk_interval
 
     @classmethod
-    def revert_hypertable(cls, operations: Operations, table: str) -> None:
-        """Replace hypertable ``table`` by a plain table holding the same rows."""
-        return operations.invoke(cls(table))
+    def revert_hypertable(cls, operations: Operations, table: str, time_column: str = "time",
+                          chunk_interval: str = "7 days") -> None:
+        """Replace hypertable ``table`` by a plain table holding the same rows (``time_column`` and
+        ``chunk_interval`` are what the reverse, ``create_hypertable``, uses)."""
+        return operations.invoke(cls(table, time_column, chunk_interval))
 
     def statements(self) -> list[str]:
         t, tmp = ident(self.table), ident(self.table + "__plain")
-        return [f"CREATE TABLE {tmp} (LIKE {t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
-                f"INSERT INTO {tmp} SELECT * FROM {t}",
-                f"DROP TABLE {t}",
-                f"ALTER TABLE {tmp} RENAME TO {ident(self.table.split('.')[-1])}"]
+        return [f"""DO $revert_hypertable$
+DECLARE
+    ddl text[];
+    stmt text;
+BEGIN
+    SELECT coalesce(array_agg(def ORDER BY kind, name), '{{}}') INTO ddl FROM (
+        SELECT 1 AS kind, conname AS name,
+               {literal(f"ALTER TABLE {t} ADD CONSTRAINT ")} || quote_ident(conname) || ' '
+               || pg_get_constraintdef(oid) AS def
+        FROM pg_constraint
+        WHERE conrelid = {literal(t)}::regclass AND contype IN ('p', 'u', 'x', 'f')
+        UNION ALL
+        SELECT 2, c.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = {literal(t)}::regclass
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
+                          AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+    ) d;
+    CREATE TABLE {tmp} (LIKE {t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+    INSERT INTO {tmp} SELECT * FROM {t};
+    DROP TABLE {t};
+    ALTER TABLE {tmp} RENAME TO {ident(self.table.split('.')[-1])};
+    FOREACH stmt IN ARRAY ddl LOOP
+        EXECUTE stmt;
+    END LOOP;
+END
+$revert_hypertable$"""]
 
     def reverse(self) -> CreateHypertableOp:
         return CreateHypertableOp(self.table, self.time_column, self.chunk_interval, migrate_data=True)
