@@ -32,7 +32,8 @@ class TimescaleOp(MigrateOperation):
     autocommit = False
 
     def statements(self) -> list[str]:
-        raise NotImplementedError
+        """The SQL this op runs; every concrete op overrides it."""
+        raise TypeError(f"{type(self).__name__} defines no statements()")
 
     def describe(self) -> str:
         return type(self).__name__.removesuffix("Op")
