@@ -32,6 +32,25 @@ def _strip_sql_comments(text: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in text.splitlines()).strip()
 
 
+def sql_syntax_error(text: str) -> str | None:
+    """PostgreSQL's own parser (libpg_query, via pglast) on ``text``: the error with its line, or
+    None. Without pglast installed the check is skipped (``pip install 'polyalembic[validate]'``)."""
+    try:
+        import pglast
+    except ImportError:
+        return None
+    try:
+        pglast.parse_sql(text)
+    except pglast.parser.ParseError as exc:
+        message = str(exc)
+        match = re.search(r"at index (\d+)", message)
+        if match:
+            line = text.count("\n", 0, int(match[1])) + 1
+            message = re.sub(r",? at index \d+", f" on line {line}", message)
+        return message
+    return None
+
+
 def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
     """None when ``name`` isn't defined as a function; True when its body does nothing."""
     for node in tree.body:
@@ -118,6 +137,10 @@ def _check_pair_file(path: Path, shown: str, folder: Path) -> list[Problem]:
     body = _strip_sql_comments(text) if path.suffix == ".sql" else " ".join(split_statements(text))
     if not body.strip():
         problems.append(Problem(shown, "is empty: write the statements (or delete the migration)"))
+    elif path.suffix == ".sql":
+        error = sql_syntax_error(text)
+        if error:
+            problems.append(Problem(shown, f"does not parse ({error}): fix the SQL"))
     other = "down" if ".up." in path.name else "up"
     twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
     if not twin.exists():

@@ -144,6 +144,8 @@ def test_validate_names_each_problem_and_needs_no_server(project_copy: Project, 
     (folder / "postgres" / "004_identity_memories.down.sql").unlink()
     (folder / "neo4j" / "001_graph_constraints.up.cql").write_text("// only a comment\n")
     (folder / "mongodb").mkdir()
+    broken = folder / "postgres" / "005_portfolio_holdings.up.sql"
+    broken.write_text("-- a comment\nCREATE TABLE oops (\n    id int,\n);\n")
     (folder / "postgres" / "009_skipped.py").write_text(
         'from alembic import op\nrevision = "postgres_009"\ndown_revision = "postgres_006"\nstore = "postgres"\n'
         'def upgrade():\n    op.execute("SELECT 1")\ndef downgrade():\n    op.execute("SELECT 1")\n')
@@ -154,6 +156,7 @@ def test_validate_names_each_problem_and_needs_no_server(project_copy: Project, 
     assert "postgres/004_identity_memories.py: 004_identity_memories.down.sql is missing" in out
     assert "neo4j/001_graph_constraints.up.cql: is empty" in out
     assert "migrations/mongodb: unknown store folder" in out
+    assert "postgres/005_portfolio_holdings.up.sql: does not parse (syntax error at or near \")\" on line 4)" in out
     assert "migrations/postgres: numbering has a gap at 008" in out
     assert "2 heads" in out
     assert out.strip().endswith("problem(s) found")
