@@ -11,7 +11,7 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
-store = "postgres"
+# The store is the folder's (migrations/<store>/); set store = "..." to say it explicitly.
 
 
 def upgrade() -> None:

@@ -20,6 +20,7 @@ from polyalembic.lock import migration_lock
 from polyalembic.migration import Migration
 from polyalembic.project import Project
 from polyalembic.runner import Runner
+from polyalembic.settings import Settings, same_database
 from polyalembic.status import MigrationStatus, compute
 from polyalembic.stores import STORES, get_store
 
@@ -39,12 +40,8 @@ class Plan:
 
 def ledger_connection(project: Project) -> sa.Connection:
     """A connection to the ledger database (the postgres store's unless configured otherwise)."""
-    settings = project.settings
-    assert settings is not None
-    if not settings.ledger_dsn:
-        raise PolyalembicError("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
-                               "(or start the local stack: make services-up)")
-    return sql.connect(settings.ledger_dsn, "postgres")
+    assert project.settings is not None
+    return sql.connect_ledger(project.settings.ledger_dsn)
 
 
 def current_revision(project: Project) -> str | None:
@@ -73,8 +70,9 @@ def _resolve(project: Project, chain: list[Migration], target: str) -> int:
         return len(chain) - 1
     if target == "base":
         return -1
-    matches = [i for i, m in enumerate(chain) if m.revision == target or m.revision.startswith(target)
-               or m.migration_file.startswith(target)]
+    exact = [i for i, m in enumerate(chain) if m.revision == target]
+    matches = exact or [i for i, m in enumerate(chain) if m.revision.startswith(target)
+                        or m.migration_file.startswith(target)]
     if len(matches) != 1:
         raise PolyalembicError(f"unknown revision {target!r}" if not matches
                                else f"revision {target!r} is ambiguous")
@@ -124,7 +122,8 @@ def up(project: Project, target: str = "head") -> Plan:
 def down(project: Project, steps: int = 1) -> Plan:
     """Roll back the last ``steps`` migrations across the stores, newest first."""
     plan = plan_down(project, steps)
-    command.downgrade(project.config(), plan.target)
+    # relative: Alembic resolves it from the heads it reads under the migration lock
+    command.downgrade(project.config(), f"-{steps}")
     return plan
 
 
@@ -193,12 +192,12 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
     stores = [s for s in STORES if s in {m.store for m in project.chain()}]
     dropped: dict[str, list[str]] = {}
     runner = Runner(project.settings)
-    lock_conn = sql.connect(project.settings.ledger_dsn, "postgres", autocommit=True)
+    lock_conn = sql.connect_ledger(project.settings.ledger_dsn, autocommit=True)
     try:
         for store in stores:  # connect to every store first: fail before anything is dropped
             runner.connection(store)
         with migration_lock(lock_conn):
-            for store in stores:
+            for store in _one_reset_per_database(project.settings, stores):
                 handle = runner.connection(store)
                 dropped[store] = get_store(store).module("reset").drop_all(handle)
                 if isinstance(handle, sa.Connection):
@@ -208,6 +207,17 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
         runner.close()
         lock_conn.close()
     return dropped
+
+
+def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
+    """Stores to reset, where SQL stores sharing one database are reset once, by the later store
+    of the registry (timescaledb's reset extends postgres's: continuous aggregates first)."""
+    result: list[str] = []
+    for store in stores:
+        dsn = settings.dsn_for(store)
+        result = [s for s in result if not (dsn and same_database(settings.dsn_for(s), dsn))]
+        result.append(store)
+    return result
 
 
 def _clear_ledger(conn: sa.Connection) -> None:

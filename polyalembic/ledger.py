@@ -66,9 +66,10 @@ migrations_table = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("failed_step", sa.Text),
 )
+# The BIGSERIAL ``id`` is left out on purpose: inserts (also rendered under --sql) let the
+# database number the rows.
 audit_table = sa.Table(
     AUDIT_TABLE, _meta,
-    sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("revision", sa.String(128)),
     sa.Column("database_type", sa.String(32)),
     sa.Column("migration_file", sa.String(255)),
@@ -147,10 +148,11 @@ class Ledger:
         execute(self._audit(m, action, ms))
 
     def failed(self, execute: Execute, m: Migration, error: str, step: str | None,
-               ms: int | None) -> None:
-        """An upgrade failed: the row says ``failed`` with the error and the step."""
+               ms: int | None, upgrade: bool = True) -> None:
+        """An upgrade (or a non-transactional downgrade) failed: the row says ``failed`` with the
+        error and the step."""
         execute(self._upsert(m, "failed", error=error[:4000], failed_step=step, execution_ms=ms))
-        execute(self._audit(m, "failed", ms, error[:4000]))
+        execute(self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000]))
 
     def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:
         """A downgrade failed: the migration is still applied as far as the chain is concerned,

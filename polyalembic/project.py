@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from polyalembic.errors import PolyalembicError
 from polyalembic.migration import Migration, chain
-from polyalembic.settings import Settings, load_settings
+from polyalembic.settings import Settings, settings_for
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path:
@@ -40,8 +40,7 @@ class Project:
 
     def __post_init__(self) -> None:
         if self.settings is None:
-            env_file = self.alembic_config.get_section_option("polyalembic", "env_file", ".stack/stack.env")
-            self.settings = load_settings(env_file=self.root / env_file)
+            self.settings = settings_for(self.alembic_config)
 
     @property
     def root(self) -> Path:

@@ -41,9 +41,9 @@ class Runner:
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
         """Name the step being executed, so a failure can be recorded against it."""
-        self.current_step = description
-        yield
-        self.current_step = None
+        outer, self.current_step = self.current_step, description
+        yield  # on an exception the inner step stays, for the failure record
+        self.current_step = outer
 
     def close(self) -> None:
         """Close every connection this run opened (errors while closing are logged, not raised)."""

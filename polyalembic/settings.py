@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 # Variables the seed documents, plus polyalembic's own.
@@ -50,7 +51,7 @@ class Settings:
         if store in ("postgres", "timescaledb"):
             return mask_dsn(self.dsn_for(store)) or "(not configured)"
         if store == "neo4j":
-            return f"{self.neo4j_uri} (user {self.neo4j_user}, database {self.neo4j_database})" \
+            return f"{mask_text(self.neo4j_uri)} (user {self.neo4j_user}, database {self.neo4j_database})" \
                 if self.neo4j_uri else "(not configured)"
         if store == "chromadb":
             if self.chroma_host:
@@ -78,13 +79,14 @@ def read_env_file(path: Path) -> dict[str, str]:
 def load_settings(env: dict[str, str] | None = None, env_file: Path | str | None = None) -> Settings:
     """Settings from ``env`` (default os.environ); unset keys fall back to the env file.
 
-    The env file defaults to ``$POLYALEMBIC_ENV_FILE`` or ``.stack/stack.env`` (written by the
-    local stack). It is consulted only when none of the connection variables is set, so a real
-    deployment's environment is never mixed with the local stack's settings.
+    The env file is ``$POLYALEMBIC_ENV_FILE``, else ``env_file`` (alembic.ini's
+    ``[polyalembic] env_file``), else ``.stack/stack.env`` (written by the local stack). It is
+    consulted only when none of the connection variables is set, so a real deployment's
+    environment is never mixed with the local stack's settings.
     """
     env = dict(os.environ if env is None else env)
     if not any(env.get(k) for k in KEYS):
-        path = Path(env_file or env.get("POLYALEMBIC_ENV_FILE") or DEFAULT_ENV_FILE)
+        path = Path(env.get("POLYALEMBIC_ENV_FILE") or env_file or DEFAULT_ENV_FILE)
         env = {**read_env_file(path), **env}
     timescale = env.get("TIMESCALE_DSN") or None
     postgres = env.get("POSTGRES_DSN") or timescale
@@ -149,3 +151,11 @@ def same_database(a: str | None, b: str | None) -> bool:
         return False
     pa, pb = urlsplit(libpq_dsn(a)), urlsplit(libpq_dsn(b))
     return (pa.hostname, pa.port or 5432, pa.path) == (pb.hostname, pb.port or 5432, pb.path)
+
+
+def settings_for(config: Any) -> Settings:
+    """Settings for an Alembic ``Config``: the environment, then the env file its
+    ``[polyalembic] env_file`` names (relative to alembic.ini; default ``.stack/stack.env``)."""
+    here = Path(config.config_file_name).resolve().parent if config.config_file_name else Path.cwd()
+    env_file = config.get_section_option("polyalembic", "env_file", DEFAULT_ENV_FILE)
+    return load_settings(env_file=here / env_file)

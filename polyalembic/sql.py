@@ -44,6 +44,14 @@ def connect(dsn: str | None, store: str, autocommit: bool = False) -> sa.Connect
         raise StoreUnavailable(f"{store}: cannot connect to {mask_dsn(dsn)}: {reason}") from None
 
 
+def connect_ledger(dsn: str | None, autocommit: bool = False) -> sa.Connection:
+    """The ledger database (schema_migrations, the advisory lock); clear error when unset."""
+    if not dsn:
+        raise StoreUnavailable("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
+                               "(or start the local stack: make services-up)")
+    return connect(dsn, "postgres", autocommit=autocommit)
+
+
 def dsn_variable(store: str) -> str:
     return {"postgres": "POSTGRES_DSN or TIMESCALE_DSN", "timescaledb": "TIMESCALE_DSN"}.get(
         store, "POLYALEMBIC_LEDGER_DSN")

@@ -121,6 +121,15 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, log_path: P
     raise StartFailed(f"{what} did not become ready (log: {log_path}){tail}")
 
 
+def runs_from(pid: int, folder: Path) -> bool:
+    """True when process ``pid``'s command line names ``folder`` (so it is ours, not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return str(folder) in cmdline
+
+
 def stop_pid(pid: int, timeout: float = 30.0) -> None:
     """SIGTERM the process group of ``pid``, then SIGKILL whatever is left after ``timeout``."""
     if not pid_alive(pid):
@@ -168,8 +177,9 @@ class Service(ABC):
         """True when the server described by ``state`` answers a real query."""
 
     def stop(self, state: ServiceState) -> None:
-        """Stop the server we started (by pid)."""
-        stop_pid(state.pid)
+        """Stop the server we started: by pid, and only if that pid still runs from our folder."""
+        if runs_from(state.pid, self.dir):
+            stop_pid(state.pid)
 
     def load_state(self) -> ServiceState | None:
         return ServiceState.load(self.state_path)

@@ -54,11 +54,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(scope="session")
 def base_settings() -> Settings:
-    """The stack's settings; real servers from the environment take precedence."""
+    """The stack's settings; ``POLYALEMBIC_TEST_<VAR>`` points a store at another (disposable!)
+    server: the tests empty it. The plain TIMESCALE_DSN etc. are ignored on purpose, so that a
+    deployment's environment can never be wiped by `make test`."""
     env = dict(_SETTINGS or _stack_settings())
     for key in ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
-        if os.environ.get(key):
-            env[key] = os.environ[key]
+        if os.environ.get(f"POLYALEMBIC_TEST_{key}"):
+            env[key] = os.environ[f"POLYALEMBIC_TEST_{key}"]
     return load_settings(env=env)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -167,9 +168,61 @@ def test_fresh_refuses_without_the_phrase_and_in_production(project: Project, se
     before = snapshot(settings)
     wrong = run(project, settings, "fresh", input="delete all data\n")
     assert wrong.exit_code == 1 and "nothing was changed" in wrong.output
-    prod = run(project, settings, "fresh", "--confirm", "DELETE ALL DATA", env={"APP_ENV": "production"})
-    assert prod.exit_code == 1 and "APP_ENV=production" in prod.output
+    no_input = run(project, settings, "fresh")
+    assert no_input.exit_code == 1 and "nothing was changed" in no_input.output
+    flag = run(project, settings, "fresh", "--confirm", "yes")
+    assert flag.exit_code == 1 and "nothing was changed" in flag.output
+    for variable in ("APP_ENV", "POLYALEMBIC_ENV"):
+        prod = run(project, settings, "fresh", "--confirm", "DELETE ALL DATA", env={variable: "production"})
+        assert prod.exit_code == 1 and f"{variable}=production" in prod.output
     assert snapshot(settings) == before
+
+
+def test_validate_without_any_configuration_checks_files_only(project: Project, settings: Settings,
+                                                              tmp_path: Path) -> None:
+    env = {k: "" for k in settings_env(settings) if k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_",
+                                                                  "CHROMA_", "POLYALEMBIC_"))}
+    env["POLYALEMBIC_ENV_FILE"] = str(tmp_path / "absent.env")
+    result = CliRunner().invoke(main, ["-c", str(project.config_path), "validate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "OK: 12 migrations, one head (ledger not checked: ledger: no database configured" in result.output
+
+
+def test_failed_neo4j_downgrade_is_marked_failed(project_copy: Project, settings: Settings) -> None:
+    folder = project_copy.migrations_dir / "neo4j"
+    (folder / "002_tags.py").write_text(
+        'from polyalembic.pairs import migration_files\nrevision = "neo4j_002"\ndown_revision = "chromadb_001"\n'
+        'store = "neo4j"\nupgrade, downgrade = migration_files(__file__)\n')
+    (folder / "002_tags.up.cql").write_text(
+        "CREATE CONSTRAINT tag_name IF NOT EXISTS FOR (t:Tag) REQUIRE t.name IS UNIQUE;")
+    (folder / "002_tags.down.cql").write_text("DROP CONSTRAINT tag_name IF EXISTS;\nDROP NOTHING AT ALL;")
+    assert run(project_copy, settings, "up").exit_code == 0
+    result = run(project_copy, settings, "down")
+    assert result.exit_code == 1
+    assert "neo4j migration 002_tags.up.cql (neo4j_002) downgrade failed at step [cypher: DROP NOTHING" in result.output
+    row = {r.revision: r for r in ledger(settings)}["neo4j_002"]
+    assert row.status == "failed" and "DROP NOTHING" in row.failed_step
+    assert "tag_name" not in snapshot(settings)["neo4j"]["constraints"]  # half reverted, as the row says
+    assert run(project_copy, settings, "status", "--check").exit_code == 1
+
+
+def test_no_transaction_file_with_several_statements(project_copy: Project, settings: Settings) -> None:
+    assert run(project_copy, settings, "generate", "postgres", "concurrent_indexes").exit_code == 0
+    folder = project_copy.migrations_dir / "postgres"
+    (folder / "008_concurrent_indexes.up.sql").write_text(
+        "-- polyalembic: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_name ON procedural_memories (name);\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_created ON procedural_memories (created_at);\n")
+    (folder / "008_concurrent_indexes.down.sql").write_text(
+        "-- polyalembic: no-transaction\n"
+        "DROP INDEX CONCURRENTLY IF EXISTS idx_pm_created;\nDROP INDEX CONCURRENTLY IF EXISTS idx_pm_name;\n")
+    up = run(project_copy, settings, "up")
+    assert up.exit_code == 0, up.output
+    objects = snapshot(settings)["postgres"]["objects"]
+    assert objects.get("idx_pm_name") == "index" and objects.get("idx_pm_created") == "index"
+    assert run(project_copy, settings, "down").exit_code == 0
+    objects = snapshot(settings)["postgres"]["objects"]
+    assert "idx_pm_name" not in objects and "idx_pm_created" not in objects
 
 
 def test_fresh_drops_everything_and_reapplies(project: Project, settings: Settings) -> None:
@@ -265,7 +318,7 @@ def test_store_errors_are_one_masked_line_and_apply_nothing(project: Project, se
     assert len(result.stderr.strip().splitlines()) == 1
     assert "hunter22" not in result.stdout + result.stderr
     assert settings.neo4j_password not in result.stdout + result.stderr
-    assert ledger(settings) == [] or all(r.status != "applied" for r in ledger(settings))
+    assert is_empty(snapshot(settings)) == []  # nothing applied anywhere, ledger included
 
 
 def test_seed_wrappers_run_the_seed_commands(project: Project, settings: Settings) -> None:

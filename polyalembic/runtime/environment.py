@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from polyalembic import sql
-from polyalembic.errors import StoreUnavailable
 from polyalembic.ledger import Ledger
 from polyalembic.lock import migration_lock
 from polyalembic.runner import Runner
 from polyalembic.runtime.steps import StepExecutor
-from polyalembic.settings import Settings, load_settings, mask_dsn, sqlalchemy_url
+from polyalembic.settings import mask_dsn, settings_for, sqlalchemy_url
 from polyalembic.stores import get_store, register_all_ops
 
 log = logging.getLogger("polyalembic")
-
-
-def settings_for(config: Any) -> Settings:
-    """Settings from the environment; the env file named in alembic.ini's [polyalembic] section
-    (default ``.stack/stack.env`` beside alembic.ini) fills in when no variable is set."""
-    here = Path(config.config_file_name).resolve().parent if config.config_file_name else Path.cwd()
-    env_file = config.get_section_option("polyalembic", "env_file", ".stack/stack.env")
-    return load_settings(env_file=here / env_file)
 
 
 def run(context: Any = None) -> None:
@@ -88,17 +78,14 @@ def preflight(migration_context: Any, executor: StepExecutor) -> None:
 def _run_online(context: Any, runner: Runner) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     ledger_dsn = runner.settings.ledger_dsn
-    if not ledger_dsn:
-        raise StoreUnavailable("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
-                               "(or start the local stack: make services-up)")
-    status_connection = sql.connect(ledger_dsn, "postgres", autocommit=True)
+    status_connection = sql.connect_ledger(ledger_dsn, autocommit=True)
     try:
         with migration_lock(status_connection, on_wait=lambda msg: log.warning("polyalembic: %s", msg)):
             Ledger.ensure_tables(status_connection.execute)
             executor = StepExecutor(runner, Ledger(), status_execute=status_connection.execute,
                                     reporter=context.config.attributes.get("polyalembic_reporter"))
             executor.bind(context.script)
-            with sql.connect(ledger_dsn, "postgres") as connection:
+            with sql.connect_ledger(ledger_dsn) as connection:
                 context.configure(connection=connection, **_configure_kwargs(executor, runner))
                 preflight(context.get_context(), executor)
                 with context.begin_transaction():

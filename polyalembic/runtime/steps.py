@@ -93,9 +93,9 @@ class StepExecutor:
             step = self.runner.current_step
             self.runner.current_step = None
             if not ctx.as_sql:
-                if upgrade:
-                    self.ledger.failed(self._status(ctx), m, error, step, ms)
-                else:
+                if upgrade or not in_tx:  # the store may be half changed: say so
+                    self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade)
+                else:  # rolled back whole: still applied
                     self.ledger.downgrade_failed(self._status(ctx), m, error, ms)
                 if self.reporter:
                     self.reporter("failed", m, ms)

@@ -63,6 +63,22 @@ def creates_schema(statement: str) -> bool:
     return is_schema(statement) and bool(_CREATES_INDEX.match(statement))
 
 
+_CREATED_NAME = re.compile(
+    r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:\w+\s+)?(?:CONSTRAINT|INDEX)\s+(`(?:[^`]|``)+`|\w+)",
+    re.IGNORECASE)
+
+
+def created_name(statement: str) -> str | None:
+    """The name a CREATE CONSTRAINT/INDEX statement gives its object; None when unnamed."""
+    match = _CREATED_NAME.match(statement)
+    if not match:
+        return None
+    name = match[1]
+    if name.upper() in ("IF", "FOR", "ON"):
+        return None
+    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+
+
 def needs_autocommit(statement: str) -> bool:
     """``CALL { ... } IN TRANSACTIONS`` only runs in an auto-commit transaction."""
     return bool(_IN_TRANSACTIONS.search(statement))

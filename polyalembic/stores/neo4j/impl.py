@@ -16,7 +16,7 @@ from alembic.operations import Operations
 
 from polyalembic.runner import Runner, runner_of
 from polyalembic.stores.neo4j.connection import GraphConnection
-from polyalembic.stores.neo4j.cypher import creates_schema, is_schema, needs_autocommit
+from polyalembic.stores.neo4j.cypher import created_name, creates_schema, is_schema, needs_autocommit
 from polyalembic.stores.neo4j.introspect import index_states
 from polyalembic.stores.neo4j.ops import CypherOp
 
@@ -33,11 +33,15 @@ class IndexFailed(RuntimeError):
     """An index or constraint's backing index went FAILED while populating."""
 
 
-def await_indexes(graph: GraphConnection, timeout: float = INDEX_TIMEOUT_S) -> None:
-    """Wait until no index is POPULATING; raise IndexFailed naming any FAILED index."""
+def await_indexes(graph: GraphConnection, names: set[str] | None = None,
+                  timeout: float = INDEX_TIMEOUT_S) -> None:
+    """Wait until the named indexes (all, when a name is unknown) are ONLINE; raise IndexFailed
+    naming any FAILED one. Constraints' backing indexes carry the constraint's name."""
     deadline = time.monotonic() + timeout
     while True:
         states = index_states(graph)
+        if names is not None:
+            states = {n: s for n, s in states.items() if n in names}
         failed = {n: s for n, s in states.items() if s[0] == "FAILED"}
         if failed:
             name, (_, message) = next(iter(failed.items()))
@@ -55,7 +59,7 @@ def execute_statements(graph: GraphConnection, statements: list[str], runner: Ru
     """Run statements with the transaction rules above."""
     params = parameters or {}
     batch: list[str] = []
-    created = False
+    created: list[str | None] = []
 
     def flush() -> None:
         if not batch:
@@ -72,7 +76,8 @@ def execute_statements(graph: GraphConnection, statements: list[str], runner: Ru
             flush()
             with runner.step(f"cypher: {statement[:120]}"):
                 graph.driver.execute_query(statement, params, database_=graph.database)
-            created = created or creates_schema(statement)
+            if creates_schema(statement):
+                created.append(created_name(statement))
         elif autocommit or needs_autocommit(statement):
             flush()
             with runner.step(f"cypher: {statement[:120]}"), graph.driver.session(database=graph.database) as s:
@@ -81,8 +86,9 @@ def execute_statements(graph: GraphConnection, statements: list[str], runner: Ru
             batch.append(statement)
     flush()
     if created:
+        names = None if None in created else {n for n in created if n}
         with runner.step("wait for neo4j indexes to come ONLINE"):
-            await_indexes(graph)
+            await_indexes(graph, names)
 
 
 @Operations.implementation_for(CypherOp)

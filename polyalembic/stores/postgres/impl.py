@@ -36,4 +36,12 @@ def run_sql_file(operations: Operations, operation: RunSqlFileOp) -> None:
         with operations.migration_context.autocommit_block():
             execute_sql(operations, sql, f"run {name}")
         return
-    execute_sql(operations, sql, f"run {name}", autocommit=operation.no_transaction)
+    if operation.no_transaction:
+        # PostgreSQL runs a multi-statement string as one implicit transaction: split it
+        import pglast
+
+        for statement in pglast.split(sql):
+            execute_sql(operations, statement, f"run {name}: {statement.strip().splitlines()[0][:80]}",
+                        autocommit=True)
+        return
+    execute_sql(operations, sql, f"run {name}")
