@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -180,6 +181,14 @@ class Service(ABC):
         """Stop the server we started: by pid, and only if that pid still runs from our folder."""
         if runs_from(state.pid, self.dir):
             stop_pid(state.pid)
+
+    def password(self) -> str:
+        """The server's password, generated once and kept (mode 600) in .stack/<name>/password."""
+        path = self.dir / "password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(18))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def load_state(self) -> ServiceState | None:
         return ServiceState.load(self.state_path)

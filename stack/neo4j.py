@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -119,17 +118,13 @@ class Neo4jService(Service):
         shutil.rmtree(self.lib_dir, ignore_errors=True)  # no stale jars of another version
         staging.rename(self.lib_dir)
 
-    def _password(self) -> str:
-        """The neo4j user's password, generated once and kept in .stack/neo4j/password."""
-        path = self.dir / "password"
-        if not path.exists():
-            if (self.data_dir / "databases" / "system").exists():
-                raise StartFailed(
-                    f"{path} is missing but {self.data_dir} already has a store with another password: "
-                    f"delete {self.data_dir} to start afresh")
-            path.write_text(secrets.token_urlsafe(18))
-            path.chmod(0o600)
-        return path.read_text().strip()
+    def password(self) -> str:
+        """The neo4j user's password; a lost password file can't be recovered from the store."""
+        if not (self.dir / "password").exists() and (self.data_dir / "databases" / "system").exists():
+            raise StartFailed(
+                f"{self.dir / 'password'} is missing but {self.data_dir} already has a store with another "
+                f"password: delete {self.data_dir} to start afresh")
+        return super().password()
 
     def _write_conf(self, bolt_port: int, http_port: int) -> None:
         d = self.dir
@@ -192,7 +187,7 @@ class Neo4jService(Service):
     def start(self) -> ServiceState:
         java = require_tool("java", JAVA_HINT)
         self._stop_leftover()
-        password = self._password()
+        password = self.password()
         bolt_port, http_port = free_port(), free_port()
         while http_port == bolt_port:
             http_port = free_port()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,13 +52,6 @@ class PostgresService(Service):
             if not (bindir / tool).exists():
                 raise PrerequisiteMissing(f"'{tool}' missing in {bindir}: apt-get install postgresql")
 
-    def _password(self) -> str:
-        path = self.dir / "password"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(18))
-            path.chmod(0o600)
-        return path.read_text().strip()
-
     def _run_as_owner(self, args: list[str]) -> subprocess.CompletedProcess[str]:
         """PostgreSQL refuses to run as root: run its tools as the data dir's owner."""
         if os.geteuid() == 0:
@@ -68,7 +60,7 @@ class PostgresService(Service):
 
     def _initdb(self, bindir: Path) -> None:
         pwfile = self.dir / "pwfile"
-        pwfile.write_text(self._password() + "\n")
+        pwfile.write_text(self.password() + "\n")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             _ensure_os_user("postgres")
@@ -104,7 +96,7 @@ class PostgresService(Service):
             raise RuntimeError(f"pg_ctl start failed: {result.stdout.strip()[-500:]} (log: {self.log_path})")
         pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         state = ServiceState(name=self.name, pid=pid, port=port, settings={
-            "POSTGRES_DSN": f"postgresql://{USER}:{self._password()}@{HOST}:{port}/{DATABASE}",
+            "POSTGRES_DSN": f"postgresql://{USER}:{self.password()}@{HOST}:{port}/{DATABASE}",
         })
         self._ensure_database(state)
         wait_until(lambda: self.is_healthy(state), 30, "PostgreSQL", self.log_path, pid)

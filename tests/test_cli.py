@@ -17,11 +17,11 @@ from tests.support import is_empty, ledger, snapshot
 
 
 def run(project: Project, settings: Settings, *args: str, input: str | None = None,
-        env: dict[str, str] | None = None) -> Result:
+        env: dict[str, str] | None = None, options: tuple[str, ...] = ()) -> Result:
     """Invoke the CLI in-process with the test stores' settings in the environment."""
     full_env = {**settings_env(settings), **(env or {})}
-    return CliRunner().invoke(main, ["-c", str(project.config_path), *args], env=full_env, input=input,
-                              catch_exceptions=False)
+    return CliRunner().invoke(main, ["-c", str(project.config_path), *options, *args], env=full_env,
+                              input=input, catch_exceptions=False)
 
 
 def applied(settings: Settings) -> list[str]:
@@ -36,6 +36,17 @@ def test_up_applies_everything_then_has_nothing_to_do(project: Project, settings
     assert len(applied(settings)) == 12
     again = run(project, settings, "up")
     assert again.exit_code == 0 and "Nothing to apply" in again.output
+
+
+def test_quiet_and_verbose(project: Project, settings: Settings) -> None:
+    quiet = run(project, settings, "up", "--to", "postgres_002", options=("-q",))
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    verbose = run(project, settings, "up", options=("--verbose",))
+    assert verbose.exit_code == 0
+    assert "connecting to neo4j at bolt://127.0.0.1" in verbose.stderr
+    assert "Running upgrade postgres_002 -> postgres_003" in verbose.stderr
+    assert settings.neo4j_password not in verbose.output
+    assert settings.postgres_dsn.split("@")[0].split(":")[-1] not in verbose.output  # the PostgreSQL password
 
 
 def test_up_dry_run_changes_nothing_and_shows_the_plan(project: Project, settings: Settings) -> None:

@@ -242,3 +242,64 @@ def test_upgrade_sql_output_applies_to_an_empty_database(project: Project, setti
     assert tables >= POSTGRES_TABLES
     command.upgrade(project.config(), "head")  # the chain carries on from the rendered state
     assert len(ledger(settings)) == 12
+
+
+SLOW_CHROMA_REVISION = '''"""A ChromaDB migration that can be made slow, to be killed mid-run."""
+import os
+import time
+
+from alembic import op
+
+revision = "chromadb_002"
+down_revision = "chromadb_001"
+store = "chromadb"
+
+
+def create(client):
+    client.get_or_create_collection("slow_things", embedding_function=None)  # rerunnable
+    time.sleep(float(os.environ.get("SLOW_SECONDS", "0")))
+
+
+def drop(client):
+    client.delete_collection("slow_things")
+
+
+def upgrade():
+    op.run_chroma(create, drop)
+
+
+def downgrade():
+    op.run_chroma(drop, create)
+'''
+
+
+def test_killed_migration_shows_running_and_a_rerun_finishes_it(project_copy: Project, settings: Settings) -> None:
+    import os
+    import signal
+    import time
+
+    (project_copy.migrations_dir / "chromadb" / "002_slow_things.py").write_text(SLOW_CHROMA_REVISION)
+    command.upgrade(project_copy.config(), "chromadb_001")
+    env = {**settings_env(settings), "SLOW_SECONDS": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "up"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if "chromadb_002" in {r.revision for r in ledger(settings)}:
+                break
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    row = {r.revision: r for r in ledger(settings)}["chromadb_002"]
+    assert row.status == "running"
+    from polyalembic import api
+
+    states = {s.revision: s.state for s in api.status(project_copy)[0]}
+    assert states["chromadb_002"] == "running"
+
+    command.upgrade(project_copy.config(), "head")
+    row = {r.revision: r for r in ledger(settings)}["chromadb_002"]
+    assert (row.status, row.error) == ("applied", None)
+    assert "slow_things" in snapshot(settings)["chromadb"]["collections"]
