@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from polyalembic.migration import Migration
 from polyalembic.settings import mask_text
+
+if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --help`
+    from polyalembic.migration import Migration
 
 
 class MaskingFilter(logging.Filter):
