@@ -132,10 +132,8 @@ def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
     if not plan.migrations:
         return
     config = project.config()
-    config.print_stdout = write  # type: ignore[method-assign]
+    config.output_buffer = _Writer(write)
     span = f"{plan.source or 'base'}:{plan.target}"
-    buffer = _Writer(write)
-    config.output_buffer = buffer
     if plan.direction == "upgrade":
         command.upgrade(config, span if plan.source else plan.target, sql=True)
     else:
