@@ -66,6 +66,15 @@ class Migration:
         return self.up_file.name
 
     @property
+    def commits_early(self) -> bool:
+        """True for a pair whose up file runs outside a transaction (``-- polyalembic:
+        no-transaction``): its work is committed before its ledger row, so it gets a ``running``
+        row first, like a Neo4j migration."""
+        if not self.pair or not self.pair[0].exists():
+            return False
+        return self.pair[0].read_text().lstrip().lower().startswith("-- polyalembic: no-transaction")
+
+    @property
     def folder(self) -> str:
         return self.path.parent.name
 

@@ -231,6 +231,24 @@ def test_no_transaction_file_with_several_statements(project_copy: Project, sett
     assert up.exit_code == 0, up.output
     objects = snapshot(settings)["postgres"]["objects"]
     assert objects.get("idx_pm_name") == "index" and objects.get("idx_pm_created") == "index"
+    assert {r.revision: r.status for r in ledger(settings)}["postgres_008"] == "applied"
+
+    # it commits as it goes, so it is marked running before it starts: a failure leaves a trace
+    (folder / "008_concurrent_indexes.up.sql").write_text(
+        "-- polyalembic: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_name ON procedural_memories (name);\n"
+        "CREATE INDEX CONCURRENTLY idx_pm_bad ON no_such_table (x);\n")
+    assert run(project_copy, settings, "down").exit_code == 0
+    failed = run(project_copy, settings, "up")
+    assert failed.exit_code == 1 and "no_such_table" in failed.output
+    row = {r.revision: r for r in ledger(settings)}["postgres_008"]
+    assert row.status == "failed" and "idx_pm_bad" in row.failed_step
+    assert "idx_pm_name" in snapshot(settings)["postgres"]["objects"]  # committed before the failure
+    (folder / "008_concurrent_indexes.up.sql").write_text(
+        "-- polyalembic: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_name ON procedural_memories (name);\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_created ON procedural_memories (created_at);\n")
+    assert run(project_copy, settings, "up").exit_code == 0  # the fixed file reruns over the leftovers
     assert run(project_copy, settings, "down").exit_code == 0
     objects = snapshot(settings)["postgres"]["objects"]
     assert "idx_pm_name" not in objects and "idx_pm_created" not in objects

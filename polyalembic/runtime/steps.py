@@ -79,7 +79,7 @@ class StepExecutor:
         ctx = op_proxy.get_context()
         started = time.perf_counter()
         in_tx = self.in_ledger_transaction(m.store)
-        if upgrade and not in_tx:
+        if upgrade and (not in_tx or m.commits_early):
             self.ledger.running(self._status(ctx), m)
         try:
             if get_store(m.store).is_sql and not in_tx:
