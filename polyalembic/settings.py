@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-# Variables the seed documents, plus polyalembic's own.
-KEYS = (
-    "POSTGRES_DSN", "TIMESCALE_DSN", "POLYALEMBIC_LEDGER_DSN",
-    "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE",
-    "CHROMA_HOST", "CHROMA_PORT", "CHROMA_PATH",
-)
+from polyalembic.stores import STORES
+
+
+def connection_keys() -> tuple[str, ...]:
+    """polyalembic's own variable, then each registered store's (declared in the registry)."""
+    return ("POLYALEMBIC_LEDGER_DSN", *(key for spec in STORES.values() for key in spec.env_keys))
+
 DEFAULT_ENV_FILE = ".stack/stack.env"
 
 
@@ -36,10 +37,17 @@ class Settings:
     chroma_host: str | None = None
     chroma_port: int = 8000
     chroma_path: str | None = None
+    # Every connection variable as read (the typed fields above are the four stores' view of
+    # them); a store added later reads its own keys from here.
+    env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def dsn_for(self, store: str) -> str | None:
-        """The SQL DSN of a SQL store (postgres, timescaledb)."""
-        return {"postgres": self.postgres_dsn, "timescaledb": self.timescale_dsn}.get(store)
+        """The DSN of a SQL store."""
+        typed = {"postgres": self.postgres_dsn, "timescaledb": self.timescale_dsn}
+        if store in typed:
+            return typed[store]
+        spec = STORES.get(store)
+        return self.env.get(spec.dsn_variable) if spec and spec.dsn_variable else None
 
     def shares_ledger_database(self, store: str) -> bool:
         """True when a SQL store's database is the ledger's, so one transaction covers both."""
@@ -47,17 +55,11 @@ class Settings:
         return dsn is not None and same_database(dsn, self.ledger_dsn)
 
     def describe(self, store: str) -> str:
-        """A masked, printable location of ``store``."""
-        if store in ("postgres", "timescaledb"):
-            return mask_dsn(self.dsn_for(store)) or "(not configured)"
-        if store == "neo4j":
-            return f"{mask_text(self.neo4j_uri)} (user {self.neo4j_user}, database {self.neo4j_database})" \
-                if self.neo4j_uri else "(not configured)"
-        if store == "chromadb":
-            if self.chroma_host:
-                return f"http://{self.chroma_host}:{self.chroma_port}"
-            return f"embedded:{self.chroma_path}" if self.chroma_path else "(not configured)"
-        return "(unknown store)"
+        """A masked, printable location of ``store`` (its connection module's ``describe``)."""
+        spec = STORES.get(store)
+        if spec is None:
+            return "(unknown store)"
+        return mask_text(spec.module("connection").describe(self))
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -85,7 +87,8 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | str | None
     environment is never mixed with the local stack's settings.
     """
     env = dict(os.environ if env is None else env)
-    if not any(env.get(k) for k in KEYS):
+    keys = connection_keys()
+    if not any(env.get(k) for k in keys):
         path = Path(env.get("POLYALEMBIC_ENV_FILE") or env_file or DEFAULT_ENV_FILE)
         env = {**read_env_file(path), **env}
     timescale = env.get("TIMESCALE_DSN") or None
@@ -95,6 +98,7 @@ def load_settings(env: dict[str, str] | None = None, env_file: Path | str | None
     except ValueError as exc:
         raise SettingsError(f"CHROMA_PORT must be a number, got {env.get('CHROMA_PORT')!r}") from exc
     return Settings(
+        env={k: env[k] for k in keys if env.get(k)},
         postgres_dsn=postgres,
         timescale_dsn=timescale,
         ledger_dsn=env.get("POLYALEMBIC_LEDGER_DSN") or postgres,

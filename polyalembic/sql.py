@@ -53,12 +53,18 @@ def connect_ledger(dsn: str | None, autocommit: bool = False) -> sa.Connection:
 
 
 def dsn_variable(store: str) -> str:
-    return {"postgres": "POSTGRES_DSN or TIMESCALE_DSN", "timescaledb": "TIMESCALE_DSN"}.get(
-        store, "POLYALEMBIC_LEDGER_DSN")
+    """The variable to set for ``store``'s DSN (postgres falls back to TIMESCALE_DSN)."""
+    from polyalembic.stores import STORES
+
+    spec = STORES.get(store)
+    if store == "postgres":
+        return "POSTGRES_DSN or TIMESCALE_DSN"
+    return spec.dsn_variable if spec and spec.dsn_variable else "POLYALEMBIC_LEDGER_DSN"
 
 
-def connector(store: str) -> tuple[object, object]:
-    """The ``connect(settings)`` and ``close(connection)`` pair of a SQL store's connection module."""
+def connector(store: str) -> tuple[object, object, object]:
+    """``connect(settings)``, ``close(connection)`` and ``describe(settings)`` of a SQL store's
+    connection module."""
 
     def connect_store(settings: object) -> sa.Connection:
         return connect(settings.dsn_for(store), store)  # type: ignore[attr-defined]
@@ -66,4 +72,7 @@ def connector(store: str) -> tuple[object, object]:
     def close_store(connection: sa.Connection) -> None:
         connection.close()
 
-    return connect_store, close_store
+    def describe_store(settings: object) -> str:
+        return mask_dsn(settings.dsn_for(store)) or "(not configured)"  # type: ignore[attr-defined]
+
+    return connect_store, close_store, describe_store

@@ -7,10 +7,14 @@ from polyalembic.stores.base import StoreSpec
 STORES: dict[str, StoreSpec] = {
     spec.name: spec
     for spec in (
-        StoreSpec("postgres", "sql", ".sql", "polyalembic.stores.postgres", "PostgreSQL"),
-        StoreSpec("timescaledb", "sql", ".sql", "polyalembic.stores.timescaledb", "TimescaleDB"),
-        StoreSpec("neo4j", "cypher", ".cql", "polyalembic.stores.neo4j", "Neo4j"),
-        StoreSpec("chromadb", "python", None, "polyalembic.stores.chromadb", "ChromaDB"),
+        StoreSpec("postgres", "sql", ".sql", "polyalembic.stores.postgres", "PostgreSQL",
+                  ("POSTGRES_DSN",), "POSTGRES_DSN"),
+        StoreSpec("timescaledb", "sql", ".sql", "polyalembic.stores.timescaledb", "TimescaleDB",
+                  ("TIMESCALE_DSN",), "TIMESCALE_DSN"),
+        StoreSpec("neo4j", "cypher", ".cql", "polyalembic.stores.neo4j", "Neo4j",
+                  ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE")),
+        StoreSpec("chromadb", "python", None, "polyalembic.stores.chromadb", "ChromaDB",
+                  ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_PATH")),
     )
 }
 

@@ -16,6 +16,8 @@ class StoreSpec:
     ``cypher`` through the Neo4j driver, ``python`` stores have Python revisions only.
     ``pair_suffix`` is the extension of the ``NNN_name.up<suffix>`` / ``.down<suffix>`` pair.
     ``package`` holds ``ops``, ``impl``, ``connection`` and ``introspect`` modules.
+    ``env_keys`` are the environment variables that configure the store (read by
+    ``load_settings``, kept in ``Settings.env``); ``dsn_variable`` names a SQL store's DSN.
     """
 
     name: str
@@ -23,6 +25,8 @@ class StoreSpec:
     pair_suffix: str | None
     package: str
     title: str
+    env_keys: tuple[str, ...] = ()
+    dsn_variable: str | None = None
 
     def module(self, name: str) -> ModuleType:
         """Import one of the store's modules (``ops``, ``connection``, ``introspect``...)."""

@@ -36,6 +36,12 @@ def connect(settings: Settings) -> Any:
     return client
 
 
+def describe(settings: Settings) -> str:
+    if settings.chroma_host:
+        return f"http://{settings.chroma_host}:{settings.chroma_port}"
+    return f"embedded:{settings.chroma_path}" if settings.chroma_path else "(not configured)"
+
+
 def close(client: Any) -> None:
     """Chroma clients hold no socket that needs closing; drop caches of the embedded system."""
     del client

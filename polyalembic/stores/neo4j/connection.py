@@ -41,5 +41,11 @@ def connect(settings: Settings) -> GraphConnection:
     return GraphConnection(driver, settings.neo4j_database, settings.neo4j_uri)
 
 
+def describe(settings: Settings) -> str:
+    if not settings.neo4j_uri:
+        return "(not configured)"
+    return f"{settings.neo4j_uri} (user {settings.neo4j_user}, database {settings.neo4j_database})"
+
+
 def close(connection: GraphConnection) -> None:
     connection.driver.close()

@@ -2,4 +2,4 @@
 
 from polyalembic.sql import connector
 
-connect, close = connector("postgres")
+connect, close, describe = connector("postgres")

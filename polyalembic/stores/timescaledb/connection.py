@@ -9,7 +9,7 @@ from polyalembic.errors import StoreUnavailable
 from polyalembic.settings import Settings, mask_dsn
 from polyalembic.sql import connector
 
-_connect, close = connector("timescaledb")
+_connect, close, describe = connector("timescaledb")
 
 
 def verify(connection: sa.Connection, settings: Settings) -> None:
