@@ -65,7 +65,7 @@ def _index(chain: list[Migration], revision: str | None) -> int:
     raise PolyalembicError(f"the database is at revision {revision!r}, which no migration file defines")
 
 
-def _resolve(project: Project, chain: list[Migration], target: str) -> int:
+def _resolve(chain: list[Migration], target: str) -> int:
     if target in ("head", "heads"):
         return len(chain) - 1
     if target == "base":
@@ -84,7 +84,7 @@ def plan_up(project: Project, target: str = "head") -> Plan:
     chain = project.chain()
     _check_single_head(project)
     current = current_revision(project)
-    start, end = _index(chain, current), _resolve(project, chain, target)
+    start, end = _index(chain, current), _resolve(chain, target)
     if end < start:
         raise PolyalembicError(f"{target!r} is already applied (current: {current}); use down to go back")
     return Plan("upgrade", chain[start + 1:end + 1], current, chain[end].revision if end >= 0 else "base")

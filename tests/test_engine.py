@@ -181,25 +181,39 @@ def test_failed_neo4j_migration_is_recorded_and_a_fixed_rerun_succeeds(project_c
 
 
 def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Project, settings: Settings) -> None:
+    """Both runs are made to queue on the lock (the test holds it until both wait), then race."""
+    import time
+
     import sqlalchemy as sa
 
+    from polyalembic.lock import LOCK_KEY
+
+    engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"),
+                              isolation_level="AUTOCOMMIT")
     env = settings_env(settings)
     cmd = [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"), "upgrade", "head"]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-             for _ in range(2)]
+    with engine.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
+        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=REPO) for _ in range(2)]
+        deadline = time.monotonic() + 60
+        waiting = 0
+        while waiting < 2 and time.monotonic() < deadline:
+            waiting = holder.execute(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+            time.sleep(0.1)
+        holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
     outputs = [p.communicate(timeout=300) for p in procs]
+    assert waiting == 2, outputs
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert any("waiting for the migration lock" in err for _, err in outputs), outputs
+    assert all("waiting for the migration lock" in err for _, err in outputs), outputs
 
-    engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         counts = dict(conn.execute(sa.text(
             "SELECT revision, count(*) FROM schema_migrations_audit WHERE action = 'upgrade' GROUP BY revision")).all())
     engine.dispose()
     assert counts == {m.revision: 1 for m in project.chain()}
     assert all(r.status == "applied" for r in ledger(settings))
-
-
 
 
 def test_alembic_current_history_and_downgrade_minus_one_work_unchanged(project: Project,
