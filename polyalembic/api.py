@@ -47,9 +47,13 @@ def ledger_connection(project: Project) -> sa.Connection:
 def current_revision(project: Project) -> str | None:
     """The revision the chain is at (alembic_version), None at base."""
     with ledger_connection(project) as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+        return _current(conn)
+
+
+def _current(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
     if len(heads) > 1:
         raise PolyalembicError(f"alembic_version holds several heads ({', '.join(heads)}): merge them first")
     return heads[0] if heads else None
@@ -158,8 +162,7 @@ def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
     """Every migration's state, and the current revision."""
     chain = project.chain()
     with ledger_connection(project) as conn:
-        rows = read_rows(conn)
-    return compute(chain, rows), current_revision(project)
+        return compute(chain, read_rows(conn)), _current(conn)
 
 
 def stamp(project: Project, target: str = "head") -> None:
