@@ -7,13 +7,14 @@ INSTALLED = .cache/installed.stamp
 
 .PHONY: install services-up services-down services-status migrate status validate test lint bench
 
-install: $(INSTALLED) ## Python package with all extras and the dev tools (re-run when pyproject changes)
+# pip runs when pyproject.toml changed or this interpreter can't import the package and its tools
+install:            ## Python package with all extras and the dev tools
+	@if [ $(INSTALLED) -nt pyproject.toml ] && \
+	    $(PYTHON) -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
+	      ('polyalembic', 'alembic', 'neo4j', 'chromadb', 'pglast', 'pytest', 'ruff')))"; then :; \
+	else $(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]' && mkdir -p .cache && touch $(INSTALLED); fi
 
-$(INSTALLED): pyproject.toml
-	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]'
-	@mkdir -p $(dir $@) && touch $@
-
-services-up: $(INSTALLED) ## start PostgreSQL, TimescaleDB (PGlite), Neo4j and ChromaDB on 127.0.0.1
+services-up: install ## start PostgreSQL, TimescaleDB (PGlite), Neo4j and ChromaDB on 127.0.0.1
 	$(STACK) up
 
 services-down:      ## stop every server the stack started

@@ -122,7 +122,8 @@ class Ledger:
         for ddl in DDL:
             execute(sa.text(ddl))
 
-    def _upsert(self, m: Migration, status: str, **values: Any) -> Any:
+    def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
+        """INSERT ... ON CONFLICT UPDATE of ``m``'s row; columns in ``keep`` keep their old value."""
         row = dict(revision=m.revision, database_type=m.store,
                    migration_file=m.migration_file, checksum=m.checksum(), status=status,
                    applied_at=sa.func.now(), applied_by=self.by, error=None, failed_step=None,
@@ -131,7 +132,7 @@ class Ledger:
         stmt = pg_insert(migrations_table).values(**row)
         return stmt.on_conflict_do_update(
             index_elements=["revision"],
-            set_={k: stmt.excluded[k] for k in row if k != "revision"},
+            set_={k: stmt.excluded[k] for k in row if k != "revision" and k not in keep},
         )
 
     def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
@@ -151,7 +152,8 @@ class Ledger:
                ms: int | None, upgrade: bool = True) -> None:
         """An upgrade (or a non-transactional downgrade) failed: the row says ``failed`` with the
         error and the step."""
-        execute(self._upsert(m, "failed", error=error[:4000], failed_step=step, execution_ms=ms))
+        keep = () if upgrade else ("applied_at", "checksum")  # a downgrade: when and what was applied
+        execute(self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms))
         execute(self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000]))
 
     def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:

@@ -65,14 +65,14 @@ class Migration:
         """What the ledger's ``migration_file`` column shows, e.g. ``002_skill_progressions.up.sql``."""
         return self.up_file.name
 
-    @property
-    def commits_early(self) -> bool:
-        """True for a pair whose up file runs outside a transaction (``-- polyalembic:
-        no-transaction``): its work is committed before its ledger row, so it gets a ``running``
-        row first, like a Neo4j migration."""
-        if not self.pair or not self.pair[0].exists():
+    def commits_early(self, upgrade: bool = True) -> bool:
+        """True for a pair whose up (or down) file runs outside a transaction (``-- polyalembic:
+        no-transaction``): its work is committed statement by statement, so it is recorded like a
+        Neo4j migration (``running`` first; a failure leaves it ``failed``)."""
+        if not self.pair:
             return False
-        return self.pair[0].read_text().lstrip().lower().startswith("-- polyalembic: no-transaction")
+        path = self.pair[0 if upgrade else 1]
+        return path.exists() and path.read_text().lstrip().lower().startswith("-- polyalembic: no-transaction")
 
     @property
     def folder(self) -> str:

@@ -8,7 +8,7 @@ connection of their store; neo4j and chromadb are imported only at that moment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,6 +26,15 @@ class Runner:
         self._handles: dict[str, Any] = {}
         self.current_step: str | None = None
         self.timings_ms: dict[str, int] = {}
+        # Set by the step executor while a migration runs in the ledger's transaction: called
+        # (once) before an op commits early, so the ledger says `running` from then on.
+        self.before_early_commit: Callable[[], None] | None = None
+
+    def committing_early(self) -> None:
+        """An op is about to commit outside the migration's transaction (autocommit block)."""
+        hook, self.before_early_commit = self.before_early_commit, None
+        if hook:
+            hook()
 
     def connection(self, store: str) -> Any:
         """The open connection of ``store`` (opened on first use)."""

@@ -59,7 +59,8 @@ class Settings:
         spec = STORES.get(store)
         if spec is None:
             return "(unknown store)"
-        return mask_text(spec.module("connection").describe(self))
+        describe = getattr(spec.module("connection"), "describe", None)
+        return mask_text(describe(self)) if describe else f"({store}: not described)"
 
 
 def read_env_file(path: Path) -> dict[str, str]:

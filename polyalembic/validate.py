@@ -34,7 +34,7 @@ def _strip_sql_comments(text: str) -> str:
 
 def sql_syntax_error(text: str) -> str | None:
     """PostgreSQL's own parser (libpg_query, via pglast) on ``text``: the error with its line, or
-    None. Without pglast installed the check is skipped (``pip install 'polyalembic[validate]'``)."""
+    None (pglast is a dependency; without it the check is skipped)."""
     try:
         import pglast
     except ImportError:

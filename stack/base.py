@@ -177,10 +177,13 @@ class Service(ABC):
     def is_healthy(self, state: ServiceState) -> bool:
         """True when the server described by ``state`` answers a real query."""
 
-    def stop(self, state: ServiceState) -> None:
-        """Stop the server we started: by pid, and only if that pid still runs from our folder."""
-        if runs_from(state.pid, self.dir):
-            stop_pid(state.pid)
+    def stop(self, state: ServiceState) -> bool:
+        """Stop the server we started: by pid, and only if that pid still runs from our folder.
+        False when the pid is gone or belongs to another process (left alone)."""
+        if not runs_from(state.pid, self.dir):
+            return False
+        stop_pid(state.pid)
+        return True
 
     def password(self) -> str:
         """The server's password, generated once and kept (mode 600) in .stack/<name>/password."""

@@ -63,9 +63,10 @@ def down(names: list[str] | None = None) -> None:
         state = svc.load_state()
         if state is None:
             continue
-        svc.stop(state)
+        stopped = svc.stop(state)
         svc.state_path.unlink(missing_ok=True)
-        print(f"{name:<12} stopped (pid {state.pid})")
+        print(f"{name:<12} stopped (pid {state.pid})" if stopped
+              else f"{name:<12} not running (pid {state.pid} is gone or not ours: left alone)")
     write_env_file()
 
 

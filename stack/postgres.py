@@ -124,10 +124,10 @@ class PostgresService(Service):
         except Exception:  # noqa: BLE001 - health is a yes-or-no question
             return False
 
-    def stop(self, state: ServiceState) -> None:
+    def stop(self, state: ServiceState) -> bool:
         bindir = find_bindir()
-        self._run_as_owner([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
-        super().stop(state)
+        result = self._run_as_owner([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        return super().stop(state) or result.returncode == 0
 
 
 def _ensure_os_user(name: str) -> None:

@@ -317,3 +317,63 @@ def test_killed_migration_shows_running_and_a_rerun_finishes_it(project_copy: Pr
     row = {r.revision: r for r in ledger(settings)}["chromadb_002"]
     assert (row.status, row.error) == ("applied", None)
     assert "slow_things" in snapshot(settings)["chromadb"]["collections"]
+
+
+EARLY_COMMIT_REVISION = '''"""A concurrently built index in a Python revision: it commits before the ledger row."""
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "postgres_008"
+down_revision = "chromadb_001"
+store = "postgres"
+HERE = Path(__file__).parent
+
+
+def upgrade():
+    op.run_sql_file(str(HERE / "008_sql" / "up.sql"))
+    # the ledger already says `running`, committed, before the migration's own row is written
+    status = op.get_bind().execute(sa.text(
+        "SELECT status FROM schema_migrations WHERE revision = 'postgres_008'")).scalar()
+    assert status == "running", status
+
+
+def downgrade():
+    op.execute("DROP INDEX IF EXISTS idx_pm_agent_name")
+'''
+
+
+def test_python_revision_that_commits_early_is_marked_running_first(project_copy: Project,
+                                                                     settings: Settings) -> None:
+    folder = project_copy.migrations_dir / "postgres"
+    (folder / "008_sql").mkdir()
+    (folder / "008_sql" / "up.sql").write_text(
+        "-- polyalembic: no-transaction\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_agent_name ON procedural_memories (agent_id, name);\n")
+    (folder / "008_concurrent_index.py").write_text(EARLY_COMMIT_REVISION)
+    command.upgrade(project_copy.config(), "head")
+    assert {r.revision: r.status for r in ledger(settings)}["postgres_008"] == "applied"
+    assert "idx_pm_agent_name" in snapshot(settings)["postgres"]["objects"]
+
+
+def test_failed_downgrade_rolled_back_whole_stays_applied(project_copy: Project, settings: Settings) -> None:
+    """A TimescaleDB downgrade runs in one transaction on its own database: rolled back, still applied."""
+    path = project_copy.migrations_dir / "timescaledb" / "003_portfolio_snapshots.py"
+    path.write_text(path.read_text().replace(
+        '    op.execute("DROP TABLE IF EXISTS portfolio_snapshots")',
+        '    op.execute("DROP TABLE IF EXISTS portfolio_snapshots")\n    op.execute("DROP TABLE no_such_table")'))
+    command.upgrade(project_copy.config(), "timescaledb_003")
+    with pytest.raises(MigrationFailed, match=r"timescaledb migration 003_portfolio_snapshots\.py .* downgrade failed"):
+        command.downgrade(project_copy.config(), "-1")
+    row = {r.revision: r for r in ledger(settings)}["timescaledb_003"]
+    assert row.status == "applied"  # the DROP before the failure was rolled back with it
+    assert "portfolio_snapshots" in snapshot(settings)["timescaledb"]["hypertables"]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        actions = [r[0] for r in conn.execute(sa.text(
+            "SELECT action FROM schema_migrations_audit WHERE revision = 'timescaledb_003' ORDER BY id"))]
+    engine.dispose()
+    assert actions == ["upgrade", "downgrade_failed"]

@@ -79,8 +79,12 @@ class StepExecutor:
         ctx = op_proxy.get_context()
         started = time.perf_counter()
         in_tx = self.in_ledger_transaction(m.store)
-        if upgrade and (not in_tx or m.commits_early):
+        if upgrade and (not in_tx or m.commits_early()):
             self.ledger.running(self._status(ctx), m)
+        elif upgrade and not ctx.as_sql:
+            # a Python revision may still commit early (an op's autocommit block): record
+            # `running` at that moment, once
+            self.runner.before_early_commit = lambda: self.ledger.running(self._status(ctx), m)
         try:
             if get_store(m.store).is_sql and not in_tx:
                 self._run_on_own_database(m, fn, kw, ctx)
@@ -93,9 +97,11 @@ class StepExecutor:
             step = self.runner.current_step
             self.runner.current_step = None
             if not ctx.as_sql:
-                if upgrade or not in_tx:  # the store may be half changed: say so
+                # a downgrade that ran in one transaction was rolled back whole: still applied
+                partial = not get_store(m.store).is_sql or m.commits_early(upgrade=False)
+                if upgrade or partial:  # the store may be half changed: say so
                     self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade)
-                else:  # rolled back whole: still applied
+                else:
                     self.ledger.downgrade_failed(self._status(ctx), m, error, ms)
                 if self.reporter:
                     self.reporter("failed", m, ms)
@@ -103,6 +109,8 @@ class StepExecutor:
             direction = "upgrade" if upgrade else "downgrade"
             raise MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
                                   f"failed{where}: {first_line}") from exc
+        finally:
+            self.runner.before_early_commit = None
         self.timings_ms[m.revision] = int((time.perf_counter() - started) * 1000)
 
     def _run_on_own_database(self, m: Migration, fn: Callable[..., None], kw: dict[str, Any],

@@ -18,8 +18,10 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
         return
     # no_parameters: the DBAPI gets the text as it is (psycopg would read "%" as a placeholder)
     options = {"no_parameters": True}
-    with runner_of(operations).step(description):
+    runner = runner_of(operations)
+    with runner.step(description):
         if autocommit:
+            runner.committing_early()
             with ctx.autocommit_block():
                 ctx.connection.exec_driver_sql(sql, execution_options=options)
         else:
