@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -24,11 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import psycopg  # noqa: E402
 
 from polyalembic.runner import Runner  # noqa: E402
-from polyalembic.settings import Settings, libpq_dsn, load_settings  # noqa: E402
-from polyalembic.stores import get_store  # noqa: E402
+from polyalembic.settings import Settings, load_settings  # noqa: E402
+from stack.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 VANILLA_ENV = '''
 from alembic import context
@@ -76,22 +74,10 @@ class Bench:
 
     # -- fresh stores per repetition -------------------------------------------------------
     def fresh(self) -> None:
-        admin = self.base.postgres_dsn
-        with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
-            if self.db_dsn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-            name = f"bench_{secrets.token_hex(4)}"
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.db_dsn = admin.rsplit("/", 1)[0] + f"/{name}"
-        runner = Runner(self.base)
-        try:
-            for store in ("timescaledb", "neo4j", "chromadb"):
-                handle = runner.connection(store)
-                get_store(store).module("reset").drop_all(handle)
-                if hasattr(handle, "commit"):
-                    handle.commit()
-        finally:
-            runner.close()
+        if self.db_dsn:
+            drop_database(self.base.postgres_dsn, self.db_dsn)
+        self.db_dsn = create_database(self.base.postgres_dsn, prefix="bench")
+        reset_stores(self.base)
 
     @property
     def settings(self) -> Settings:
@@ -262,8 +248,7 @@ def main() -> None:
     for name in args.only or ["cli_startup", "postgres_only", "seed_set", "single_store", "chroma_rebuild"]:
         getattr(bench, name)()
     if bench.db_dsn:
-        with psycopg.connect(libpq_dsn(bench.base.postgres_dsn), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{bench.db_dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+        drop_database(bench.base.postgres_dsn, bench.db_dsn)
 
 
 if __name__ == "__main__":

@@ -8,22 +8,20 @@ environment to run the same tests against other servers.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from polyalembic.project import Project  # noqa: E402
-from polyalembic.runner import Runner  # noqa: E402
-from polyalembic.settings import Settings, libpq_dsn, load_settings  # noqa: E402
-from polyalembic.stores import STORES, get_store  # noqa: E402
+from polyalembic.settings import Settings, load_settings  # noqa: E402
+from polyalembic.stores import STORES  # noqa: E402
+from stack.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 
 def _stack_settings() -> dict[str, str]:
@@ -64,42 +62,16 @@ def base_settings() -> Settings:
     return load_settings(env=env)
 
 
-def _create_database(admin_dsn: str) -> str:
-    name = f"pa_test_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_database(admin_dsn: str, dsn: str) -> None:
-    name = dsn.rsplit("/", 1)[1]
-    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def reset_stores(settings: Settings, stores: tuple[str, ...] = ("timescaledb", "neo4j", "chromadb")) -> None:
-    """Empty the shared stores (TimescaleDB, Neo4j, ChromaDB) with the product's own reset code."""
-    runner = Runner(settings)
-    try:
-        for store in stores:
-            handle = runner.connection(store)
-            get_store(store).module("reset").drop_all(handle)
-            if hasattr(handle, "commit"):
-                handle.commit()
-    finally:
-        runner.close()
-
-
 @pytest.fixture
 def settings(base_settings: Settings) -> Iterator[Settings]:
     """A fresh PostgreSQL database for the postgres store and the ledger; empty other stores."""
     admin = base_settings.postgres_dsn
     assert admin, "the stack did not provide POSTGRES_DSN"
-    dsn = _create_database(admin)
+    dsn = create_database(admin, prefix="pa_test")
     reset_stores(base_settings)
     settings = Settings(**{**base_settings.__dict__, "postgres_dsn": dsn, "ledger_dsn": dsn})
     yield settings
-    _drop_database(admin, dsn)
+    drop_database(admin, dsn)
 
 
 @pytest.fixture
