@@ -9,32 +9,17 @@ from polyalembic.errors import StoreUnavailable
 from polyalembic.settings import mask_dsn, mask_text, sqlalchemy_url
 
 
-def make_engine(dsn: str, store: str) -> sa.Engine:
-    """An engine without a pool (a migration run opens few connections and must close them)."""
-    engine = sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool,
-                              connect_args={"connect_timeout": 10})
-
-    @sa.event.listens_for(engine, "connect")
-    def _reset_session(dbapi_connection: object, _record: object) -> None:
-        # PGlite hands an earlier client's session (even an open transaction) to the next one:
-        # start every connection from a clean slate. Harmless on a real server.
-        conn = dbapi_connection
-        autocommit = conn.autocommit  # type: ignore[attr-defined]
-        conn.autocommit = True  # type: ignore[attr-defined]
-        with conn.cursor() as cur:  # type: ignore[attr-defined]
-            if conn.info.transaction_status != 0:  # type: ignore[attr-defined]
-                cur.execute("ROLLBACK")
-            cur.execute("SET search_path TO \"$user\", public")
-        conn.autocommit = autocommit  # type: ignore[attr-defined]
-
-    return engine
+def make_engine(dsn: str) -> sa.Engine:
+    """An engine without a pool (a migration run opens few connections and must close them).
+    Sessions are left as the server and the role configure them (search_path included)."""
+    return sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool, connect_args={"connect_timeout": 10})
 
 
 def connect(dsn: str | None, store: str, autocommit: bool = False) -> sa.Connection:
     """Connect to a SQL store, or raise StoreUnavailable naming the store and the masked DSN."""
     if not dsn:
         raise StoreUnavailable(f"{store}: no DSN configured (set {dsn_variable(store)})")
-    engine = make_engine(dsn, store)
+    engine = make_engine(dsn)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:

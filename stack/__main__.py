@@ -1,17 +1,28 @@
-"""`python -m stack up|down|status [service ...]`: manage the local four-store stack."""
+"""`python -m stack up|down|status|leftovers|install-timescaledb [service ...]`: the local stack."""
 
 from __future__ import annotations
 
 import sys
 
-from stack.base import PrerequisiteMissing, StartFailed
-from stack.manager import down, status, up
+from stack.base import CACHE_DIR, PrerequisiteMissing, StartFailed
+from stack.manager import SERVICES, down, leftovers, status, up
 
-USAGE = "usage: python -m stack up|down|status [postgres|timescaledb|neo4j|chromadb ...]"
+USAGE = (f"usage: python -m stack up|down|status|leftovers|install-timescaledb [{'|'.join(SERVICES)}|all ...]\n"
+         "  up: start the default services (postgres, the Neo4j line of $POLYALEMBIC_NEO4J, chromadb) or those named\n"
+         "  leftovers: exit 1 listing any process still running from the stack's folders\n"
+         "  install-timescaledb: (root) build and install the vendored TimescaleDB once")
+
+
+def install_timescaledb() -> None:
+    from stack import timescaledb
+    from stack.postgres import find_bindir
+
+    print(f"TimescaleDB {timescaledb.VERSION}: {timescaledb.ensure(find_bindir(), CACHE_DIR)}")
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"up", "down", "status"}:
+    commands = {"up", "down", "status", "leftovers", "install-timescaledb"}
+    if not argv or argv[0] not in commands:
         print(USAGE, file=sys.stderr)
         return 2
     command, names = argv[0], argv[1:] or None
@@ -20,6 +31,13 @@ def main(argv: list[str]) -> int:
             up(names)
         elif command == "down":
             down(names)
+        elif command == "install-timescaledb":
+            install_timescaledb()
+        elif command == "leftovers":
+            found = leftovers()
+            for line in found:
+                print(f"still running: {line}")
+            return 1 if found else 0
         else:
             return status()
     except (PrerequisiteMissing, StartFailed, RuntimeError) as exc:

@@ -18,7 +18,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = Path(os.environ.get("POLYALEMBIC_STACK_DIR", REPO_ROOT / ".stack"))
-CACHE_DIR = Path(os.environ.get("POLYALEMBIC_CACHE_DIR", REPO_ROOT / ".cache"))
+
+
+def user_cache_dir() -> Path:
+    """Downloads and builds kept across checkouts (a fresh CI clone reuses them): the per-user
+    cache folder, ``$POLYALEMBIC_CACHE_DIR`` or ``$XDG_CACHE_HOME/polyalembic`` or ``~/.cache/polyalembic``."""
+    if os.environ.get("POLYALEMBIC_CACHE_DIR"):
+        return Path(os.environ["POLYALEMBIC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "polyalembic"
+
+
+CACHE_DIR = user_cache_dir()
 HOST = "127.0.0.1"
 
 
@@ -177,10 +188,14 @@ class Service(ABC):
     def is_healthy(self, state: ServiceState) -> bool:
         """True when the server described by ``state`` answers a real query."""
 
+    def folders(self) -> list[Path]:
+        """Where this server's files live: a process naming one of them is ours."""
+        return [self.dir]
+
     def stop(self, state: ServiceState) -> bool:
         """Stop the server we started: by pid, and only if that pid still runs from our folder.
         False when the pid is gone or belongs to another process (left alone)."""
-        if not runs_from(state.pid, self.dir):
+        if not any(runs_from(state.pid, folder) for folder in self.folders()):
             return False
         stop_pid(state.pid)
         return True

@@ -23,7 +23,7 @@ def _chroma_command() -> list[str]:
 
 
 class ChromaService(Service):
-    """`chroma run` on a free port with data in .stack/chromadb/server; embedded data beside it."""
+    """`chroma run` on a free port with data in .stack/chromadb/server."""
 
     name = "chromadb"
 
@@ -33,15 +33,12 @@ class ChromaService(Service):
     def start(self) -> ServiceState:
         port = free_port()
         data = self.dir / "server"
-        embedded = self.dir / "embedded"
         data.mkdir(parents=True, exist_ok=True)
-        embedded.mkdir(parents=True, exist_ok=True)
         pid = spawn([*_chroma_command(), "run", "--path", str(data), "--host", HOST, "--port", str(port)],
                     self.log_path, env={"ANONYMIZED_TELEMETRY": "False"})
         state = ServiceState(name=self.name, pid=pid, port=port, settings={
             "CHROMA_HOST": HOST,
             "CHROMA_PORT": str(port),
-            "POLYALEMBIC_CHROMA_EMBEDDED_PATH": str(embedded),
         })
         wait_until(lambda: self.is_healthy(state), 60, "ChromaDB", self.log_path, pid)
         state.version = self._version(state)

@@ -1,12 +1,17 @@
-"""Neo4j Community 5.26 LTS, resolved from Maven Central and run with the machine's own Java 17+."""
+"""Neo4j Community from Maven Central, in two release lines: 5.26 LTS (Java 17+) and the newest
+calendar release (Java 21+). Each line is its own service with its own folder and jars; the
+versions are pinned here and bumped on purpose (``stack/maven/neo4j-pom.xml`` takes the version as
+a property)."""
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from stack.base import (
@@ -26,12 +31,27 @@ from stack.base import (
 )
 
 POM = REPO_ROOT / "stack" / "maven" / "neo4j-pom.xml"
-ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+
+
+@dataclass(frozen=True)
+class ReleaseLine:
+    """One Neo4j release line: the pinned version, its entry class and the Java it needs."""
+
+    version: str
+    entry_point: str
+    java_major: int
+
+
+LINES = {
+    "lts": ReleaseLine("5.26.30", "org.neo4j.server.CommunityEntryPoint", 17),
+    "newest": ReleaseLine("2026.08.1", "org.neo4j.server.Neo4jCommunity", 21),
+}
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 USER = "neo4j"
 DATABASE = "neo4j"
-JAVA_HINT = "a Java 17+ runtime, e.g. 'apt-get install openjdk-17-jre-headless'"
-HEALTH_QUERY = "CALL dbms.components() YIELD name, versions, edition RETURN versions[0] AS version"
+JAVA_HINT = "a Java {major}+ runtime (openjdk-17-jre-headless from Debian for 5.26; Temurin 21+ for 2026.x)"
+HEALTH_QUERY = ("CALL dbms.components() YIELD name, versions WHERE name = 'Neo4j Kernel' "
+                "RETURN versions[0] AS version")
 
 # What the neo4j launcher script would add from the stock neo4j.conf's server.jvm.additional.
 # The --add-opens flags let the page cache and native file access work without fallbacks
@@ -39,6 +59,7 @@ HEALTH_QUERY = "CALL dbms.components() YIELD name, versions, edition RETURN vers
 JVM_FLAGS = [
     "-Xms256m",
     "-Xmx768m",
+    "-XX:+IgnoreUnrecognizedVMOptions",  # one flag list for Java 17 and 25
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
     "-XX:+UnlockExperimentalVMOptions",
@@ -56,12 +77,6 @@ JVM_FLAGS = [
 ]
 
 
-def pom_version(pom: Path = POM) -> str:
-    """The Neo4j version pinned in the pom (``<neo4j.version>``)."""
-    match = re.search(r"<neo4j\.version>\s*([^<\s]+)\s*</neo4j\.version>", pom.read_text())
-    return match.group(1) if match else ""
-
-
 def java_major(java: str) -> int:
     """The major version of ``java`` (8 for 1.8, 17 for 17.0.x); 0 when unparseable."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
@@ -72,14 +87,27 @@ def java_major(java: str) -> int:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+def find_java(minimum: int) -> str:
+    """A ``java`` of at least ``minimum``: on PATH first, else the newest under /usr/lib/jvm."""
+    candidates = [shutil.which("java") or ""]
+    candidates += sorted(glob.glob("/usr/lib/jvm/*/bin/java"), reverse=True)
+    found = [(java_major(c), c) for c in dict.fromkeys(candidates) if c and Path(c).exists()]
+    usable = [(major, java) for major, java in found if major >= minimum]
+    if not usable:
+        raise PrerequisiteMissing(f"no Java {minimum}+ found (saw: {', '.join(str(m) for m, _ in found) or 'none'}): "
+                                  f"install {JAVA_HINT.format(major=minimum)}")
+    return usable[0][1]
+
+
 class Neo4jService(Service):
-    """A private Neo4j Community server with data in .stack/neo4j and jars in .cache/neo4j/lib."""
+    """A private Neo4j Community 5.26 LTS server (data in .stack/neo4j, jars in the user cache)."""
 
     name = "neo4j"
+    line = LINES["lts"]
 
     @property
     def lib_dir(self) -> Path:
-        return self.cache_dir / "neo4j" / "lib"
+        return self.cache_dir / "neo4j" / self.line.version / "lib"
 
     @property
     def conf_dir(self) -> Path:
@@ -90,14 +118,11 @@ class Neo4jService(Service):
         return self.dir / "data"
 
     def check_prerequisites(self) -> None:
-        java = require_tool("java", JAVA_HINT)
-        major = java_major(java)
-        if major < 17:
-            raise PrerequisiteMissing(f"'java' is version {major or 'unknown'}, Neo4j 5 needs 17+: install {JAVA_HINT}")
+        find_java(self.line.java_major)
         require_tool("mvn", "Maven, e.g. 'apt-get install maven'")
 
     def _pom_hash(self) -> str:
-        return hashlib.sha256(POM.read_bytes()).hexdigest()
+        return hashlib.sha256(POM.read_bytes() + self.line.version.encode()).hexdigest()
 
     def install(self) -> None:
         """Copy the server's jars from Maven Central into the cache, unless the pom is unchanged."""
@@ -107,7 +132,8 @@ class Neo4jService(Service):
         staging = self.lib_dir.with_name("lib.partial")
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
-            ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
+            ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
+             "dependency:copy-dependencies",
              f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
             capture_output=True, text=True, check=False,
         )
@@ -181,11 +207,11 @@ class Neo4jService(Service):
             cmdline = Path(f"/proc/{state.pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             return
-        if ENTRY_POINT in cmdline and str(self.conf_dir) in cmdline:
+        if self.line.entry_point in cmdline and str(self.conf_dir) in cmdline:
             stop_pid(state.pid)
 
     def start(self) -> ServiceState:
-        java = require_tool("java", JAVA_HINT)
+        java = find_java(self.line.java_major)
         self._stop_leftover()
         password = self.password()
         bolt_port, http_port = free_port(), free_port()
@@ -196,12 +222,12 @@ class Neo4jService(Service):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         self._set_initial_password(java, password)
         pid = spawn(
-            [java, *JVM_FLAGS, "-cp", f"{self.lib_dir}/*", ENTRY_POINT,
+            [java, *JVM_FLAGS, "-cp", f"{self.lib_dir}/*", self.line.entry_point,
              f"--home-dir={self.dir}", f"--config-dir={self.conf_dir}", "--console-mode"],
             self.log_path, cwd=self.dir,
         )
         state = ServiceState(
-            name=self.name, pid=pid, port=bolt_port, version=pom_version(),
+            name=self.name, pid=pid, port=bolt_port, version=self.line.version,
             settings={
                 "NEO4J_URI": f"bolt://{HOST}:{bolt_port}",
                 "NEO4J_USER": USER,
@@ -237,3 +263,10 @@ class Neo4jService(Service):
             return bool(self._version(state, timeout=3.0))
         except Exception:  # noqa: BLE001 - health is a yes-or-no question
             return False
+
+
+class Neo4jNewestService(Neo4jService):
+    """The newest calendar release, beside the LTS: the engine and op tests run on both."""
+
+    name = "neo4j-newest"
+    line = LINES["newest"]

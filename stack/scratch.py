@@ -1,6 +1,6 @@
-"""Disposable state on the local stack, shared by the tests and the benchmarks: a new PostgreSQL
-database per run, and emptied TimescaleDB, Neo4j and ChromaDB stores (with polyalembic's own
-reset code, the one `polyalembic fresh` uses)."""
+"""Disposable state on the local stack, shared by the tests and the benchmarks: new PostgreSQL
+databases per run (with the timescaledb extension where asked), and emptied Neo4j and ChromaDB
+stores (with polyalembic's own reset code, the one `polyalembic fresh` uses)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ from polyalembic.runner import Runner
 from polyalembic.settings import Settings, libpq_dsn
 from polyalembic.stores import get_store
 
-SHARED_STORES = ("timescaledb", "neo4j", "chromadb")
+SHARED_STORES = ("neo4j", "chromadb")
 
 
-def create_database(admin_dsn: str, prefix: str = "scratch") -> str:
-    """Create ``<prefix>_<random>`` on the server of ``admin_dsn``; return its DSN."""
+def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[str, ...] = ()) -> str:
+    """Create ``<prefix>_<random>`` on the server of ``admin_dsn`` with ``extensions``; return its DSN."""
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    if extensions:
+        with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+            for extension in extensions:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
+    return dsn
 
 
 def drop_database(admin_dsn: str, dsn: str) -> None:

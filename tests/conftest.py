@@ -1,8 +1,10 @@
 """Fixtures over the real local stack (started by the stack manager if it isn't running).
 
-Every engine test gets a fresh PostgreSQL database (the postgres store and the ledger) and
-starts from empty TimescaleDB, Neo4j and ChromaDB stores. Set TIMESCALE_DSN (and friends) in the
-environment to run the same tests against other servers.
+Every engine test gets fresh databases on the stack's PostgreSQL server: one for the postgres
+store and the ledger, one with the timescaledb extension for the timescaledb store (shape (b) of
+the README; tests/test_shapes.py covers the others), and starts from empty Neo4j and ChromaDB
+stores. ``POLYALEMBIC_NEO4J=newest`` runs the tests against the newest Neo4j release line
+instead of 5.26 LTS; ``POLYALEMBIC_TEST_<VAR>`` points a store at another (disposable) server.
 """
 
 from __future__ import annotations
@@ -23,30 +25,34 @@ from polyalembic.settings import Settings, load_settings  # noqa: E402
 from polyalembic.stores import STORES  # noqa: E402
 from stack.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
+_SETTINGS: dict[str, str] = {}
+TEST_VARIABLES = ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE")
+
 
 def _stack_settings() -> dict[str, str]:
-    from polyalembic.settings import read_env_file
-    from stack.manager import ENV_FILE, up
+    """Start (or reuse) every stack service; the settings of PostgreSQL, the Neo4j line picked
+    by ``POLYALEMBIC_NEO4J`` and ChromaDB."""
+    from stack.manager import neo4j_service_name, service, up
 
-    if not ENV_FILE.exists() or not read_env_file(ENV_FILE).get("NEO4J_URI"):
-        up()
-    else:
-        up()  # idempotent: reuses healthy servers in well under a second
-    return read_env_file(ENV_FILE)
-
-
-_SETTINGS: dict[str, str] = {}
+    if not _SETTINGS:
+        up(["all"], write_env=False)
+        for name in ("postgres", neo4j_service_name(), "chromadb"):
+            state = service(name).load_state()
+            assert state, f"the stack did not start {name}"
+            _SETTINGS.update(state.settings)
+    return _SETTINGS
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from stack.manager import SERVICES, service
+    from stack.manager import SERVICES, neo4j_service_name, service
 
-    _SETTINGS.update(_stack_settings())
+    _stack_settings()
     lines = []
     for name in SERVICES:
         state = service(name).load_state()
         if state:
-            lines.append(f"stack: {name} {state.version} on 127.0.0.1:{state.port} (pid {state.pid})")
+            used = " <- these tests" if name == neo4j_service_name() else ""
+            lines.append(f"stack: {name} {state.version} on 127.0.0.1:{state.port} (pid {state.pid}){used}")
     return lines
 
 
@@ -55,23 +61,36 @@ def base_settings() -> Settings:
     """The stack's settings; ``POLYALEMBIC_TEST_<VAR>`` points a store at another (disposable!)
     server: the tests empty it. The plain TIMESCALE_DSN etc. are ignored on purpose, so that a
     deployment's environment can never be wiped by `make test`."""
-    env = dict(_SETTINGS or _stack_settings())
-    for key in ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+    env = dict(_stack_settings())
+    for key in TEST_VARIABLES:
         if os.environ.get(f"POLYALEMBIC_TEST_{key}"):
             env[key] = os.environ[f"POLYALEMBIC_TEST_{key}"]
     return load_settings(env=env)
 
 
 @pytest.fixture
-def settings(base_settings: Settings) -> Iterator[Settings]:
-    """A fresh PostgreSQL database for the postgres store and the ledger; empty other stores."""
-    admin = base_settings.postgres_dsn
-    assert admin, "the stack did not provide POSTGRES_DSN"
-    dsn = create_database(admin, prefix="pa_test")
+def admin_dsn() -> str:
+    """The stack's PostgreSQL database, from which tests create their own databases."""
+    return _stack_settings()["TIMESCALE_DSN"]
+
+
+@pytest.fixture
+def settings(base_settings: Settings, admin_dsn: str) -> Iterator[Settings]:
+    """New databases for the postgres store (with the ledger) and the timescaledb store (unless
+    POLYALEMBIC_TEST_TIMESCALE_DSN names a server: then that one is emptied); empty other stores."""
+    created = [create_database(admin_dsn, prefix="pa_test")]
+    if os.environ.get("POLYALEMBIC_TEST_TIMESCALE_DSN"):
+        timescale = base_settings.timescale_dsn
+        reset_stores(base_settings, ("timescaledb",))
+    else:
+        timescale = create_database(admin_dsn, prefix="pa_ts", extensions=("timescaledb",))
+        created.append(timescale)
     reset_stores(base_settings)
-    settings = Settings(**{**base_settings.__dict__, "postgres_dsn": dsn, "ledger_dsn": dsn})
+    settings = Settings(**{**base_settings.__dict__, "postgres_dsn": created[0], "ledger_dsn": created[0],
+                           "timescale_dsn": timescale})
     yield settings
-    drop_database(admin, dsn)
+    for dsn in created:
+        drop_database(admin_dsn, dsn)
 
 
 @pytest.fixture

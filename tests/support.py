@@ -64,8 +64,7 @@ def is_empty(state: dict[str, Any]) -> list[str]:
 
 @contextmanager
 def store_connection(settings: Settings, store: str) -> Iterator[Any]:
-    """The product's own connection to ``store``; SQL work is committed, everything closed on exit
-    (PGlite serves one client at a time, so close it before Alembic connects)."""
+    """The product's own connection to ``store``; SQL work is committed, everything closed on exit."""
     runner = Runner(settings)
     try:
         connection = runner.connection(store)
