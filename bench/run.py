@@ -76,12 +76,14 @@ class Bench:
     def fresh(self) -> None:
         if self.db_dsn:
             drop_database(self.base.postgres_dsn, self.db_dsn)
-        self.db_dsn = create_database(self.base.postgres_dsn, prefix="bench")
+        self.db_dsn = create_database(self.base.postgres_dsn, prefix="bench", extensions=("timescaledb",))
         reset_stores(self.base)
 
     @property
     def settings(self) -> Settings:
-        return Settings(**{**self.base.__dict__, "postgres_dsn": self.db_dsn, "ledger_dsn": self.db_dsn})
+        """The seed's default deployment: one database for both SQL stores and the ledger."""
+        return Settings(**{**self.base.__dict__, "postgres_dsn": self.db_dsn, "ledger_dsn": self.db_dsn,
+                           "timescale_dsn": self.db_dsn})
 
     def env(self) -> dict[str, str]:
         s = self.settings

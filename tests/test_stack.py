@@ -1,4 +1,4 @@
-"""The local stack: each of the four real servers answers (issue 2)."""
+"""The local stack: each real server answers (issues 2 and 7)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,22 @@ def test_postgres_answers(base_settings: Settings) -> None:
         version = conn.execute("SELECT version()").fetchone()[0]
     assert version.startswith("PostgreSQL ")
     print(version)
+
+
+def test_postgres_runs_timescaledb_preloaded_with_its_background_scheduler(base_settings: Settings) -> None:
+    """A real server, not an emulation: TimescaleDB 2.28.3 preloaded into PostgreSQL 15, its
+    background-worker launcher and a scheduler for the stack's database running."""
+    from stack.timescaledb import VERSION
+
+    with psycopg.connect(libpq_dsn(base_settings.timescale_dsn)) as conn:
+        server = conn.execute("SHOW server_version_num").fetchone()[0]
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]
+        workers = {r[0] for r in conn.execute("SELECT backend_type FROM pg_stat_activity")}
+    assert server.startswith("15")
+    assert "timescaledb" in preload
+    assert version == VERSION
+    assert {"TimescaleDB Background Worker Launcher", "TimescaleDB Background Worker Scheduler"} <= workers
 
 
 def test_timescaledb_extension_and_hypertable_round_trip(base_settings: Settings) -> None:
@@ -81,3 +97,47 @@ def test_chroma_heartbeat_and_collection_round_trip(base_settings: Settings, mod
         runner.close()
     assert hits["ids"] == [["a"]]
     print(f"Chroma {client.get_version()} ({mode})")
+
+
+def test_stack_starts_from_a_checkout_in_a_mode_0700_folder() -> None:
+    """A checkout only its owner can enter (`mktemp -d`, anything under /root): as root, the
+    cluster's files go where the postgres OS user can reach them, and `down` leaves nothing."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from polyalembic.settings import read_env_file
+    from tests.conftest import REPO
+
+    private = Path(tempfile.mkdtemp(prefix="polyalembic-0700-"))
+    assert private.stat().st_mode & 0o777 == 0o700
+    checkout = private / "checkout"
+    shutil.copytree(REPO / "stack", checkout / "stack", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "POLYALEMBIC_STACK_DIR"}
+
+    def stack(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "stack", *args], cwd=checkout, env=env, capture_output=True,
+                              text=True, timeout=180)
+
+    data_dir = None
+    try:
+        started = stack("up", "postgres")
+        assert started.returncode == 0, started.stderr
+        dsn = read_env_file(checkout / ".stack" / "stack.env")["TIMESCALE_DSN"]
+        with psycopg.connect(dsn) as conn:
+            data_dir = Path(conn.execute("SHOW data_directory").fetchone()[0])
+            conn.execute("CREATE TABLE probe (time TIMESTAMPTZ NOT NULL)")
+            conn.execute("SELECT create_hypertable('probe', by_range('time'))")
+        if os.geteuid() == 0:
+            assert not data_dir.is_relative_to(private)  # the postgres user can't enter `private`
+        assert stack("down").returncode == 0
+        leftovers = stack("leftovers")
+        assert leftovers.returncode == 0, leftovers.stdout
+    finally:
+        stack("down")
+        shutil.rmtree(private, ignore_errors=True)
+        if data_dir is not None and not data_dir.is_relative_to(private):
+            shutil.rmtree(data_dir.parent.parent, ignore_errors=True)
