@@ -3,8 +3,9 @@ each next to a baseline run by this same script (plain Alembic, the raw drivers)
 
     python bench/run.py [--reps 5]        (needs the stack: make services-up)
 
-Every repetition starts from empty stores: a new PostgreSQL database, reset TimescaleDB, Neo4j
-and ChromaDB. Results are printed as a table (copy them into bench/README.md).
+Every repetition starts from empty stores: a new database for both SQL stores and the ledger
+(the seed's default deployment), emptied Neo4j and ChromaDB. Results are printed as a table
+(copy them into bench/README.md).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from polyalembic.runner import Runner  # noqa: E402
+from polyalembic.connections import StoreConnections  # noqa: E402
+from polyalembic.run import OPTION, Run  # noqa: E402
 from polyalembic.settings import Settings, load_settings  # noqa: E402
-from stack.scratch import create_database, drop_database, reset_stores  # noqa: E402
+from tests.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 VANILLA_ENV = '''
 from alembic import context
@@ -67,7 +69,7 @@ class Bench:
     def __init__(self, reps: int) -> None:
         self.reps = reps
         self.base = load_settings(env_file=REPO / ".stack" / "stack.env")
-        if not self.base.postgres_dsn:
+        if not self.base.database_url("postgres"):
             sys.exit("bench: the local stack is not running (make services-up)")
         self.db_dsn = ""
         self.rows: list[tuple[str, float, str, float, float]] = []
@@ -75,24 +77,21 @@ class Bench:
     # -- fresh stores per repetition -------------------------------------------------------
     def fresh(self) -> None:
         if self.db_dsn:
-            drop_database(self.base.postgres_dsn, self.db_dsn)
-        self.db_dsn = create_database(self.base.postgres_dsn, prefix="bench", extensions=("timescaledb",))
+            drop_database(self.base.database_url("postgres"), self.db_dsn)
+        self.db_dsn = create_database(self.base.database_url("postgres"), prefix="bench", extensions=("timescaledb",))
         reset_stores(self.base)
 
     @property
     def settings(self) -> Settings:
         """The seed's default deployment: one database for both SQL stores and the ledger."""
-        return Settings(**{**self.base.__dict__, "postgres_dsn": self.db_dsn, "ledger_dsn": self.db_dsn,
-                           "timescale_dsn": self.db_dsn})
+        return self.base.replace(TIMESCALE_DSN=self.db_dsn, POSTGRES_DSN=None, POLYALEMBIC_LEDGER_DSN=None)
 
     def env(self) -> dict[str, str]:
         s = self.settings
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_"))}
-        env.update(POSTGRES_DSN=s.postgres_dsn, TIMESCALE_DSN=s.timescale_dsn, NEO4J_URI=s.neo4j_uri,
-                   NEO4J_USER=s.neo4j_user, NEO4J_PASSWORD=s.neo4j_password, NEO4J_DATABASE=s.neo4j_database,
-                   CHROMA_HOST=s.chroma_host, CHROMA_PORT=str(s.chroma_port), PYTHONPATH=str(REPO),
-                   BENCH_URL=s.postgres_dsn.replace("postgresql://", "postgresql+psycopg://"))
+               if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
+        env.update(s.env, PYTHONPATH=str(REPO),
+                   BENCH_URL=s.database_url("postgres").replace("postgresql://", "postgresql+psycopg://"))
         return env
 
     def run(self, args: list[str], cwd: Path = REPO) -> None:
@@ -186,8 +185,8 @@ class Bench:
         """rebuild_collection (batched upsert copy + count check + swap) vs a raw client copy loop."""
         import numpy as np
 
-        runner = Runner(self.base)
-        client = runner.connection("chromadb")
+        run = Run(StoreConnections(self.base))
+        client = run.connections.get("chromadb")
         rng = np.random.default_rng(7)
         vectors = rng.random((records, dim), dtype=np.float32)
         ids = [f"r{i}" for i in range(records)]
@@ -221,7 +220,7 @@ class Bench:
 
         def poly() -> None:
             with self._sa_conn() as conn:
-                ctx = MigrationContext.configure(connection=conn, opts={"polyalembic_runner": runner})
+                ctx = MigrationContext.configure(connection=conn, opts={OPTION: run})
                 Operations(ctx).rebuild_collection("bench_src", configuration={"hnsw": {"space": "l2"}})
 
         try:
@@ -230,14 +229,14 @@ class Bench:
         finally:
             for name in [c.name for c in client.list_collections()]:
                 client.delete_collection(name)
-            runner.close()
+            run.connections.close()
         self.record(f"rebuild_collection {records}x{dim} ({records / poly_t:.0f} rec/s)", poly_t,
                     f"raw chromadb copy loop ({records / raw_t:.0f} rec/s)", raw_t)
 
     def _sa_conn(self):  # a context manager over a throwaway connection
         import sqlalchemy as sa
 
-        return sa.create_engine(self.base.postgres_dsn.replace("postgresql://", "postgresql+psycopg://")).connect()
+        return sa.create_engine(self.base.database_url("postgres").replace("postgresql://", "postgresql+psycopg://")).connect()
 
 
 def main() -> None:
@@ -250,7 +249,7 @@ def main() -> None:
     for name in args.only or ["cli_startup", "postgres_only", "seed_set", "single_store", "chroma_rebuild"]:
         getattr(bench, name)()
     if bench.db_dsn:
-        drop_database(bench.base.postgres_dsn, bench.db_dsn)
+        drop_database(bench.base.database_url("postgres"), bench.db_dsn)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from alembic import command
 
 from polyalembic import sql
+from polyalembic.connections import StoreConnections
+from polyalembic.dsn import same_database
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import applied_by, audit_table, migrations_table, read_rows
+from polyalembic.ledger import applied_by, audit_insert, migrations_table, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.migration import Migration
 from polyalembic.project import Project
-from polyalembic.runner import Runner
-from polyalembic.settings import Settings, same_database
+from polyalembic.settings import Settings
 from polyalembic.status import MigrationStatus, compute
 from polyalembic.stores import STORES, get_store
 
@@ -39,9 +40,9 @@ class Plan:
 
 
 def ledger_connection(project: Project) -> sa.Connection:
-    """A connection to the ledger database (the postgres store's unless configured otherwise)."""
+    """A connection to the ledger database."""
     assert project.settings is not None
-    return sql.connect_ledger(project.settings.ledger_dsn)
+    return sql.connect_ledger(project.settings)
 
 
 def current_revision(project: Project) -> str | None:
@@ -86,7 +87,7 @@ def _resolve(chain: list[Migration], target: str) -> int:
 def plan_up(project: Project, target: str = "head") -> Plan:
     """The pending migrations up to ``target``, in order."""
     chain = project.chain()
-    _check_single_head(project)
+    project.single_head()
     current = current_revision(project)
     start, end = _index(chain, current), _resolve(chain, target)
     if end < start:
@@ -106,13 +107,6 @@ def plan_down(project: Project, steps: int = 1) -> Plan:
         raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied")
     target = chain[position - steps].revision if position - steps >= 0 else "base"
     return Plan("downgrade", list(reversed(chain[position - steps + 1:position + 1])), current, target)
-
-
-def _check_single_head(project: Project) -> None:
-    heads = project.script().get_heads()
-    if len(heads) > 1:
-        raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): "
-                               "point one's down_revision at the other so there is one head")
 
 
 def up(project: Project, target: str = "head") -> Plan:
@@ -177,13 +171,6 @@ def production_guard() -> None:
                                    "it deletes all data")
 
 
-def fresh(project: Project, confirmation: str | None) -> dict[str, list[str]]:
-    """Drop everything in every store that has migrations, clear the ledger, then ``up``."""
-    dropped = drop_everything(project, confirmation)
-    up(project)
-    return dropped
-
-
 def drop_everything(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     """The destructive half of ``fresh``: refuses in production or without the phrase."""
     production_guard()
@@ -192,31 +179,27 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
     assert project.settings is not None
     stores = [s for s in STORES if s in {m.store for m in project.chain()}]
     dropped: dict[str, list[str]] = {}
-    runner = Runner(project.settings)
-    lock_conn = sql.connect_ledger(project.settings.ledger_dsn, autocommit=True)
+    lock_conn = sql.connect_ledger(project.settings, autocommit=True)
     try:
-        for store in stores:  # connect to every store first: fail before anything is dropped
-            runner.connection(store)
-        with migration_lock(lock_conn):
-            for store in _one_reset_per_database(project.settings, stores):
-                handle = runner.connection(store)
-                dropped[store] = get_store(store).module("reset").drop_all(handle)
-                if isinstance(handle, sa.Connection):
-                    handle.commit()
-            _clear_ledger(lock_conn)
+        with StoreConnections(project.settings) as connections:
+            for store in stores:  # connect to every store first: fail before anything is dropped
+                connections.get(store)
+            with migration_lock(lock_conn):
+                for store in _one_reset_per_database(project.settings, stores):
+                    dropped[store] = get_store(store).drop_all(connections.get(store))
+                _clear_ledger(lock_conn)
     finally:
-        runner.close()
         lock_conn.close()
     return dropped
 
 
 def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
-    """Stores to reset, where SQL stores sharing one database are reset once, by the later store
-    of the registry (timescaledb's reset extends postgres's: continuous aggregates first)."""
+    """Stores to reset, where stores sharing one database are reset once, by the later store of
+    the registry (a later store's reset extends an earlier one's: it knows more object kinds)."""
     result: list[str] = []
     for store in stores:
-        dsn = settings.dsn_for(store)
-        result = [s for s in result if not (dsn and same_database(settings.dsn_for(s), dsn))]
+        dsn = settings.database_url(store)
+        result = [s for s in result if not (dsn and same_database(settings.database_url(s), dsn))]
         result.append(store)
     return result
 
@@ -227,6 +210,6 @@ def _clear_ledger(conn: sa.Connection) -> None:
         conn.execute(sa.text("DELETE FROM alembic_version"))
     if inspector.has_table(migrations_table.name):
         conn.execute(sa.delete(migrations_table))
-        conn.execute(sa.insert(audit_table).values(
+        conn.execute(audit_insert().values(
             revision="*", database_type="*", migration_file="*", action="fresh",
             at=sa.func.now(), by=applied_by()))

@@ -37,25 +37,23 @@ def next_number(folder: Path) -> int:
 
 def generate(project: Project, store: str, name: str) -> list[Path]:
     """Create the files of a new migration for ``store`` and return their paths."""
-    spec = get_store(store)
+    spec = get_store(store)  # a clear error for an unknown store
     if not NAME.match(name):
         raise PolyalembicError(f"invalid name {name!r}: use lowercase letters, digits and _ only")
     folder = project.migrations_dir / store
     folder.mkdir(parents=True, exist_ok=True)
     if any(p.name.split(".", 1)[0].split("_", 1)[-1] == name for p in folder.glob("[0-9]*_*")):
         raise PolyalembicError(f"a {store} migration named {name!r} exists already: pick another name")
-    heads = project.script().get_heads()
-    if len(heads) > 1:
-        raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): fix that first")
+    head = project.single_head()
     number = next_number(folder)
     stem = f"{number:03d}_{name}"
     revision = f"{store}_{number:03d}"
     if _exists(project, revision):
         raise PolyalembicError(f"revision id {revision!r} is taken: rename the existing one")
     values = dict(title=name.replace("_", " ").capitalize(), revision=revision,
-                  down_revision=heads[0] if heads else None, store=store, name=name,
+                  down_revision=head, store=store, name=name,
                   label="".join(w.capitalize() for w in name.split("_")))
-    templates = spec.module("templates")
+    templates = spec.templates()
     created: list[Path] = []
     if spec.pair_suffix:
         up = folder / f"{stem}.up{spec.pair_suffix}"

@@ -1,10 +1,8 @@
-"""The shared ledger ``schema_migrations``: one row per migration, over all four stores.
+"""The shared ledger ``schema_migrations``: its schema and how a row is written or read.
 
-Rows are written in two ways. A SQL migration in the ledger's own database gets its ``applied``
-row inside the migration's transaction (from Alembic's ``on_version_apply``). Any other migration
-(Neo4j, ChromaDB, a SQL store on another database) first gets a ``running`` row committed on a
-separate autocommit connection, then ``applied`` (or ``failed`` with the error and the step).
-A downgrade deletes the row; every event is also appended to ``schema_migrations_audit``.
+One row per migration over every store; every event is also appended to
+``schema_migrations_audit``. *When* each row is written is decided in one place:
+``polyalembic/runtime/recording.py``.
 """
 
 from __future__ import annotations
@@ -18,69 +16,50 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.schema import CreateTable
 
 from polyalembic.migration import Migration
 
 TABLE = "schema_migrations"
 AUDIT_TABLE = "schema_migrations_audit"
-STATUSES = ("running", "applied", "failed")
 
-DDL = (
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    revision       VARCHAR(128) PRIMARY KEY,
-    database_type  VARCHAR(32)  NOT NULL,
-    migration_file VARCHAR(255) NOT NULL,
-    checksum       CHAR(64)     NOT NULL,
-    status         VARCHAR(16)  NOT NULL CHECK (status IN ('running', 'applied', 'failed')),
-    applied_at     TIMESTAMPTZ  NOT NULL DEFAULT now(),
-    execution_ms   INTEGER,
-    applied_by     VARCHAR(255) NOT NULL,
-    error          TEXT,
-    failed_step    TEXT
-)""",
-    f"""CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
-    id             BIGSERIAL    PRIMARY KEY,
-    revision       VARCHAR(128) NOT NULL,
-    database_type  VARCHAR(32)  NOT NULL,
-    migration_file VARCHAR(255) NOT NULL,
-    action         VARCHAR(16)  NOT NULL,
-    checksum       CHAR(64),
-    execution_ms   INTEGER,
-    error          TEXT,
-    at             TIMESTAMPTZ  NOT NULL DEFAULT now(),
-    by             VARCHAR(255) NOT NULL
-)""",
-)
-
+# The one definition of the ledger's schema: created from these (CREATE TABLE IF NOT EXISTS,
+# also rendered under --sql) and written through them.
 _meta = sa.MetaData()
 migrations_table = sa.Table(
     TABLE, _meta,
     sa.Column("revision", sa.String(128), primary_key=True),
-    sa.Column("database_type", sa.String(32)),
-    sa.Column("migration_file", sa.String(255)),
-    sa.Column("checksum", sa.String(64)),
-    sa.Column("status", sa.String(16)),
-    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    sa.Column("database_type", sa.String(32), nullable=False),
+    sa.Column("migration_file", sa.String(255), nullable=False),
+    sa.Column("checksum", sa.CHAR(64), nullable=False),
+    sa.Column("status", sa.String(16), sa.CheckConstraint("status IN ('running', 'applied', 'failed')"),
+              nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("execution_ms", sa.Integer),
-    sa.Column("applied_by", sa.String(255)),
+    sa.Column("applied_by", sa.String(255), nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("failed_step", sa.Text),
 )
-# The BIGSERIAL ``id`` is left out on purpose: inserts (also rendered under --sql) let the
-# database number the rows.
 audit_table = sa.Table(
     AUDIT_TABLE, _meta,
-    sa.Column("revision", sa.String(128)),
-    sa.Column("database_type", sa.String(32)),
-    sa.Column("migration_file", sa.String(255)),
-    sa.Column("action", sa.String(16)),
-    sa.Column("checksum", sa.String(64)),
+    # numbered by the database: inserts (also rendered under --sql) leave it out
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("revision", sa.String(128), nullable=False),
+    sa.Column("database_type", sa.String(32), nullable=False),
+    sa.Column("migration_file", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("checksum", sa.CHAR(64)),
     sa.Column("execution_ms", sa.Integer),
     sa.Column("error", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True)),
-    sa.Column("by", sa.String(255)),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("by", sa.String(255), nullable=False),
     implicit_returning=False,
 )
+
+def audit_insert() -> sa.Insert:
+    """An INSERT into the audit table that leaves ``id`` to the database (also under --sql)."""
+    return sa.insert(audit_table).inline()
+
 
 Execute = Callable[[Any], Any]
 
@@ -119,8 +98,8 @@ class Ledger:
     @staticmethod
     def ensure_tables(execute: Execute) -> None:
         """Create the ledger tables when missing (IF NOT EXISTS, so it also renders for --sql)."""
-        for ddl in DDL:
-            execute(sa.text(ddl))
+        for table in (migrations_table, audit_table):
+            execute(CreateTable(table, if_not_exists=True))
 
     def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
         """INSERT ... ON CONFLICT UPDATE of ``m``'s row; columns in ``keep`` keep their old value."""
@@ -136,7 +115,7 @@ class Ledger:
         )
 
     def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
-        return sa.insert(audit_table).values(
+        return audit_insert().values(
             revision=m.revision, database_type=m.store, migration_file=m.migration_file,
             action=action, checksum=m.checksum(), execution_ms=ms, error=error,
             at=sa.func.now(), by=self.by)

@@ -35,21 +35,13 @@ class Migration:
     """A revision file plus, for plain pairs, its ``.up``/``.down`` files."""
 
     revision: str
-    down_revision: str | tuple[str, ...] | None
     store: str
     path: Path
-    doc: str = ""
 
     @classmethod
     def from_script(cls, script: Any) -> Migration:
         """Describe an ``alembic.script.Script``."""
-        return cls(
-            revision=script.revision,
-            down_revision=script.down_revision,
-            store=declared_store(script),
-            path=Path(script.path),
-            doc=(script.doc or "").strip(),
-        )
+        return cls(revision=script.revision, store=declared_store(script), path=Path(script.path))
 
     @cached_property
     def pair(self) -> tuple[Path, Path] | None:
@@ -66,13 +58,9 @@ class Migration:
         return self.up_file.name
 
     def commits_early(self, upgrade: bool = True) -> bool:
-        """True for a pair whose up (or down) file runs outside a transaction (``-- polyalembic:
-        no-transaction``): its work is committed statement by statement, so it is recorded like a
-        Neo4j migration (``running`` first; a failure leaves it ``failed``)."""
-        if not self.pair:
-            return False
-        path = self.pair[0 if upgrade else 1]
-        return path.exists() and path.read_text().lstrip().lower().startswith("-- polyalembic: no-transaction")
+        """True for a pair whose up (or down) file the store runs outside a transaction: its work
+        is committed statement by statement (see runtime/recording.py)."""
+        return bool(self.pair) and get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
 
     @property
     def folder(self) -> str:

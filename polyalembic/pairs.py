@@ -5,8 +5,8 @@ revision ids and the store, and ends with::
 
     upgrade, downgrade = migration_files(__file__)
 
-The returned functions run the ``.up``/``.down`` file through the store's op
-(``op.run_sql_file`` for SQL stores, ``op.run_cypher_file`` for Neo4j), so ``--sql`` renders them.
+The returned functions run the ``.up``/``.down`` file through the op its store declares for pair
+files (``Store.pair_op``), so ``--sql`` renders them.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError
-
-PAIR_SUFFIXES = {".sql": "run_sql_file", ".cql": "run_cypher_file"}
+from polyalembic.stores import pair_ops
 
 
 def pair_paths(revision_file: str | Path) -> tuple[Path, Path] | None:
     """The (up, down) files beside ``revision_file``, or None when it has no pair."""
     path = Path(revision_file)
     stem = path.name.removesuffix(".py")
-    for suffix in PAIR_SUFFIXES:
+    for suffix in pair_ops():
         up, down = path.with_name(f"{stem}.up{suffix}"), path.with_name(f"{stem}.down{suffix}")
         if up.exists() or down.exists():
             return up, down
@@ -34,9 +33,10 @@ def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[]
     """``upgrade`` and ``downgrade`` functions that run the pair beside ``revision_file``."""
     paths = pair_paths(revision_file)
     if paths is None:
-        raise PolyalembicError(f"{Path(revision_file).name}: no .up.sql/.down.sql or .up.cql/.down.cql beside it")
+        pairs = " or ".join(f".up{s}/.down{s}" for s in pair_ops())
+        raise PolyalembicError(f"{Path(revision_file).name}: no {pairs} file beside it")
     up, down = paths
-    op_name = PAIR_SUFFIXES[up.suffix]
+    op_name = pair_ops()[up.suffix]
 
     def run(path: Path, direction: str) -> Callable[[], None]:
         def step() -> None:
@@ -48,7 +48,4 @@ def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[]
         step.__doc__ = f"Run {path.name}."
         return step
 
-    upgrade, downgrade = run(up, "upgrade"), run(down, "downgrade")
-    upgrade.polyalembic_file = up  # type: ignore[attr-defined]
-    downgrade.polyalembic_file = down  # type: ignore[attr-defined]
-    return upgrade, downgrade
+    return run(up, "upgrade"), run(down, "downgrade")

@@ -68,6 +68,15 @@ class Project:
     def migrations_dir(self) -> Path:
         return Path(self.alembic_config.get_main_option("script_location") or self.root / "migrations")
 
+    def single_head(self) -> str | None:
+        """The chain's one head (None when there are no revisions); an error naming the heads
+        when there are several."""
+        heads = self.script().get_heads()
+        if len(heads) > 1:
+            raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): point one's "
+                                   "down_revision at the other so there is one head")
+        return heads[0] if heads else None
+
     def chain(self) -> list[Migration]:
         """All migrations, oldest first, each with its declared store."""
         return chain(self.script())

@@ -1,12 +1,18 @@
-"""Opening SQL connections (PostgreSQL, TimescaleDB) with clear, masked errors."""
+"""Opening SQL connections (the ledger's, and the SQL stores') with clear, masked errors."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from polyalembic.dsn import sqlalchemy_url
 from polyalembic.errors import StoreUnavailable
-from polyalembic.settings import mask_dsn, mask_text, sqlalchemy_url
+from polyalembic.masking import mask_dsn, mask_text
+
+if TYPE_CHECKING:
+    from polyalembic.settings import Settings
 
 
 def make_engine(dsn: str) -> sa.Engine:
@@ -15,10 +21,8 @@ def make_engine(dsn: str) -> sa.Engine:
     return sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool, connect_args={"connect_timeout": 10})
 
 
-def connect(dsn: str | None, store: str, autocommit: bool = False) -> sa.Connection:
-    """Connect to a SQL store, or raise StoreUnavailable naming the store and the masked DSN."""
-    if not dsn:
-        raise StoreUnavailable(f"{store}: no DSN configured (set {dsn_variable(store)})")
+def connect(dsn: str, what: str, autocommit: bool = False) -> sa.Connection:
+    """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger) and the masked DSN."""
     engine = make_engine(dsn)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -26,38 +30,20 @@ def connect(dsn: str | None, store: str, autocommit: bool = False) -> sa.Connect
         return engine.connect()
     except sa.exc.DBAPIError as exc:
         reason = mask_text(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
-        raise StoreUnavailable(f"{store}: cannot connect to {mask_dsn(dsn)}: {reason}") from None
+        raise StoreUnavailable(f"{what}: cannot connect to {mask_dsn(dsn)}: {reason}") from None
 
 
-def connect_ledger(dsn: str | None, autocommit: bool = False) -> sa.Connection:
-    """The ledger database (schema_migrations, the advisory lock); clear error when unset."""
+def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:
+    """The ledger database (schema_migrations, the advisory lock); errors name the store whose
+    database it is (or "ledger" for a database of its own) and what to set when it is unset."""
+    from polyalembic.dsn import same_database
+    from polyalembic.settings import LEDGER_VARIABLE
+    from polyalembic.stores import ledger_home
+
+    home = ledger_home()
+    dsn = settings.ledger_dsn
     if not dsn:
-        raise StoreUnavailable("ledger: no database configured: set POSTGRES_DSN or TIMESCALE_DSN "
-                               "(or start the local stack: make services-up)")
-    return connect(dsn, "postgres", autocommit=autocommit)
-
-
-def dsn_variable(store: str) -> str:
-    """The variable to set for ``store``'s DSN (postgres falls back to TIMESCALE_DSN)."""
-    from polyalembic.stores import STORES
-
-    spec = STORES.get(store)
-    if store == "postgres":
-        return "POSTGRES_DSN or TIMESCALE_DSN"
-    return spec.dsn_variable if spec and spec.dsn_variable else "POLYALEMBIC_LEDGER_DSN"
-
-
-def connector(store: str) -> tuple[object, object, object]:
-    """``connect(settings)``, ``close(connection)`` and ``describe(settings)`` of a SQL store's
-    connection module."""
-
-    def connect_store(settings: object) -> sa.Connection:
-        return connect(settings.dsn_for(store), store)  # type: ignore[attr-defined]
-
-    def close_store(connection: sa.Connection) -> None:
-        connection.close()
-
-    def describe_store(settings: object) -> str:
-        return mask_dsn(settings.dsn_for(store)) or "(not configured)"  # type: ignore[attr-defined]
-
-    return connect_store, close_store, describe_store
+        hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
+        raise StoreUnavailable(f"ledger: no database configured: {hint}")
+    owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
+    return connect(dsn, owner, autocommit=autocommit)

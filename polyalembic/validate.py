@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.pairs import PAIR_SUFFIXES
 from polyalembic.project import Project
-from polyalembic.stores import STORES
-from polyalembic.stores.neo4j.cypher import split_statements
+from polyalembic.stores import STORES, Store, pair_ops
 
 NUMBERED = re.compile(r"^(?P<number>\d{3,})_(?P<name>[a-z0-9_]+?)(?P<rest>\.(up|down)\.\w+|\.py)$")
 IGNORED_DIRS = {"__pycache__"}
@@ -25,30 +23,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
-
-
-def _strip_sql_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
-    return "\n".join(line.split("--", 1)[0] for line in text.splitlines()).strip()
-
-
-def sql_syntax_error(text: str) -> str | None:
-    """PostgreSQL's own parser (libpg_query, via pglast) on ``text``: the error with its line, or
-    None (pglast is a dependency; without it the check is skipped)."""
-    try:
-        import pglast
-    except ImportError:
-        return None
-    try:
-        pglast.parse_sql(text)
-    except pglast.parser.ParseError as exc:
-        message = str(exc)
-        match = re.search(r"at index (\d+)", message)
-        if match:
-            line = text.count("\n", 0, int(match[1])) + 1
-            message = re.sub(r",? at index \d+", f" on line {line}", message)
-        return message
-    return None
 
 
 def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
@@ -87,10 +61,10 @@ def check_files(migrations_dir: Path) -> list[Problem]:
             if path.suffix == ".py":
                 numbers.setdefault(int(match["number"]), []).append(path.name)
                 problems += _check_revision(path, rel(path), spec.pair_suffix)
-            elif path.suffix not in PAIR_SUFFIXES or path.suffix != spec.pair_suffix:
+            elif path.suffix not in pair_ops() or path.suffix != spec.pair_suffix:
                 problems.append(Problem(rel(path), f"{path.suffix} files don't belong in {store}/"))
             elif path.name.endswith(f".up{path.suffix}") or path.name.endswith(f".down{path.suffix}"):
-                problems += _check_pair_file(path, rel(path), folder)
+                problems += _check_pair_file(path, rel(path), folder, spec)
         for number, names in sorted(numbers.items()):
             if len(names) > 1:
                 problems.append(Problem(f"migrations/{store}", f"number {number:03d} is used by {', '.join(names)}: "
@@ -127,20 +101,13 @@ def _check_revision(path: Path, shown: str, pair_suffix: str | None) -> list[Pro
     return problems
 
 
-def _check_pair_file(path: Path, shown: str, folder: Path) -> list[Problem]:
+def _check_pair_file(path: Path, shown: str, folder: Path, store: Store) -> list[Problem]:
     problems = []
     stem = path.name.split(".", 1)[0]
     if not (folder / f"{stem}.py").exists():
         problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
                                 "`polyalembic generate` or copy a sibling's"))
-    text = path.read_text()
-    body = _strip_sql_comments(text) if path.suffix == ".sql" else " ".join(split_statements(text))
-    if not body.strip():
-        problems.append(Problem(shown, "is empty: write the statements (or delete the migration)"))
-    elif path.suffix == ".sql":
-        error = sql_syntax_error(text)
-        if error:
-            problems.append(Problem(shown, f"does not parse ({error}): fix the SQL"))
+    problems += [Problem(shown, message) for message in store.check_file(path, path.read_text())]
     other = "down" if ".up." in path.name else "up"
     twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
     if not twin.exists():
@@ -151,21 +118,13 @@ def _check_pair_file(path: Path, shown: str, folder: Path) -> list[Problem]:
 def check_chain(project: Project) -> list[Problem]:
     """Loads the chain: every revision imports, declares a valid store, and there is one head."""
     try:
-        script = project.script()
-        heads = script.get_heads()
-        migrations = project.chain()
+        project.chain()  # every revision imports and declares a store that matches its folder
+        project.single_head()
     except PolyalembicError as exc:
         return [Problem("migrations", str(exc))]
     except Exception as exc:  # noqa: BLE001 - a broken chain is a user error
         return [Problem("migrations", f"the chain does not load: {exc}")]
-    problems = []
-    if len(heads) > 1:
-        problems.append(Problem("migrations", f"{len(heads)} heads ({', '.join(heads)}): set down_revision so "
-                                "the chain has one head"))
-    for m in migrations:
-        if m.folder in STORES and m.folder != m.store:
-            problems.append(Problem(str(m.path), f"declares store {m.store!r} in folder {m.folder}/: move it"))
-    return problems
+    return []
 
 
 def check_ledger(project: Project) -> list[Problem]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from polyalembic.project import Project  # noqa: E402
 from polyalembic.settings import Settings, load_settings  # noqa: E402
 from polyalembic.stores import STORES  # noqa: E402
-from stack.scratch import create_database, drop_database, reset_stores  # noqa: E402
+from tests.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 _SETTINGS: dict[str, str] = {}
 TEST_VARIABLES = ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE")
@@ -80,15 +80,13 @@ def settings(base_settings: Settings, admin_dsn: str) -> Iterator[Settings]:
     POLYALEMBIC_TEST_TIMESCALE_DSN names a server: then that one is emptied); empty other stores."""
     created = [create_database(admin_dsn, prefix="pa_test")]
     if os.environ.get("POLYALEMBIC_TEST_TIMESCALE_DSN"):
-        timescale = base_settings.timescale_dsn
+        timescale = base_settings.database_url("timescaledb")
         reset_stores(base_settings, ("timescaledb",))
     else:
         timescale = create_database(admin_dsn, prefix="pa_ts", extensions=("timescaledb",))
         created.append(timescale)
     reset_stores(base_settings)
-    settings = Settings(**{**base_settings.__dict__, "postgres_dsn": created[0], "ledger_dsn": created[0],
-                           "timescale_dsn": timescale})
-    yield settings
+    yield base_settings.replace(POSTGRES_DSN=created[0], TIMESCALE_DSN=timescale)
     for dsn in created:
         drop_database(admin_dsn, dsn)
 
@@ -120,15 +118,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as the environment variables a subprocess (CLI, alembic) reads."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
-    values = {
-        "POSTGRES_DSN": settings.postgres_dsn, "TIMESCALE_DSN": settings.timescale_dsn,
-        "POLYALEMBIC_LEDGER_DSN": settings.ledger_dsn, "NEO4J_URI": settings.neo4j_uri,
-        "NEO4J_USER": settings.neo4j_user, "NEO4J_PASSWORD": settings.neo4j_password,
-        "NEO4J_DATABASE": settings.neo4j_database, "CHROMA_HOST": settings.chroma_host,
-        "CHROMA_PORT": str(settings.chroma_port) if settings.chroma_host else None,
-        "CHROMA_PATH": settings.chroma_path,
-    }
-    env.update({k: v for k, v in values.items() if v})
+    env.update(settings.env)
     env["PYTHONPATH"] = str(REPO)
     return env
 

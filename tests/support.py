@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from polyalembic import sql
+from polyalembic.connections import StoreConnections
 from polyalembic.ledger import LedgerRow, read_rows
 from polyalembic.project import Project
-from polyalembic.runner import Runner
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 
@@ -28,25 +29,17 @@ COLLECTIONS = {"episodic_memories", "semantic_memories"}
 
 
 def snapshot(settings: Settings) -> dict[str, Any]:
-    """Every store's schema-level state plus the ledger rows."""
-    runner = Runner(settings)
-    try:
-        state = {store: get_store(store).module("introspect").snapshot(runner.connection(store))
-                 for store in ("postgres", "timescaledb", "neo4j", "chromadb")}
-        for store in ("postgres", "timescaledb"):
-            runner.connection(store).rollback()
-    finally:
-        runner.close()
+    """Every store's schema (its contract snapshot) plus the ledger rows."""
+    with StoreConnections(settings) as connections:
+        state: dict[str, Any] = {store: get_store(store).snapshot(connections.get(store))
+                                 for store in ("postgres", "timescaledb", "neo4j", "chromadb")}
     state["ledger"] = [(r.revision, r.status) for r in ledger(settings)]
     return state
 
 
 def ledger(settings: Settings) -> list[LedgerRow]:
-    runner = Runner(Settings(**{**settings.__dict__, "postgres_dsn": settings.ledger_dsn}))
-    try:
-        return read_rows(runner.connection("postgres"))
-    finally:
-        runner.close()
+    with sql.connect_ledger(settings) as connection:
+        return read_rows(connection)
 
 
 def is_empty(state: dict[str, Any]) -> list[str]:
@@ -65,14 +58,11 @@ def is_empty(state: dict[str, Any]) -> list[str]:
 @contextmanager
 def store_connection(settings: Settings, store: str) -> Iterator[Any]:
     """The product's own connection to ``store``; SQL work is committed, everything closed on exit."""
-    runner = Runner(settings)
-    try:
-        connection = runner.connection(store)
+    with StoreConnections(settings) as connections:
+        connection = connections.get(store)
         yield connection
-        if hasattr(connection, "commit"):
+        if get_store(store).transactional:
             connection.commit()
-    finally:
-        runner.close()
 
 
 def add_revision(project: Project, filename: str, source: str, store: str) -> None:

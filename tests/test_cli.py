@@ -45,8 +45,8 @@ def test_quiet_and_verbose(project: Project, settings: Settings) -> None:
     assert verbose.exit_code == 0
     assert "connecting to neo4j at bolt://127.0.0.1" in verbose.stderr
     assert "Running upgrade postgres_002 -> postgres_003" in verbose.stderr
-    assert settings.neo4j_password not in verbose.output
-    assert settings.postgres_dsn.split("@")[0].split(":")[-1] not in verbose.output  # the PostgreSQL password
+    assert settings.env["NEO4J_PASSWORD"] not in verbose.output
+    assert settings.secrets()[0] not in verbose.output  # the PostgreSQL password
 
 
 def test_up_dry_run_changes_nothing_and_shows_the_plan(project: Project, settings: Settings) -> None:
@@ -122,7 +122,7 @@ def test_status_table_json_and_check(project: Project, settings: Settings) -> No
     assert doc["stores"]["timescaledb"]["applied"] == 2 and doc["stores"]["timescaledb"]["pending"] == 1
     assert [m["state"] for m in doc["migrations"]][-3:] == ["pending"] * 3
     assert doc["current_revisions"] == ["timescaledb_002"]
-    assert settings.neo4j_password not in json.dumps(doc)
+    assert settings.env["NEO4J_PASSWORD"] not in json.dumps(doc)
 
     assert run(project, settings, "status", "--check").exit_code == 1
     run(project, settings, "up")
@@ -161,7 +161,7 @@ def test_validate_names_each_problem_and_needs_no_server(project_copy: Project, 
     (folder / "postgres" / "009_skipped.py").write_text(
         'from alembic import op\nrevision = "postgres_009"\ndown_revision = "postgres_006"\nstore = "postgres"\n'
         'def upgrade():\n    op.execute("SELECT 1")\ndef downgrade():\n    op.execute("SELECT 1")\n')
-    dead = Settings(postgres_dsn="postgresql://u:pw@127.0.0.1:1/none", ledger_dsn="postgresql://u:pw@127.0.0.1:1/none")
+    dead = Settings({"POSTGRES_DSN": "postgresql://u:pw@127.0.0.1:1/none"})
     result = run(project_copy, dead, "validate")
     assert result.exit_code == 1
     out = result.output
@@ -256,15 +256,12 @@ def test_no_transaction_file_with_several_statements(project_copy: Project, sett
 
 def test_fresh_drops_everything_and_reapplies(project: Project, settings: Settings) -> None:
     run(project, settings, "up")
-    from polyalembic.runner import Runner
+    from polyalembic.connections import StoreConnections
 
-    runner = Runner(settings)
-    try:
-        runner.connection("postgres").exec_driver_sql("CREATE TABLE stray (id int)")
-        runner.connection("postgres").commit()
-        runner.connection("chromadb").create_collection("stray_collection", embedding_function=None)
-    finally:
-        runner.close()
+    with StoreConnections(settings) as connections:
+        connections.get("postgres").exec_driver_sql("CREATE TABLE stray (id int)")
+        connections.get("postgres").commit()
+        connections.get("chromadb").create_collection("stray_collection", embedding_function=None)
     result = run(project, settings, "fresh", input="DELETE ALL DATA\n")
     assert result.exit_code == 0, result.output
     assert "Fresh install done: 12 migration(s) applied." in result.output
@@ -346,7 +343,7 @@ def test_store_errors_are_one_masked_line_and_apply_nothing(project: Project, se
     assert result.stderr.strip().startswith(f"polyalembic: error: {expected}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "hunter22" not in result.stdout + result.stderr
-    assert settings.neo4j_password not in result.stdout + result.stderr
+    assert settings.env["NEO4J_PASSWORD"] not in result.stdout + result.stderr
     assert is_empty(snapshot(settings)) == []  # nothing applied anywhere, ledger included
 
 

@@ -118,12 +118,11 @@ class _Listeners:
 def test_upgrade_sql_renders_every_store_and_connects_to_nothing() -> None:
     listeners = _Listeners(4)
     pg, ts, bolt, chroma = listeners.ports
-    env = settings_env(Settings(
-        postgres_dsn=f"postgresql://u:secret-pw@127.0.0.1:{pg}/app",
-        timescale_dsn=f"postgresql://u:secret-pw@127.0.0.1:{ts}/tsdb?sslmode=disable",
-        ledger_dsn=f"postgresql://u:secret-pw@127.0.0.1:{pg}/app",
-        neo4j_uri=f"bolt://127.0.0.1:{bolt}", neo4j_password="secret-pw",
-        chroma_host="127.0.0.1", chroma_port=chroma))
+    env = settings_env(Settings({
+        "POSTGRES_DSN": f"postgresql://u:secret-pw@127.0.0.1:{pg}/app",
+        "TIMESCALE_DSN": f"postgresql://u:secret-pw@127.0.0.1:{ts}/tsdb?sslmode=disable",
+        "NEO4J_URI": f"bolt://127.0.0.1:{bolt}", "NEO4J_PASSWORD": "secret-pw",
+        "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma)}))
     try:
         result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
                                  "upgrade", "head", "--sql"], env=env, capture_output=True, text=True,
@@ -240,7 +239,7 @@ def test_upgrade_sql_output_applies_to_an_empty_database(project: Project, setti
     """The --sql script of the PostgreSQL part, fed to a database, builds the tables and the ledger."""
     import psycopg
 
-    from polyalembic.settings import libpq_dsn
+    from polyalembic.dsn import libpq_dsn
 
     result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
                              "upgrade", "postgres_007", "--sql"], env=settings_env(settings),

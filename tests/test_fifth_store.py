@@ -4,28 +4,30 @@ PostgreSQL database, migrated in the same chain and recorded in the same ledger.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from polyalembic.project import Project
-from polyalembic.settings import Settings, libpq_dsn
-from polyalembic.stores import STORES, StoreSpec
+from polyalembic.settings import Settings
+from polyalembic.stores import STORES
+from tests.scratch import create_database, drop_database
 from tests.support import ledger
 
-# The whole store: a package whose connection module reads ANALYTICS_DSN; the rest is the
-# PostgreSQL store's (a SQL store needs no ops of its own).
-STORE_PACKAGE = {
-    "__init__.py": '"""analytics: a second PostgreSQL database."""\n',
-    "connection.py": 'from polyalembic.sql import connector\n\nconnect, close, describe = connector("analytics")\n',
-    "ops.py": "from polyalembic.stores.postgres.ops import *  # noqa: F403\n",
-    "impl.py": "from polyalembic.stores.postgres.impl import *  # noqa: F403\n",
-    "introspect.py": "from polyalembic.stores.postgres.introspect import *  # noqa: F403\n",
-    "reset.py": "from polyalembic.stores.postgres.reset import *  # noqa: F403\n",
-}
+# The whole store: one module in its own package, a PostgreSQL dialect on another variable.
+STORE_MODULE = '''"""analytics: a second PostgreSQL database, on ANALYTICS_DSN."""
+from polyalembic.stores.postgres.store import PostgresStore
+
+
+class AnalyticsStore(PostgresStore):
+    name = "analytics"
+    dsn_variables = ("ANALYTICS_DSN",)
+    env_keys = ("ANALYTICS_DSN",)
+'''
 
 REVISION = '''"""Page views, in the analytics database."""
 from polyalembic.pairs import migration_files
@@ -38,25 +40,34 @@ upgrade, downgrade = migration_files(__file__)
 '''
 
 
-@pytest.fixture
-def analytics(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    package = tmp_path / "analytics_store"
+@contextmanager
+def fifth_store(admin_dsn: str, package_root: Path) -> Iterator[str]:
+    """Write the store's folder, add its registry line, create its database; yield the DSN."""
+    package = package_root / "analytics_store"
     package.mkdir()
-    for name, text in STORE_PACKAGE.items():
-        (package / name).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    # the one registry line
-    monkeypatch.setitem(STORES, "analytics", StoreSpec("analytics", "sql", ".sql", "analytics_store",
-                                                       "Analytics", ("ANALYTICS_DSN",), "ANALYTICS_DSN"))
-    admin = settings.postgres_dsn
-    name = settings.postgres_dsn.rsplit("/", 1)[1] + "_analytics"
-    with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = admin.rsplit("/", 1)[0] + f"/{name}"
-    yield Settings(**{**settings.__dict__, "env": {**settings.env, "ANALYTICS_DSN": dsn}})
-    with psycopg.connect(libpq_dsn(admin), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    sys.modules.pop("analytics_store", None)
+    (package / "__init__.py").write_text("")
+    (package / "store.py").write_text(STORE_MODULE)
+    sys.path.insert(0, str(package_root))
+    try:
+        from analytics_store.store import AnalyticsStore
+
+        STORES["analytics"] = AnalyticsStore()  # the one registry line
+        dsn = create_database(admin_dsn, prefix="pa_analytics")
+        try:
+            yield dsn
+        finally:
+            drop_database(admin_dsn, dsn)
+    finally:
+        STORES.pop("analytics", None)
+        sys.path.remove(str(package_root))
+        for name in [m for m in sys.modules if m.startswith("analytics_store")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def analytics(settings: Settings, admin_dsn: str, tmp_path: Path) -> Iterator[Settings]:
+    with fifth_store(admin_dsn, tmp_path) as dsn:
+        yield settings.replace(ANALYTICS_DSN=dsn)
 
 
 def test_a_fifth_store_joins_the_chain_and_the_ledger(project_copy: Project, analytics: Settings) -> None:
@@ -77,7 +88,8 @@ def test_a_fifth_store_joins_the_chain_and_the_ledger(project_copy: Project, ana
     engine = sa.create_engine(analytics.env["ANALYTICS_DSN"].replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         assert sa.inspect(conn).has_table("page_views")
-    assert analytics.describe("analytics").endswith("_analytics") and ":***@" in analytics.describe("analytics")
+    location = analytics.location("analytics")
+    assert "/pa_analytics_" in location and ":***@" in location
 
     command.downgrade(project.config(), "-1")
     with engine.connect() as conn:

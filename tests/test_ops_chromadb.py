@@ -19,7 +19,7 @@ from alembic import command
 from polyalembic.errors import MigrationFailed
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores.chromadb.introspect import collection_names, describe
+from polyalembic.stores.chromadb.introspect import collection_info, collection_names
 from polyalembic.stores.chromadb.ops import ModifyCollectionOp
 from tests.support import add_revision as _add_revision
 from tests.support import ledger, relinked, store_connection
@@ -91,7 +91,7 @@ def test_create_collection_with_explicit_hnsw_and_metadata_and_its_reverse(ops_p
     create_docs(ops_project, hnsw)
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert {k: info["hnsw"][k] for k in hnsw} == hnsw
         assert info["metadata"] == {"description": "test memories", "embedding_dim": DIM}
         assert info["count"] == 0
@@ -112,8 +112,8 @@ def test_create_collection_accepts_an_existing_collection_with_the_same_settings
         insert(client, "docs", np.ones((3, DIM), dtype=np.float32))
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
-        assert describe(client, "docs")["count"] == 3
-        assert describe(client, "docs")["hnsw"]["space"] == "cosine"
+        assert collection_info(client, "docs")["count"] == 3
+        assert collection_info(client, "docs")["hnsw"]["space"] == "cosine"
 
 
 def test_create_collection_refuses_an_existing_collection_with_another_immutable_setting(
@@ -129,7 +129,7 @@ def test_create_collection_refuses_an_existing_collection_with_another_immutable
     assert (row.revision, row.status) == ("chromadb_001", "failed")
     assert "rebuild_collection" in row.error
     with chroma(settings) as client:
-        assert describe(client, "docs")["hnsw"]["space"] == "l2", "the existing collection is untouched"
+        assert collection_info(client, "docs")["hnsw"]["space"] == "l2", "the existing collection is untouched"
 
 
 def test_delete_collection_and_its_reverse_recreates_it(ops_project: Project, settings: Settings) -> None:
@@ -165,7 +165,7 @@ def test_delete_collection_and_its_reverse_recreates_it(ops_project: Project, se
 
     command.downgrade(ops_project.config(), "-1")
     with chroma(settings) as client:
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["metadata"] == {"restored": True}
         assert {k: info["hnsw"][k] for k in COSINE} == COSINE
         assert info["count"] == 0, "the records are gone: a reverse recreates the schema only"
@@ -213,7 +213,7 @@ def test_modify_collection_renames_replaces_metadata_and_sets_ef_search_and_reve
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
         assert collection_names(client) == ["memories"]
-        info = describe(client, "memories")
+        info = collection_info(client, "memories")
         assert info["metadata"] == {"description": "renamed"}, "metadata is replaced, not merged"
         assert info["hnsw"]["ef_search"] == 200
         assert info["hnsw"]["space"] == "cosine" and info["count"] == 5
@@ -221,7 +221,7 @@ def test_modify_collection_renames_replaces_metadata_and_sets_ef_search_and_reve
     command.downgrade(ops_project.config(), "-1")
     with chroma(settings) as client:
         assert collection_names(client) == ["docs"]
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["metadata"] == {"description": "test memories", "embedding_dim": DIM}
         assert info["hnsw"]["ef_search"] == 64 and info["count"] == 5
 
@@ -246,10 +246,10 @@ def test_modify_collection_with_the_op_proxy_metadata_only(ops_project: Project,
     ''')
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
-        assert describe(client, "docs")["metadata"] == {"owner": "tests"}
+        assert collection_info(client, "docs")["metadata"] == {"owner": "tests"}
     command.downgrade(ops_project.config(), "-1")
     with chroma(settings) as client:
-        assert describe(client, "docs")["metadata"] == {"description": "test memories", "embedding_dim": DIM}
+        assert collection_info(client, "docs")["metadata"] == {"description": "test memories", "embedding_dim": DIM}
 
 
 @pytest.mark.parametrize("key", ["space", "ef_construction", "max_neighbors"])
@@ -280,7 +280,7 @@ def test_modify_collection_of_an_immutable_setting_fails_the_revision_and_change
     with pytest.raises(MigrationFailed, match=r"hnsw space can't be modified in place: use op.rebuild_collection"):
         command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
-        assert describe(client, "docs")["hnsw"]["ef_search"] == 64
+        assert collection_info(client, "docs")["hnsw"]["ef_search"] == 64
     assert {r.revision: r.status for r in ledger(settings)} == {"chromadb_001": "applied", "chromadb_002": "failed"}
 
 
@@ -349,7 +349,7 @@ def test_rebuild_collection_from_cosine_to_l2_keeps_every_record_and_reverses(op
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
         assert collection_names(client) == ["docs"], "the staging collection was swapped into place"
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["count"] == total
         assert {k: info["hnsw"][k] for k in ("space", "ef_construction", "max_neighbors", "ef_search")} == {
             "space": "l2", "ef_construction": 200, "max_neighbors": 16, "ef_search": 80}
@@ -364,7 +364,7 @@ def test_rebuild_collection_from_cosine_to_l2_keeps_every_record_and_reverses(op
     command.downgrade(ops_project.config(), "-1")  # the reverse rebuild: back to cosine
     with chroma(settings) as client:
         assert collection_names(client) == ["docs"]
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["count"] == total
         assert {k: info["hnsw"][k] for k in COSINE} == COSINE
         assert_same_records(records(client, "docs"), originals)
@@ -428,7 +428,7 @@ def test_rebuild_collection_with_embed_changes_the_dimension_and_reverses(ops_pr
 
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["count"] == total and info["metadata"]["embedding_dim"] == 8
         assert_same_records(records(client, "docs"),
                             {f"r{i}": np.array(vector(i, 8), dtype=np.float32) for i in range(total)})
@@ -439,7 +439,7 @@ def test_rebuild_collection_with_embed_changes_the_dimension_and_reverses(ops_pr
 
     command.downgrade(ops_project.config(), "-1")
     with chroma(settings) as client:
-        info = describe(client, "docs")
+        info = collection_info(client, "docs")
         assert info["count"] == total
         assert info["metadata"] == {"description": "test memories", "embedding_dim": 16}, "metadata restored too"
         assert_same_records(records(client, "docs"),
@@ -605,7 +605,7 @@ def test_run_chroma_calls_fn_and_its_reverse_calls_reverse_fn(ops_project: Proje
     command.upgrade(ops_project.config(), "head")
     with chroma(settings) as client:
         assert collection_names(client) == ["lookup"]
-        assert describe(client, "lookup")["hnsw"]["space"] == "l2"
+        assert collection_info(client, "lookup")["hnsw"]["space"] == "l2"
         assert records(client, "lookup")["b"][1] == "B"
     command.downgrade(ops_project.config(), "base")
     with chroma(settings) as client:

@@ -25,9 +25,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from polyalembic.settings import Settings, libpq_dsn, load_settings
-from stack.scratch import create_database, drop_database, reset_stores
+from polyalembic.dsn import libpq_dsn
+from polyalembic.settings import Settings, load_settings
 from tests.conftest import REPO
+from tests.scratch import create_database, drop_database, reset_stores
 from tests.support import HYPERTABLES, POSTGRES_TABLES, is_empty, ledger, snapshot
 
 TS = ("timescaledb",)
@@ -63,9 +64,7 @@ def _shape(name: str, admin_dsn: str, base: Settings, created: list[str]) -> Sha
         return created[-1]
 
     variables = SHAPES[name](db)
-    variables |= {"NEO4J_URI": base.neo4j_uri, "NEO4J_USER": base.neo4j_user,
-                  "NEO4J_PASSWORD": base.neo4j_password, "NEO4J_DATABASE": base.neo4j_database,
-                  "CHROMA_HOST": base.chroma_host, "CHROMA_PORT": str(base.chroma_port)}
+    variables |= {k: v for k, v in base.env.items() if k.startswith(("NEO4J_", "CHROMA_"))}
     env = {k: v for k, v in os.environ.items() if not k.startswith(CONNECTION_PREFIXES)}
     env |= {k: v for k, v in variables.items() if v} | {"PYTHONPATH": str(REPO)}
     return Shape(name, env, load_settings(env=variables))
@@ -101,7 +100,7 @@ def hypertables(dsn: str) -> set[str]:
 
 def test_seed_base_head_base_head_in_every_shape(shape: Shape) -> None:
     s = shape.settings
-    databases = {s.postgres_dsn, s.timescale_dsn, s.ledger_dsn}
+    databases = {s.database_url("postgres"), s.database_url("timescaledb"), s.ledger_dsn}
     assert len(databases) == {"one-database": 1, "two-databases": 2, "ledger-database": 3}[shape.name]
 
     shape.run("polyalembic", "up")
@@ -109,14 +108,14 @@ def test_seed_base_head_base_head_in_every_shape(shape: Shape) -> None:
     assert {r.revision: r.status for r in ledger(s)} == {rev: "applied" for rev, _ in head["ledger"]}
     assert len(head["ledger"]) == 12
     # every object where its store lives; the bookkeeping tables only in the ledger's database
-    assert tables(s.postgres_dsn) >= POSTGRES_TABLES
-    assert hypertables(s.timescale_dsn) == HYPERTABLES
+    assert tables(s.database_url("postgres")) >= POSTGRES_TABLES
+    assert hypertables(s.database_url("timescaledb")) == HYPERTABLES
     for dsn in databases:
         bookkeeping = {"schema_migrations", "schema_migrations_audit", "alembic_version"} & tables(dsn)
         assert bookkeeping == (set() if dsn != s.ledger_dsn else bookkeeping | {"schema_migrations"}), dsn
     if shape.name != "one-database":
-        assert not tables(s.postgres_dsn) & HYPERTABLES
-        assert not tables(s.timescale_dsn) & POSTGRES_TABLES
+        assert not tables(s.database_url("postgres")) & HYPERTABLES
+        assert not tables(s.database_url("timescaledb")) & POSTGRES_TABLES
 
     shape.run("alembic", "downgrade", "base")
     assert is_empty(snapshot(s)) == []
@@ -185,7 +184,7 @@ def test_one_database_timescale_migration_is_one_transaction_with_its_ledger_row
     (tmp_path / "migrations" / "timescaledb" / "004_readings.py").write_text(ATOMIC_REVISION.format(fail=fail))
     ini = str(tmp_path / "alembic.ini")
     one_database.run("polyalembic", "-c", ini, "up", "--to", "chromadb_001")
-    dsn = one_database.settings.timescale_dsn
+    dsn = one_database.settings.database_url("timescaledb")
 
     blocked_select: list[Any] = []
     with psycopg.connect(libpq_dsn(dsn), autocommit=True) as holder:
@@ -244,7 +243,7 @@ def test_the_jobs_the_seed_migrations_register_really_run(one_database: Shape) -
     result = subprocess.run([sys.executable, "-m", "polyalembic", "up"], env=env, cwd=REPO, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    with psycopg.connect(libpq_dsn(one_database.settings.timescale_dsn), autocommit=True) as conn:
+    with psycopg.connect(libpq_dsn(one_database.settings.database_url("timescaledb")), autocommit=True) as conn:
         conn.execute("INSERT INTO episodic_memories (time, memory_id, agent_id, event_type, content) "
                      "SELECT t, gen_random_uuid(), 'agent-' || a, 'observation', 'x' "
                      "FROM generate_series(now() - INTERVAL '90 days', now(), INTERVAL '1 hour') t, "

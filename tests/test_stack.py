@@ -8,12 +8,13 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from polyalembic.runner import Runner
-from polyalembic.settings import Settings, libpq_dsn
+from polyalembic.connections import StoreConnections
+from polyalembic.dsn import libpq_dsn
+from polyalembic.settings import Settings
 
 
 def test_postgres_answers(base_settings: Settings) -> None:
-    with psycopg.connect(libpq_dsn(base_settings.postgres_dsn)) as conn:
+    with psycopg.connect(libpq_dsn(base_settings.database_url("postgres"))) as conn:
         version = conn.execute("SELECT version()").fetchone()[0]
     assert version.startswith("PostgreSQL ")
     print(version)
@@ -24,7 +25,7 @@ def test_postgres_runs_timescaledb_preloaded_with_its_background_scheduler(base_
     background-worker launcher and a scheduler for the stack's database running."""
     from stack.timescaledb import VERSION
 
-    with psycopg.connect(libpq_dsn(base_settings.timescale_dsn)) as conn:
+    with psycopg.connect(libpq_dsn(base_settings.database_url("timescaledb"))) as conn:
         server = conn.execute("SHOW server_version_num").fetchone()[0]
         preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()[0]
@@ -36,9 +37,8 @@ def test_postgres_runs_timescaledb_preloaded_with_its_background_scheduler(base_
 
 
 def test_timescaledb_extension_and_hypertable_round_trip(base_settings: Settings) -> None:
-    runner = Runner(base_settings)
-    try:
-        conn = runner.connection("timescaledb")
+    with StoreConnections(base_settings) as connections:
+        conn = connections.get("timescaledb")
         version = conn.execute(sa.text("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")).scalar()
         assert version and version.startswith("2."), version
         conn.execute(sa.text("DROP TABLE IF EXISTS stack_probe"))
@@ -50,17 +50,14 @@ def test_timescaledb_extension_and_hypertable_round_trip(base_settings: Settings
         rows = conn.execute(sa.text("SELECT count(*) FROM stack_probe")).scalar()
         conn.execute(sa.text("DROP TABLE stack_probe"))
         conn.commit()
-    finally:
-        runner.close()
     assert rows == 73
     assert chunks >= 3
     print(f"TimescaleDB {version}")
 
 
 def test_neo4j_components_write_and_read(base_settings: Settings) -> None:
-    runner = Runner(base_settings)
-    try:
-        graph = runner.connection("neo4j")
+    with StoreConnections(base_settings) as connections:
+        graph = connections.get("neo4j")
         records, _, _ = graph.driver.execute_query(
             "CALL dbms.components() YIELD name, versions, edition RETURN name, versions[0] AS v, edition",
             database_=graph.database)
@@ -69,8 +66,6 @@ def test_neo4j_components_write_and_read(base_settings: Settings) -> None:
         found, _, _ = graph.driver.execute_query(
             "MATCH (p:StackProbe {marker: $m}) RETURN count(p) AS n", {"m": marker}, database_=graph.database)
         graph.driver.execute_query("MATCH (p:StackProbe) DELETE p", database_=graph.database)
-    finally:
-        runner.close()
     from stack.manager import neo4j_service_name, service
 
     assert records[0]["v"] == service(neo4j_service_name()).line.version
@@ -80,11 +75,10 @@ def test_neo4j_components_write_and_read(base_settings: Settings) -> None:
 
 @pytest.mark.parametrize("mode", ["http", "embedded"])
 def test_chroma_heartbeat_and_collection_round_trip(base_settings: Settings, mode: str, tmp_path) -> None:
-    settings = base_settings if mode == "http" else Settings(
-        **{**base_settings.__dict__, "chroma_host": None, "chroma_path": str(tmp_path / "chroma")})
-    runner = Runner(settings)
-    try:
-        client = runner.connection("chromadb")
+    settings = base_settings if mode == "http" else base_settings.replace(
+        CHROMA_HOST=None, CHROMA_PORT=None, CHROMA_PATH=str(tmp_path / "chroma"))
+    with StoreConnections(settings) as connections:
+        client = connections.get("chromadb")
         assert client.heartbeat() > 0
         name = f"stack_probe_{mode}"
         if name in [c.name for c in client.list_collections()]:
@@ -93,8 +87,6 @@ def test_chroma_heartbeat_and_collection_round_trip(base_settings: Settings, mod
         col.add(ids=["a", "b"], embeddings=[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], documents=["x", "y"])
         hits = col.query(query_embeddings=[[0.9, 0.1, 0.0]], n_results=1)
         client.delete_collection(name)
-    finally:
-        runner.close()
     assert hits["ids"] == [["a"]]
     print(f"Chroma {client.get_version()} ({mode})")
 

@@ -116,7 +116,7 @@ def status(ctx: click.Context, fmt: str, check: bool) -> None:
     project = _project(ctx)
     statuses, current = api.status(project)
     if fmt == "json":
-        locations = {s: project.settings.describe(s) for s in STORES}
+        locations = {s: project.settings.location(s) for s in STORES}
         click.echo(json.dumps(st.as_json(statuses, [current] if current else [], locations), indent=2))
     else:
         click.echo(st.render_table(statuses))

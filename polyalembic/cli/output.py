@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from polyalembic.settings import mask_text
+from polyalembic.masking import mask_text
 
 if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --help`
     from polyalembic.migration import Migration

@@ -1,26 +1,30 @@
-"""The store registry. Adding a store means one folder beside these and one line here."""
+"""The store registry. Adding a store means one folder beside these and one line here.
+
+Order matters twice: the status table lists stores in this order, and the ledger lives in the
+first transactional store's database (PostgreSQL's) unless POLYALEMBIC_LEDGER_DSN says otherwise.
+"""
 
 from __future__ import annotations
 
-from polyalembic.stores.base import StoreSpec
+from polyalembic.stores.chromadb.store import ChromaStore
+from polyalembic.stores.contract import Store
+from polyalembic.stores.neo4j.store import Neo4jStore
+from polyalembic.stores.postgres.store import PostgresStore
+from polyalembic.stores.timescaledb.store import TimescaleStore
 
-STORES: dict[str, StoreSpec] = {
-    spec.name: spec
-    for spec in (
-        StoreSpec("postgres", "sql", ".sql", "polyalembic.stores.postgres", "PostgreSQL",
-                  ("POSTGRES_DSN",), "POSTGRES_DSN"),
-        StoreSpec("timescaledb", "sql", ".sql", "polyalembic.stores.timescaledb", "TimescaleDB",
-                  ("TIMESCALE_DSN",), "TIMESCALE_DSN"),
-        StoreSpec("neo4j", "cypher", ".cql", "polyalembic.stores.neo4j", "Neo4j",
-                  ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE")),
-        StoreSpec("chromadb", "python", None, "polyalembic.stores.chromadb", "ChromaDB",
-                  ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_PATH")),
+STORES: dict[str, Store] = {
+    store.name: store
+    for store in (
+        PostgresStore(),
+        TimescaleStore(),
+        Neo4jStore(),
+        ChromaStore(),
     )
 }
 
 
-def get_store(name: str) -> StoreSpec:
-    """The spec of store ``name``; a clear error naming the known stores otherwise."""
+def get_store(name: str) -> Store:
+    """The store ``name``; a clear error naming the known stores otherwise."""
     try:
         return STORES[name]
     except KeyError:
@@ -29,11 +33,21 @@ def get_store(name: str) -> StoreSpec:
         raise PolyalembicError(f"unknown store {name!r} (known: {', '.join(STORES)})") from None
 
 
+def ledger_home() -> Store | None:
+    """The store whose database holds the ledger by default: the first transactional one (a SQL
+    database the ledger's rows can commit in)."""
+    return next((store for store in STORES.values() if store.transactional), None)
+
+
 def register_all_ops() -> None:
-    """Import every store's ``ops`` and ``impl`` so ``op.<name>`` works in revision files."""
-    for spec in STORES.values():
-        spec.module("ops")
-        spec.module("impl")
+    """Import every store's ops and implementations so ``op.<name>`` works in revision files."""
+    for store in STORES.values():
+        store.register_ops()
 
 
-__all__ = ["STORES", "StoreSpec", "get_store", "register_all_ops"]
+def pair_ops() -> dict[str, str]:
+    """Pair file suffix -> the op that runs such a file, over every registered store."""
+    return {store.pair_suffix: store.pair_op for store in STORES.values() if store.pair_suffix and store.pair_op}
+
+
+__all__ = ["STORES", "Store", "get_store", "ledger_home", "pair_ops", "register_all_ops"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from alembic.operations import Operations
 
-from polyalembic.runner import Runner, runner_of
+from polyalembic.run import Run, run_of
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (
     IMMUTABLE_HNSW,
@@ -75,7 +75,7 @@ def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
     target.upsert(**kwargs)
 
 
-def rebuild(client: Any, op: RebuildCollectionOp, runner: Runner) -> None:
+def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
 
     A rerun after a failure between deleting the original and the rename (the staging copy was
@@ -83,7 +83,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, runner: Runner) -> None:
     """
     names = collection_names(client)
     if op.name not in names and op.staging_name in names:
-        with runner.step(f"rebuild {op.name}: finish the interrupted swap of {op.staging_name}"):
+        with run.step(f"rebuild {op.name}: finish the interrupted swap of {op.staging_name}"):
             get(client, op.staging_name).modify(name=op.name)
         return
     source = get(client, op.name)
@@ -93,7 +93,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, runner: Runner) -> None:
                                       metadata=op.metadata or source.metadata, embedding_function=None)
     total, size, offset = source.count(), batch_size(client, op.batch_size), 0
     while offset < total:
-        with runner.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
+        with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
             page = _page(source, offset, size)
             if not page["ids"]:
                 break
@@ -104,17 +104,17 @@ def rebuild(client: Any, op: RebuildCollectionOp, runner: Runner) -> None:
     if copied != total:
         raise RuntimeError(f"rebuild of {op.name!r} copied {copied} of {total} records; "
                            f"the original is untouched and {op.staging_name!r} holds the partial copy")
-    with runner.step(f"rebuild {op.name}: swap {op.staging_name} into place"):
+    with run.step(f"rebuild {op.name}: swap {op.staging_name} into place"):
         client.delete_collection(op.name)
         target.modify(name=op.name)
 
 
-def backfill(client: Any, op: BackfillMetadataOp, runner: Runner) -> None:
+def backfill(client: Any, op: BackfillMetadataOp, run: Run) -> None:
     """Update metadata of every record, one batch at a time (``update`` merges keys)."""
     collection = get(client, op.name)
     total, size, offset = collection.count(), batch_size(client, op.batch_size), 0
     while offset < total:
-        with runner.step(f"backfill {op.name}: records {offset}..{offset + size}"):
+        with run.step(f"backfill {op.name}: records {offset}..{offset + size}"):
             page = collection.get(include=["metadatas", "documents"], limit=size, offset=offset)
             ids, metadatas = [], []
             for rid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
@@ -142,9 +142,9 @@ def run_chroma_op(operations: Operations, operation: ChromaOp) -> None:
     if ctx.as_sql:
         ctx.impl.static_output(render(operation.plan()))
         return
-    runner = runner_of(operations)
-    client = runner.connection("chromadb")
-    with runner.step(operation.plan()):
+    run = run_of(operations)
+    client = run.connections.get("chromadb")
+    with run.step(operation.plan()):
         if isinstance(operation, CreateCollectionOp):
             create(client, operation)
         elif isinstance(operation, DeleteCollectionOp):
@@ -153,9 +153,9 @@ def run_chroma_op(operations: Operations, operation: ChromaOp) -> None:
         elif isinstance(operation, ModifyCollectionOp):
             modify(client, operation)
         elif isinstance(operation, RebuildCollectionOp):
-            rebuild(client, operation, runner)
+            rebuild(client, operation, run)
         elif isinstance(operation, BackfillMetadataOp):
-            backfill(client, operation, runner)
+            backfill(client, operation, run)
         elif isinstance(operation, RunChromaOp):
             operation.fn(client)
         else:

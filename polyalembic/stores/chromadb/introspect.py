@@ -10,13 +10,18 @@ def collection_names(client: Any) -> list[str]:
     return sorted(c.name if hasattr(c, "name") else str(c) for c in client.list_collections())
 
 
-def describe(client: Any, name: str) -> dict[str, Any]:
+def collection_info(client: Any, name: str) -> dict[str, Any]:
     """Configuration (hnsw), metadata and record count of collection ``name``."""
     collection = client.get_collection(name, embedding_function=None)
     hnsw = (collection.configuration or {}).get("hnsw") or {}
-    return {"hnsw": dict(hnsw), "metadata": collection.metadata, "count": collection.count()}
+    return {"hnsw": dict(sorted(hnsw.items())), "metadata": collection.metadata, "count": collection.count()}
 
 
 def snapshot(client: Any) -> dict[str, Any]:
-    """Everything this store holds, for comparisons (dry runs, tests)."""
-    return {"collections": {name: describe(client, name) for name in collection_names(client)}}
+    """Every collection's declared shape (hnsw configuration and metadata; no record counts)."""
+    collections = {}
+    for name in collection_names(client):
+        info = collection_info(client, name)
+        del info["count"]
+        collections[name] = info
+    return {"collections": collections}

@@ -14,11 +14,11 @@ from typing import Any
 
 from alembic.operations import Operations
 
-from polyalembic.runner import Runner, runner_of
-from polyalembic.stores.neo4j.connection import GraphConnection
+from polyalembic.run import Run, run_of
 from polyalembic.stores.neo4j.cypher import created_name, creates_schema, is_schema, needs_autocommit
 from polyalembic.stores.neo4j.introspect import index_states
 from polyalembic.stores.neo4j.ops import CypherOp
+from polyalembic.stores.neo4j.store import GraphConnection
 
 INDEX_TIMEOUT_S = float(os.environ.get("POLYALEMBIC_NEO4J_INDEX_TIMEOUT", "300"))
 
@@ -56,7 +56,7 @@ def await_indexes(graph: GraphConnection, names: set[str] | None = None,
         time.sleep(0.1)
 
 
-def execute_statements(graph: GraphConnection, statements: list[str], runner: Runner,
+def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
                        parameters: dict[str, Any] | None = None, autocommit: bool = False) -> None:
     """Run statements with the transaction rules above."""
     params = parameters or {}
@@ -68,7 +68,7 @@ def execute_statements(graph: GraphConnection, statements: list[str], runner: Ru
             return
         with graph.driver.session(database=graph.database) as session, session.begin_transaction() as tx:
             for statement in batch:
-                with runner.step(f"cypher: {statement[:120]}"):
+                with run.step(f"cypher: {statement[:120]}"):
                     tx.run(statement, params).consume()
             tx.commit()
         batch.clear()
@@ -76,20 +76,20 @@ def execute_statements(graph: GraphConnection, statements: list[str], runner: Ru
     for statement in statements:
         if is_schema(statement):
             flush()
-            with runner.step(f"cypher: {statement[:120]}"):
+            with run.step(f"cypher: {statement[:120]}"):
                 graph.driver.execute_query(statement, params, database_=graph.database)
             if creates_schema(statement):
                 created.append(created_name(statement))
         elif autocommit or needs_autocommit(statement):
             flush()
-            with runner.step(f"cypher: {statement[:120]}"), graph.driver.session(database=graph.database) as s:
+            with run.step(f"cypher: {statement[:120]}"), graph.driver.session(database=graph.database) as s:
                 s.run(statement, params).consume()
         else:
             batch.append(statement)
     flush()
     if created:
         names = None if None in created else {n for n in created if n}
-        with runner.step("wait for neo4j indexes to come ONLINE"):
+        with run.step("wait for neo4j indexes to come ONLINE"):
             await_indexes(graph, names)
 
 
@@ -101,6 +101,6 @@ def run_cypher_op(operations: Operations, operation: CypherOp) -> None:
         for statement in statements:
             ctx.impl.static_output(render(statement))
         return
-    runner = runner_of(operations)
-    execute_statements(runner.connection("neo4j"), statements, runner, operation.parameters,
+    run = run_of(operations)
+    execute_statements(run.connections.get("neo4j"), statements, run, operation.parameters,
                        operation.autocommit)

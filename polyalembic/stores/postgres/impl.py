@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic.operations import Operations
 
-from polyalembic.runner import runner_of
+from polyalembic.run import run_of
 from polyalembic.stores.postgres.ops import RunSqlFileOp
 
 
@@ -18,10 +18,10 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
         return
     # no_parameters: the DBAPI gets the text as it is (psycopg would read "%" as a placeholder)
     options = {"no_parameters": True}
-    runner = runner_of(operations)
-    with runner.step(description):
+    run = run_of(operations)
+    with run.step(description):
         if autocommit:
-            runner.committing_early()
+            run.committing_early()
             with ctx.autocommit_block():
                 ctx.connection.exec_driver_sql(sql, execution_options=options)
         else:

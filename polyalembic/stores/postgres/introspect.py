@@ -40,16 +40,36 @@ def objects(connection: sa.Connection, include_bookkeeping: bool = False) -> dic
     return found
 
 
-def constraints(connection: sa.Connection) -> dict[str, str]:
-    """Named constraints of the public schema: name -> table."""
+def constraints(connection: sa.Connection) -> dict[str, list[str]]:
+    """Named constraints of the public schema: name -> [table, definition]."""
     rows = connection.execute(sa.text(
-        "SELECT con.conname, rel.relname FROM pg_constraint con "
+        "SELECT con.conname, rel.relname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
         "JOIN pg_class rel ON rel.oid = con.conrelid JOIN pg_namespace n ON n.oid = rel.relnamespace "
         "WHERE n.nspname = 'public'")).all()
-    return {name: table for name, table in rows if table not in BOOKKEEPING}
+    return {name: [table, definition] for name, table, definition in rows if table not in BOOKKEEPING}
+
+
+def columns(connection: sa.Connection) -> dict[str, list[list[Any]]]:
+    """table or view -> its columns in order: [name, type, not null, default]."""
+    rows = connection.execute(sa.text(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+        "       pg_get_expr(d.adbin, d.adrelid) "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 "
+        "  AND NOT a.attisdropped "
+        "  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = c.oid AND e.deptype = 'e') "
+        "ORDER BY c.relname, a.attnum")).all()
+    found: dict[str, list[list[Any]]] = {}
+    for table, name, type_, not_null, default in rows:
+        if not any(table == b or table.startswith(b + "_") for b in BOOKKEEPING):
+            found.setdefault(table, []).append([name, type_, not_null, default])
+    return found
 
 
 def snapshot(connection: sa.Connection) -> dict[str, Any]:
-    """Everything schema-like this store holds, for comparisons (dry runs, tests)."""
+    """The public schema's objects, columns and constraints (sorted), for comparisons."""
     return {"objects": dict(sorted(objects(connection).items())),
+            "columns": dict(sorted(columns(connection).items())),
             "constraints": dict(sorted(constraints(connection).items()))}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic.operations import MigrateOperation, Operations
 
-NO_TRANSACTION = "-- polyalembic: no-transaction"
+from polyalembic.stores.postgres.store import runs_outside_transaction
 
 
 @Operations.register_operation("run_sql_file")
@@ -31,7 +31,7 @@ class RunSqlFileOp(MigrateOperation):
 
     @property
     def no_transaction(self) -> bool:
-        return self.read().lstrip().lower().startswith(NO_TRANSACTION)
+        return runs_outside_transaction(self.read())
 
     def reverse(self) -> RunSqlFileOp:
         if not self.reverse_path:

@@ -14,8 +14,8 @@ def run_timescale_op(operations: Operations, operation: TimescaleOp) -> None:
     if operation.autocommit and ctx.as_sql:
         with ctx.autocommit_block():
             for sql in operation.statements():
-                execute_sql(operations, sql, operation.describe())
+                execute_sql(operations, sql, operation.step_name())
         return
     for sql in operation.statements():
-        execute_sql(operations, sql, f"{operation.describe()}: {sql.splitlines()[0][:80]}",
+        execute_sql(operations, sql, f"{operation.step_name()}: {sql.splitlines()[0][:80]}",
                     autocommit=operation.autocommit)

@@ -17,6 +17,26 @@ def hypertables(connection: sa.Connection) -> dict[str, dict[str, Any]]:
     return {r[0]: {"compression_enabled": r[1], "num_chunks": r[2]} for r in rows}
 
 
+def declared_hypertables(connection: sa.Connection) -> dict[str, dict[str, Any]]:
+    """hypertable name -> its declared shape: partitioning dimensions and compression settings
+    (no chunk counts: those change with the data)."""
+    dims = connection.execute(sa.text(
+        "SELECT hypertable_name, column_name, dimension_type, time_interval::text, integer_interval "
+        "FROM timescaledb_information.dimensions ORDER BY hypertable_name, dimension_number")).all()
+    settings = connection.execute(sa.text(
+        "SELECT hypertable_name, attname, segmentby_column_index, orderby_column_index, orderby_asc "
+        "FROM timescaledb_information.compression_settings ORDER BY hypertable_name, attname")).all()
+    found = {name: {"compression_enabled": info["compression_enabled"], "dimensions": [], "compression": []}
+             for name, info in hypertables(connection).items()}
+    for table, column, kind, interval, integer_interval in dims:
+        if table in found:  # not a continuous aggregate's materialization table
+            found[table]["dimensions"].append([column, kind, interval or integer_interval])
+    for table, column, segment_index, order_index, ascending in settings:
+        if table in found:
+            found[table]["compression"].append([column, segment_index, order_index, ascending])
+    return found
+
+
 def jobs(connection: sa.Connection) -> list[tuple[str, str]]:
     """User jobs (policies) as (proc_name, target name) pairs, sorted."""
     rows = connection.execute(sa.text(
@@ -40,6 +60,6 @@ def extension_version(connection: sa.Connection) -> str | None:
 
 
 def snapshot(connection: sa.Connection) -> dict[str, Any]:
-    """SQL objects plus TimescaleDB's own catalog, for comparisons (dry runs, tests)."""
-    return {**sql_introspect.snapshot(connection), "hypertables": hypertables(connection),
+    """SQL objects plus TimescaleDB's own catalog (declared shape only), for comparisons."""
+    return {**sql_introspect.snapshot(connection), "hypertables": declared_hypertables(connection),
             "jobs": jobs(connection), "continuous_aggregates": continuous_aggregates(connection)}

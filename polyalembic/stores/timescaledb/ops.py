@@ -35,7 +35,8 @@ class TimescaleOp(MigrateOperation):
         """The SQL this op runs; every concrete op overrides it."""
         raise TypeError(f"{type(self).__name__} defines no statements()")
 
-    def describe(self) -> str:
+    def step_name(self) -> str:
+        """How a failure names this op (the ledger's ``failed_step``)."""
         return type(self).__name__.removesuffix("Op")
 
 
@@ -141,17 +142,27 @@ class EnableCompressionOp(TimescaleOp):
         return DisableCompressionOp(self.table, self.segmentby, self.orderby)
 
 
+#: an argument whose value nobody said: an op holding it can't be reversed exactly
+UNKNOWN = "<unknown>"
+
+
 @Operations.register_operation("disable_compression")
 class DisableCompressionOp(TimescaleOp):
-    """Remove the compression policy, decompress every chunk, then turn compression off."""
+    """Remove the compression policy, decompress every chunk, then turn compression off.
 
-    def __init__(self, table: str, segmentby: str | None = None, orderby: str | None = None) -> None:
+    Its reverse re-enables compression with the ``segmentby``/``orderby`` given here (those of the
+    compression it turns off); without them it refuses to reverse rather than guess.
+    """
+
+    def __init__(self, table: str, segmentby: str | None = UNKNOWN, orderby: str | None = UNKNOWN) -> None:
         self.table, self.segmentby, self.orderby = table, segmentby, orderby
 
     @classmethod
-    def disable_compression(cls, operations: Operations, table: str) -> None:
-        """Decompress all chunks of ``table`` and disable compression."""
-        return operations.invoke(cls(table))
+    def disable_compression(cls, operations: Operations, table: str, segmentby: str | None = UNKNOWN,
+                            orderby: str | None = UNKNOWN) -> None:
+        """Decompress all chunks of ``table`` and disable compression (say the ``segmentby`` and
+        ``orderby`` it had, None for none, so the op can be reversed)."""
+        return operations.invoke(cls(table, segmentby, orderby))
 
     def statements(self) -> list[str]:
         t = literal(self.table)
@@ -160,13 +171,14 @@ class DisableCompressionOp(TimescaleOp):
                 f"ALTER TABLE {ident(self.table)} SET (timescaledb.compress = false)"]
 
     def reverse(self) -> EnableCompressionOp:
+        if UNKNOWN in (self.segmentby, self.orderby):
+            raise ValueError(f"reversing disable_compression of {self.table} needs the segmentby and orderby "
+                             "it had (pass them, None for none)")
         return EnableCompressionOp(self.table, self.segmentby, self.orderby)
 
 
 class _PolicyOp(TimescaleOp):
     """A policy on a hypertable: add_<kind>_policy / remove_<kind>_policy."""
-
-    kind = ""
 
     def __init__(self, table: str, after: str | None = None) -> None:
         self.table, self.after = table, after

@@ -1,6 +1,6 @@
-"""Disposable state on the local stack, shared by the tests and the benchmarks: new PostgreSQL
-databases per run (with the timescaledb extension where asked), and emptied Neo4j and ChromaDB
-stores (with polyalembic's own reset code, the one `polyalembic fresh` uses)."""
+"""Disposable state for tests and benchmarks: new PostgreSQL databases (with the timescaledb
+extension where asked) and emptied stores (with each store's own ``drop_all``, the one
+`polyalembic fresh` uses)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import secrets
 
 import psycopg
 
-from polyalembic.runner import Runner
-from polyalembic.settings import Settings, libpq_dsn
+from polyalembic.connections import StoreConnections
+from polyalembic.dsn import libpq_dsn
+from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 
 SHARED_STORES = ("neo4j", "chromadb")
@@ -37,12 +38,6 @@ def drop_database(admin_dsn: str, dsn: str) -> None:
 
 def reset_stores(settings: Settings, stores: tuple[str, ...] = SHARED_STORES) -> None:
     """Empty ``stores`` (everything in them: point this only at disposable servers)."""
-    runner = Runner(settings)
-    try:
+    with StoreConnections(settings) as connections:
         for store in stores:
-            handle = runner.connection(store)
-            get_store(store).module("reset").drop_all(handle)
-            if hasattr(handle, "commit"):
-                handle.commit()
-    finally:
-        runner.close()
+            get_store(store).drop_all(connections.get(store))

@@ -1,0 +1,87 @@
+"""What the ledger says about a migration, and when. Every rule is here.
+
+1. **In the ledger's transaction.** A migration of a transactional store (a SQL database) whose
+   database is the ledger's runs in Alembic's per-migration transaction; its ``applied`` row (or,
+   on downgrade, the row's deletion) is written inside that transaction by Alembic's
+   ``on_version_apply`` hook. The schema change and the row commit together or not at all.
+2. **Everywhere else** (Neo4j, ChromaDB, a SQL store on another database, a pair file marked
+   ``-- polyalembic: no-transaction``): a ``running`` row is committed on the lock's connection
+   before the migration starts, and replaced by ``applied`` when it finishes. A crash in between
+   leaves ``running``.
+3. **Early commits.** A migration under rule 1 whose op commits on its own (an autocommit block:
+   a continuous aggregate WITH DATA, a refresh, a no-transaction file run by a Python revision)
+   gets its ``running`` row just before that first commit, once: from then on rule 2 holds.
+4. **Upgrade failures** write ``failed`` with the (masked) error and the step that raised (the
+   statement, the op), on the lock's connection. Earlier migrations stay applied.
+5. **Downgrade failures.** One that ran in a single transaction was rolled back whole: the row
+   stays ``applied`` and the audit table gets ``downgrade_failed``. One that may have changed
+   part of its store (a non-transactional store, a no-transaction down file) marks the row
+   ``failed``, keeping ``applied_at`` and ``checksum``.
+6. **Stamps** write ``applied`` (action ``stamp``) or delete rows (``unstamp``) for every revision
+   between the source and the destination, running nothing.
+7. **--sql** renders the statements that would be written; nothing is recorded.
+
+Every write is also an audit row (upgrade, downgrade, stamp, unstamp, failed, downgrade_failed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyalembic.ledger import Execute, Ledger
+from polyalembic.migration import Migration
+from polyalembic.run import Run
+from polyalembic.settings import Settings
+from polyalembic.stores import get_store
+
+
+class Recorder:
+    """Applies the rules above for one run."""
+
+    def __init__(self, ledger: Ledger, settings: Settings, run: Run, status_execute: Execute | None) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.run = run
+        self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
+
+    def in_ledger_transaction(self, store: str) -> bool:
+        return self.settings.shares_ledger_database(store)
+
+    def _status(self, ctx: Any) -> Execute:
+        return self.status_execute or ctx.execute
+
+    def starting(self, ctx: Any, m: Migration, upgrade: bool) -> None:
+        """Rules 2 and 3, before a migration's function runs."""
+        if not upgrade:
+            return
+        if not self.in_ledger_transaction(m.store) or m.commits_early():
+            self.ledger.running(self._status(ctx), m)
+        elif not ctx.as_sql:
+            self.run.before_early_commit = lambda: self.ledger.running(self._status(ctx), m)
+
+    def finished_function(self) -> None:
+        self.run.before_early_commit = None
+
+    def failed(self, ctx: Any, m: Migration, upgrade: bool, error: str, step: str | None, ms: int) -> None:
+        """Rules 4 and 5."""
+        if ctx.as_sql:
+            return
+        partial = not get_store(m.store).transactional or m.commits_early(upgrade=False)
+        if upgrade or partial:
+            self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade)
+        else:
+            self.ledger.downgrade_failed(self._status(ctx), m, error, ms)
+
+    def finished(self, ctx: Any, m: Migration, upgrade: bool, ms: int | None) -> None:
+        """Rule 1 (and the second half of rule 2): inside the ledger database's transaction."""
+        if upgrade:
+            self.ledger.applied(ctx.execute, m, ms)
+        else:
+            self.ledger.reverted(ctx.execute, m, ms)
+
+    def stamped(self, ctx: Any, m: Migration, upgrade: bool) -> None:
+        """Rule 6."""
+        if upgrade:
+            self.ledger.applied(ctx.execute, m, None, action="stamp")
+        else:
+            self.ledger.reverted(ctx.execute, m, None, action="unstamp")

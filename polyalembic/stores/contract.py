@@ -1,0 +1,109 @@
+"""The one contract between polyalembic's core and a store.
+
+The core (settings, ledger, runtime, api, validate, status, cli) knows stores only through this
+class, the way Alembic's migration context knows a dialect only through its ``DefaultImpl`` and
+golang-migrate knows a database only through ``database.Driver``. A store is one object in the
+registry (``polyalembic/stores/__init__.py``); its ops (what a revision declares) and their
+implementations (what runs or renders them) live in the store's folder beside it.
+
+Every method gets the run's :class:`~polyalembic.settings.Settings` (all connection variables as
+read) or the handle :meth:`Store.connect` returned. Nothing here imports a driver: a store
+imports its driver inside ``connect``, so ``import polyalembic`` and the CLI stay light.
+``tests/test_store_contract.py`` checks every registered store against this contract on real
+servers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from polyalembic.settings import Settings
+
+
+class Store(ABC):
+    """One kind of store. Subclasses set the class attributes and implement the abstract methods."""
+
+    #: the store's name: its migrations folder, ``store = "<name>"`` in revisions, the ledger's
+    #: ``database_type``
+    name: ClassVar[str]
+    #: the environment variables that configure it (read by ``load_settings``)
+    env_keys: ClassVar[tuple[str, ...]] = ()
+    #: ``NNN_name.up<suffix>`` / ``.down<suffix>`` plain migration files, and the op that runs one
+    pair_suffix: ClassVar[str | None] = None
+    pair_op: ClassVar[str | None] = None
+    #: modules that register the store's ops (``op.<name>``) and their implementations
+    op_modules: ClassVar[tuple[str, ...]] = ()
+    #: module with what ``generate`` writes: ``UP``/``DOWN`` for a pair store, else ``REVISION``
+    templates_module: ClassVar[str]
+    #: True when a migration's changes can commit in one transaction with its ledger row (when
+    #: the store's database is the ledger's, see :meth:`database_url`)
+    transactional: ClassVar[bool] = False
+    #: what a user sets to configure the store, for "not configured" errors
+    setup_hint: str = ""
+
+    # -- configuration -------------------------------------------------------------------------
+    def database_url(self, settings: Settings) -> str | None:
+        """The SQL database the store lives in (None for stores that are not SQL databases)."""
+        del settings
+        return None
+
+    @abstractmethod
+    def location(self, settings: Settings) -> str:
+        """Where the store is, for status and errors; never holds a secret."""
+
+    def secrets(self, settings: Settings) -> tuple[str, ...]:
+        """Secret values of its configuration that masking must hide wherever they appear."""
+        del settings
+        return ()
+
+    # -- connections ---------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self, settings: Settings) -> Any:
+        """An open, checked handle; ``StoreUnavailable`` (masked, naming the store) otherwise."""
+
+    def close(self, handle: Any) -> None:
+        """Release ``handle``."""
+        del handle
+
+    def verify(self, handle: Any, settings: Settings) -> None:
+        """Preflight beyond connecting (an extension the migrations need, say): raise
+        ``StoreUnavailable`` with the fix. ``handle`` may be in a transaction: leave it as it was."""
+        del handle, settings
+
+    # -- live state ----------------------------------------------------------------------------
+    @abstractmethod
+    def snapshot(self, handle: Any) -> dict[str, Any]:
+        """The declared schema as canonical JSON-able data (sorted; no row counts or other
+        volatile facts): equal snapshots mean equal schemas."""
+
+    @abstractmethod
+    def drop_all(self, handle: Any) -> list[str]:
+        """Drop everything in the store (dev only: ``fresh``, tests) and commit; say what went."""
+
+    # -- migration files -----------------------------------------------------------------------
+    def check_file(self, path: Path, text: str) -> list[str]:
+        """Problems of one ``.up``/``.down`` file that ``validate`` reports (no server needed)."""
+        del path, text
+        return []
+
+    def commits_early(self, path: Path) -> bool:
+        """True when the pair file at ``path`` runs outside a transaction, statement by statement."""
+        del path
+        return False
+
+    # -- code ----------------------------------------------------------------------------------
+    def register_ops(self) -> None:
+        """Import the store's ops and implementations, so revisions can call ``op.<name>``."""
+        for module in self.op_modules:
+            importlib.import_module(module)
+
+    def templates(self) -> ModuleType:
+        return importlib.import_module(self.templates_module)
+
+    def __repr__(self) -> str:
+        return f"<store {self.name}>"

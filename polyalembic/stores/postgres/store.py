@@ -1,0 +1,129 @@
+"""The PostgreSQL store, and the base of every SQL store (TimescaleDB, a fifth SQL database).
+
+A SQL store is a database reached by a DSN from its own variables; its migrations are Alembic's
+own ops or ``.up.sql``/``.down.sql`` pairs, and they can commit in one transaction with their
+ledger row when the store's database is the ledger's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from polyalembic.stores.contract import Store
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from polyalembic.settings import Settings
+
+#: the first line that makes a pair file run outside a transaction, statement by statement
+NO_TRANSACTION = "-- polyalembic: no-transaction"
+
+
+class PostgresStore(Store):
+    """PostgreSQL; ``POSTGRES_DSN``, falling back to ``TIMESCALE_DSN`` (one server for both)."""
+
+    name = "postgres"
+    #: the variables naming the database, first set wins
+    dsn_variables: ClassVar[tuple[str, ...]] = ("POSTGRES_DSN", "TIMESCALE_DSN")
+    env_keys = ("POSTGRES_DSN",)
+    pair_suffix = ".sql"
+    pair_op = "run_sql_file"
+    op_modules = ("polyalembic.stores.postgres.ops", "polyalembic.stores.postgres.impl")
+    templates_module = "polyalembic.stores.postgres.templates"
+    transactional = True
+
+    def database_url(self, settings: Settings) -> str | None:
+        return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
+
+    @property
+    def setup_hint(self) -> str:
+        return f"set {' or '.join(self.dsn_variables)}"
+
+    def location(self, settings: Settings) -> str:
+        from polyalembic.masking import mask_dsn
+
+        return mask_dsn(self.database_url(settings)) or f"(not configured: {self.setup_hint})"
+
+    def secrets(self, settings: Settings) -> tuple[str, ...]:
+        from polyalembic.dsn import password_of
+
+        password = password_of(self.database_url(settings))
+        return (password,) if password else ()
+
+    def connect(self, settings: Settings) -> sa.Connection:
+        from polyalembic import sql
+        from polyalembic.errors import StoreUnavailable
+
+        dsn = self.database_url(settings)
+        if not dsn:
+            raise StoreUnavailable(f"{self.name}: no database configured ({self.setup_hint})")
+        connection = sql.connect(dsn, self.name)
+        try:
+            self.verify(connection, settings)
+        except StoreUnavailable:
+            connection.close()
+            raise
+        return connection
+
+    def close(self, handle: sa.Connection) -> None:
+        handle.close()
+
+    def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
+        from polyalembic.stores.postgres import introspect
+
+        return _reading(handle, introspect.snapshot)
+
+    def drop_all(self, handle: sa.Connection) -> list[str]:
+        from polyalembic.stores.postgres import reset
+
+        dropped = reset.drop_all(handle)
+        handle.commit()
+        return dropped
+
+    def check_file(self, path: Path, text: str) -> list[str]:
+        if not _strip_comments(text):
+            return ["is empty: write the statements (or delete the migration)"]
+        error = sql_syntax_error(text)
+        return [f"does not parse ({error}): fix the SQL"] if error else []
+
+    def commits_early(self, path: Path) -> bool:
+        return path.exists() and runs_outside_transaction(path.read_text())
+
+
+def runs_outside_transaction(text: str) -> bool:
+    """True for SQL whose first line is the no-transaction marker."""
+    return text.lstrip().lower().startswith(NO_TRANSACTION)
+
+
+def _reading(handle: sa.Connection, read: Any) -> Any:
+    """Run ``read(handle)`` and leave the connection's transaction state as it was."""
+    was_in_transaction = handle.in_transaction()
+    try:
+        return read(handle)
+    finally:
+        if not was_in_transaction and handle.in_transaction():
+            handle.rollback()
+
+
+def _strip_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines()).strip()
+
+
+def sql_syntax_error(text: str) -> str | None:
+    """PostgreSQL's own parser (libpg_query, via pglast) on ``text``: the error with its line, or None."""
+    import pglast
+
+    try:
+        pglast.parse_sql(text)
+    except pglast.parser.ParseError as exc:
+        message = str(exc)
+        match = re.search(r"at index (\d+)", message)
+        if match:
+            line = text.count("\n", 0, int(match[1])) + 1
+            message = re.sub(r",? at index \d+", f" on line {line}", message)
+        return message
+    return None

@@ -1,0 +1,45 @@
+"""The TimescaleDB store: a SQL store on ``TIMESCALE_DSN`` whose database must have the
+timescaledb extension (checked before anything runs), with hypertables, policies and
+continuous aggregates in its snapshot."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from polyalembic.stores.postgres.store import PostgresStore, _reading
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from polyalembic.settings import Settings
+
+
+class TimescaleStore(PostgresStore):
+    """PostgreSQL with the timescaledb extension."""
+
+    name = "timescaledb"
+    dsn_variables = ("TIMESCALE_DSN",)
+    env_keys = ("TIMESCALE_DSN",)
+    op_modules = (*PostgresStore.op_modules, "polyalembic.stores.timescaledb.ops",
+                  "polyalembic.stores.timescaledb.impl")
+    templates_module = "polyalembic.stores.timescaledb.templates"
+
+    def verify(self, handle: sa.Connection, settings: Settings) -> None:
+        from polyalembic.errors import StoreUnavailable
+        from polyalembic.stores.timescaledb.introspect import extension_version
+
+        if _reading(handle, extension_version) is None:
+            raise StoreUnavailable(f"timescaledb: the timescaledb extension is not installed in "
+                                   f"{self.location(settings)}: run CREATE EXTENSION timescaledb")
+
+    def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
+        from polyalembic.stores.timescaledb import introspect
+
+        return _reading(handle, introspect.snapshot)
+
+    def drop_all(self, handle: sa.Connection) -> list[str]:
+        from polyalembic.stores.timescaledb import reset
+
+        dropped = reset.drop_all(handle)
+        handle.commit()
+        return dropped
