@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from alembic import command
 
-from polyalembic import sql
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import same_database
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import applied_by, audit_insert, migrations_table, read_rows
+from polyalembic.ledger import applied_by, audit_insert, connect_ledger, migrations_table, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.migration import Migration
 from polyalembic.project import Project
@@ -42,7 +41,7 @@ class Plan:
 def ledger_connection(project: Project) -> sa.Connection:
     """A connection to the ledger database."""
     assert project.settings is not None
-    return sql.connect_ledger(project.settings)
+    return connect_ledger(project.settings)
 
 
 def current_revision(project: Project) -> str | None:
@@ -126,7 +125,7 @@ def down(project: Project, steps: int = 1) -> Plan:
 
 
 def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
-    """Write the SQL, Cypher and Chroma plan of ``plan`` (Alembic's offline mode; no store is touched)."""
+    """Write every store's statements or plan for ``plan`` (Alembic's offline mode; no store is touched)."""
     if not plan.migrations:
         return
     config = project.config()
@@ -179,7 +178,7 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
     assert project.settings is not None
     stores = [s for s in STORES if s in {m.store for m in project.chain()}]
     dropped: dict[str, list[str]] = {}
-    lock_conn = sql.connect_ledger(project.settings, autocommit=True)
+    lock_conn = connect_ledger(project.settings, autocommit=True)
     try:
         with StoreConnections(project.settings) as connections:
             for store in stores:  # connect to every store first: fail before anything is dropped

@@ -18,7 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.schema import CreateTable
 
+from polyalembic import sql
+from polyalembic.dsn import same_database
+from polyalembic.errors import StoreUnavailable
 from polyalembic.migration import Migration
+from polyalembic.settings import LEDGER_VARIABLE, Settings
+from polyalembic.stores import ledger_home
 
 TABLE = "schema_migrations"
 AUDIT_TABLE = "schema_migrations_audit"
@@ -152,3 +157,15 @@ def read_rows(connection: sa.Connection) -> list[LedgerRow]:
     result = connection.execute(sa.select(migrations_table).order_by(
         migrations_table.c.applied_at, migrations_table.c.revision))
     return [LedgerRow(**row._mapping) for row in result]
+
+
+def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:
+    """The ledger database (schema_migrations, the advisory lock); errors name the store whose
+    database it is (or "ledger" for a database of its own) and what to set when it is unset."""
+    home = ledger_home()
+    dsn = settings.ledger_dsn
+    if not dsn:
+        hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
+        raise StoreUnavailable(f"ledger: no database configured: {hint}")
+    owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
+    return sql.connect(dsn, owner, autocommit=autocommit)

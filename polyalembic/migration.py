@@ -23,7 +23,7 @@ def declared_store(script: Any) -> str:
     if store is None:
         if folder in STORES:
             return folder
-        raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = \"postgres\"")
+        raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}")
     get_store(store)
     if folder in STORES and folder != store:
         raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/")

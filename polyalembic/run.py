@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from polyalembic.connections import StoreConnections
+if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
+    from polyalembic.connections import StoreConnections
 
 OPTION = "polyalembic_run"
 

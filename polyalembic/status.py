@@ -1,4 +1,4 @@
-"""The status of every migration over the four stores: chain (files) joined with the ledger."""
+"""The status of every migration over every store: chain (files) joined with the ledger."""
 
 from __future__ import annotations
 

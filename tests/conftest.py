@@ -1,10 +1,12 @@
 """Fixtures over the real local stack (started by the stack manager if it isn't running).
 
-Every engine test gets fresh databases on the stack's PostgreSQL server: one for the postgres
-store and the ledger, one with the timescaledb extension for the timescaledb store (shape (b) of
-the README; tests/test_shapes.py covers the others), and starts from empty Neo4j and ChromaDB
-stores. ``POLYALEMBIC_NEO4J=newest`` runs the tests against the newest Neo4j release line
-instead of 5.26 LTS; ``POLYALEMBIC_TEST_<VAR>`` points a store at another (disposable) server.
+``tests/unit`` needs no server and starts none (``pytest tests/unit``, a few seconds). Every
+other test runs against the stack. Every engine test gets fresh databases on the stack's
+PostgreSQL server (one for the postgres store and the ledger, one with the timescaledb
+extension: shape (b) of the README; tests/test_shapes.py covers the others) and starts from
+empty Neo4j and ChromaDB stores. ``POLYALEMBIC_NEO4J=newest`` runs the tests against the newest
+Neo4j release line instead of 5.26 LTS; ``POLYALEMBIC_TEST_<VAR>`` points a store at another
+(disposable) server.
 """
 
 from __future__ import annotations
@@ -43,9 +45,20 @@ def _stack_settings() -> dict[str, str]:
     return _SETTINGS
 
 
+UNIT = REPO / "tests" / "unit"
+
+
+def _unit_only(config: pytest.Config) -> bool:
+    """True when pytest runs only the server-less layer (`pytest tests/unit`)."""
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args] or [Path.cwd()]
+    return all(path.is_relative_to(UNIT) for path in paths)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from stack.manager import SERVICES, neo4j_service_name, service
 
+    if _unit_only(config):
+        return ["stack: not needed (tests/unit runs without servers)"]
     _stack_settings()
     lines = []
     for name in SERVICES:

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from polyalembic import sql
 from polyalembic.connections import StoreConnections
-from polyalembic.ledger import LedgerRow, read_rows
+from polyalembic.ledger import LedgerRow, connect_ledger, read_rows
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
@@ -38,7 +37,7 @@ def snapshot(settings: Settings) -> dict[str, Any]:
 
 
 def ledger(settings: Settings) -> list[LedgerRow]:
-    with sql.connect_ledger(settings) as connection:
+    with connect_ledger(settings) as connection:
         return read_rows(connection)
 
 

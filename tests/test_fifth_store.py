@@ -3,9 +3,7 @@ PostgreSQL database, migrated in the same chain and recorded in the same ledger.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,8 @@ from alembic import command
 
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores import STORES
-from tests.scratch import create_database, drop_database
+from tests.fifth_store import fifth_store
 from tests.support import ledger
-
-# The whole store: one module in its own package, a PostgreSQL dialect on another variable.
-STORE_MODULE = '''"""analytics: a second PostgreSQL database, on ANALYTICS_DSN."""
-from polyalembic.stores.postgres.store import PostgresStore
-
-
-class AnalyticsStore(PostgresStore):
-    name = "analytics"
-    dsn_variables = ("ANALYTICS_DSN",)
-    env_keys = ("ANALYTICS_DSN",)
-'''
 
 REVISION = '''"""Page views, in the analytics database."""
 from polyalembic.pairs import migration_files
@@ -38,30 +24,6 @@ store = "analytics"
 
 upgrade, downgrade = migration_files(__file__)
 '''
-
-
-@contextmanager
-def fifth_store(admin_dsn: str, package_root: Path) -> Iterator[str]:
-    """Write the store's folder, add its registry line, create its database; yield the DSN."""
-    package = package_root / "analytics_store"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "store.py").write_text(STORE_MODULE)
-    sys.path.insert(0, str(package_root))
-    try:
-        from analytics_store.store import AnalyticsStore
-
-        STORES["analytics"] = AnalyticsStore()  # the one registry line
-        dsn = create_database(admin_dsn, prefix="pa_analytics")
-        try:
-            yield dsn
-        finally:
-            drop_database(admin_dsn, dsn)
-    finally:
-        STORES.pop("analytics", None)
-        sys.path.remove(str(package_root))
-        for name in [m for m in sys.modules if m.startswith("analytics_store")]:
-            del sys.modules[name]
 
 
 @pytest.fixture

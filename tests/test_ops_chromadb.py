@@ -20,7 +20,6 @@ from polyalembic.errors import MigrationFailed
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores.chromadb.introspect import collection_info, collection_names
-from polyalembic.stores.chromadb.ops import ModifyCollectionOp
 from tests.support import add_revision as _add_revision
 from tests.support import ledger, relinked, store_connection
 
@@ -171,13 +170,6 @@ def test_delete_collection_and_its_reverse_recreates_it(ops_project: Project, se
         assert info["count"] == 0, "the records are gone: a reverse recreates the schema only"
 
 
-def test_delete_collection_without_its_configuration_cannot_be_reversed() -> None:
-    from polyalembic.stores.chromadb.ops import DeleteCollectionOp
-
-    with pytest.raises(ValueError, match="can't be reversed without its configuration"):
-        DeleteCollectionOp("docs").reverse()
-
-
 # --- modify_collection ------------------------------------------------------------------------
 
 
@@ -252,12 +244,6 @@ def test_modify_collection_with_the_op_proxy_metadata_only(ops_project: Project,
         assert collection_info(client, "docs")["metadata"] == {"description": "test memories", "embedding_dim": DIM}
 
 
-@pytest.mark.parametrize("key", ["space", "ef_construction", "max_neighbors"])
-def test_modify_collection_refuses_an_immutable_setting_at_construction(key: str) -> None:
-    with pytest.raises(ValueError, match=rf"hnsw {key} can't be modified in place: use op.rebuild_collection"):
-        ModifyCollectionOp("docs", hnsw={key: 8})
-
-
 def test_modify_collection_of_an_immutable_setting_fails_the_revision_and_changes_nothing(
         ops_project: Project, settings: Settings) -> None:
     create_docs(ops_project)
@@ -282,18 +268,6 @@ def test_modify_collection_of_an_immutable_setting_fails_the_revision_and_change
     with chroma(settings) as client:
         assert collection_info(client, "docs")["hnsw"]["ef_search"] == 64
     assert {r.revision: r.status for r in ledger(settings)} == {"chromadb_001": "applied", "chromadb_002": "failed"}
-
-
-def test_modify_collection_rejects_empty_metadata_and_an_unreversible_reverse() -> None:
-    with pytest.raises(ValueError, match="rejects empty metadata"):
-        ModifyCollectionOp("docs", metadata={})
-    with pytest.raises(ValueError, match="needs previous_metadata"):
-        ModifyCollectionOp("docs", metadata={"a": 1}).reverse()
-    with pytest.raises(ValueError, match="needs previous_hnsw"):
-        ModifyCollectionOp("docs", hnsw={"ef_search": 10}).reverse()
-    rename_back = ModifyCollectionOp("docs", new_name="memories").reverse()
-    assert (rename_back.name, rename_back.new_name, rename_back.metadata, rename_back.hnsw) == (
-        "memories", "docs", None, {})
 
 
 # --- rebuild_collection -----------------------------------------------------------------------
@@ -446,21 +420,6 @@ def test_rebuild_collection_with_embed_changes_the_dimension_and_reverses(ops_pr
                             {f"r{i}": np.array(vector(i, 16), dtype=np.float32) for i in range(total)})
 
 
-def test_rebuild_collection_needs_previous_configuration_to_be_reversed() -> None:
-    from polyalembic.stores.chromadb.ops import RebuildCollectionOp
-
-    with pytest.raises(ValueError, match="needs previous_configuration"):
-        RebuildCollectionOp("docs", {"hnsw": {"space": "l2"}}).reverse()
-    with pytest.raises(ValueError, match="needs previous_metadata"):
-        RebuildCollectionOp("docs", {"hnsw": {"space": "l2"}}, metadata={"model": "new"},
-                            previous_configuration={"hnsw": {"space": "cosine"}}).reverse()
-    reverse = RebuildCollectionOp("docs", {"hnsw": {"space": "l2"}}, metadata={"model": "new"},
-                                  previous_configuration={"hnsw": {"space": "cosine"}},
-                                  previous_metadata={"model": "old"}).reverse()
-    assert (reverse.configuration, reverse.metadata, reverse.previous_metadata) == (
-        {"hnsw": {"space": "cosine"}}, {"model": "old"}, {"model": "new"})
-
-
 # --- backfill_collection_metadata -------------------------------------------------------------
 
 
@@ -552,19 +511,6 @@ def test_backfill_collection_metadata_with_the_op_proxy(ops_project: Project, se
     assert {rid: meta["length"] for rid, (_, _, meta) in got.items()} == {f"r{i}": 15 for i in range(4)}
 
 
-def test_backfill_collection_metadata_arguments_and_reverse_rules() -> None:
-    from polyalembic.stores.chromadb.ops import BackfillMetadataOp
-
-    with pytest.raises(ValueError, match="needs values= or compute="):
-        BackfillMetadataOp("docs")
-    with pytest.raises(ValueError, match="needs keys= to be reversed"):
-        BackfillMetadataOp("docs", compute=lambda *a: {"x": 1}).reverse()
-    reverse = BackfillMetadataOp("docs", values={"a": 1, "b": 2}).reverse()
-    assert (reverse.remove, reverse.keys) == (True, ["a", "b"])
-    with pytest.raises(ValueError, match="can't be reversed"):
-        reverse.reverse()
-
-
 # --- run_chroma -------------------------------------------------------------------------------
 
 
@@ -610,19 +556,6 @@ def test_run_chroma_calls_fn_and_its_reverse_calls_reverse_fn(ops_project: Proje
     command.downgrade(ops_project.config(), "base")
     with chroma(settings) as client:
         assert collection_names(client) == []
-
-
-def test_run_chroma_without_reverse_fn_cannot_be_reversed() -> None:
-    from polyalembic.stores.chromadb.ops import RunChromaOp
-
-    def fn(client: Any) -> None:
-        """Does nothing."""
-
-    op = RunChromaOp(fn)
-    assert op.description == "Does nothing."
-    with pytest.raises(ValueError, match="needs reverse_fn"):
-        op.reverse()
-    assert RunChromaOp(fn, reverse_fn=fn).reverse().reverse_fn is fn
 
 
 # --- --sql ------------------------------------------------------------------------------------

@@ -19,13 +19,7 @@ from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores.neo4j import introspect
 from polyalembic.stores.neo4j.ops import (
-    CreateGraphConstraintOp,
-    CreateGraphIndexOp,
-    CreateGraphVectorIndexOp,
-    DropGraphConstraintOp,
-    DropGraphIndexOp,
     RunCypherFileOp,
-    RunCypherOp,
 )
 from tests.support import add_revision as _add_revision
 from tests.support import ledger, relinked, store_connection
@@ -186,16 +180,6 @@ def test_run_cypher_schema_and_data_in_one_call_run_in_separate_transactions(ops
         assert query(g, "MATCH (a:Agent) RETURN count(a) AS n") == [{"n": 0}]
 
 
-def test_run_cypher_reverse_swaps_the_statements() -> None:
-    op = RunCypherOp("CREATE (:A)", reverse_cypher="MATCH (a:A) DELETE a", parameters={"x": 1}, autocommit=True)
-    back = op.reverse()
-    assert (back.cypher, back.reverse_cypher, back.parameters, back.autocommit) == (
-        "MATCH (a:A) DELETE a", "CREATE (:A)", {"x": 1}, True)
-    assert back.reverse().statements() == ["CREATE (:A)"]
-    with pytest.raises(ValueError, match="needs reverse_cypher"):
-        RunCypherOp("CREATE (:A)").reverse()
-
-
 def test_run_cypher_file_and_its_reverse(ops_project: Project, settings: Settings) -> None:
     folder = ops_project.migrations_dir / "neo4j"
     (folder / "topics_up.cypher").write_text(
@@ -335,17 +319,6 @@ def test_drop_graph_constraint_and_its_reverse_recreates_it(ops_project: Project
         assert introspect.indexes(g)["memory_id_unique"]["state"] == "ONLINE"
 
 
-def test_graph_constraint_ops_reverse_rules() -> None:
-    create = CreateGraphConstraintOp("c", "L", ["a", "b"])
-    drop = create.reverse()
-    assert isinstance(drop, DropGraphConstraintOp) and drop.reverse() is create
-    assert drop.statements() == ["DROP CONSTRAINT `c` IF EXISTS"]
-    assert create.statements() == [
-        "CREATE CONSTRAINT `c` IF NOT EXISTS FOR (n:`L`) REQUIRE (n.`a`, n.`b`) IS UNIQUE"]
-    with pytest.raises(ValueError, match="can't be reversed without its definition"):
-        DropGraphConstraintOp("c").reverse()
-
-
 # --- indexes ----------------------------------------------------------------------------------
 
 
@@ -475,22 +448,6 @@ def test_drop_graph_index_and_its_reverse_recreates_it(ops_project: Project, set
         assert set(found) == set(EXPECTED_INDEXES)
         assert (found["memory_title_text"]["type"], found["memory_title_text"]["state"]) == ("TEXT", "ONLINE")
         assert (found["memory_embedding"]["type"], found["memory_embedding"]["state"]) == ("VECTOR", "ONLINE")
-
-
-def test_graph_index_ops_render_and_reverse() -> None:
-    assert CreateGraphIndexOp("i", "L", ["a", "b"]).statements() == [
-        "CREATE RANGE INDEX `i` IF NOT EXISTS FOR (n:`L`) ON (n.`a`, n.`b`)"]
-    assert CreateGraphIndexOp("i", "R", "a", index_type="fulltext", relationship=True).statements() == [
-        "CREATE FULLTEXT INDEX `i` IF NOT EXISTS FOR ()-[n:`R`]-() ON EACH [n.`a`]"]
-    vector = CreateGraphVectorIndexOp("v", "M", "embedding", 384)
-    assert vector.statements() == [
-        "CREATE VECTOR INDEX `v` IF NOT EXISTS FOR (n:`M`) ON n.`embedding` OPTIONS {indexConfig: "
-        "{`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}}"]
-    drop = vector.reverse()
-    assert isinstance(drop, DropGraphIndexOp) and drop.statements() == ["DROP INDEX `v` IF EXISTS"]
-    assert drop.reverse() is vector
-    with pytest.raises(ValueError, match="can't be reversed without its definition"):
-        DropGraphIndexOp("v").reverse()
 
 
 # --- --sql ------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def _show_plan(ctx: click.Context, project: Any, plan: Any, verb: str) -> None:
 
 
 @main.command()
-@click.option("--dry-run", is_flag=True, help="Show what would run (SQL, Cypher, Chroma plan); change nothing.")
+@click.option("--dry-run", is_flag=True, help="Show what would run (each store's statements or plan); change nothing.")
 @click.option("--to", "target", default="head", show_default=True, help="Stop at this revision.")
 @click.pass_context
 def up(ctx: click.Context, dry_run: bool, target: str) -> None:
@@ -150,13 +150,13 @@ def validate(ctx: click.Context) -> None:
 @click.option("--confirm", default=None, help='Type the phrase "DELETE ALL DATA" non-interactively.')
 @click.pass_context
 def fresh(ctx: click.Context, confirm: str | None) -> None:
-    """DROP EVERYTHING in all four stores, then run up (dev only; asks for "DELETE ALL DATA")."""
+    """DROP EVERYTHING in every store, then run up (dev only; asks for "DELETE ALL DATA")."""
     from polyalembic import api
 
     api.production_guard()
     project = _project(ctx)
     if confirm is None:
-        click.echo("This drops every table, graph schema and collection in all four stores.")
+        click.echo(f"This drops everything in every store ({', '.join(STORES)}).")
         try:
             confirm = click.prompt(f'Type "{api.CONFIRM_PHRASE}" to continue', default="", show_default=False)
         except click.Abort:  # no input (CI, closed stdin)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from polyalembic import sql
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import sqlalchemy_url
-from polyalembic.ledger import Ledger
+from polyalembic.ledger import Ledger, connect_ledger
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.run import OPTION, Run
@@ -74,14 +73,14 @@ def preflight(migration_context: Any, executor: StepExecutor) -> None:
 def _run_online(context: Any, state: Run) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     settings = state.connections.settings
-    status_connection = sql.connect_ledger(settings, autocommit=True)
+    status_connection = connect_ledger(settings, autocommit=True)
     try:
         with migration_lock(status_connection, on_wait=lambda msg: log.warning("polyalembic: %s", msg)):
             Ledger.ensure_tables(status_connection.execute)
             recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute)
             executor = StepExecutor(state, recorder, reporter=context.config.attributes.get("polyalembic_reporter"))
             executor.bind(context.script)
-            with sql.connect_ledger(settings) as connection:
+            with connect_ledger(settings) as connection:
                 context.configure(connection=connection, **_configure_kwargs(executor, state))
                 preflight(context.get_context(), executor)
                 with context.begin_transaction():

@@ -6,8 +6,9 @@ golang-migrate knows a database only through ``database.Driver``. A store is one
 registry (``polyalembic/stores/__init__.py``); its ops (what a revision declares) and their
 implementations (what runs or renders them) live in the store's folder beside it.
 
-Every method gets the run's :class:`~polyalembic.settings.Settings` (all connection variables as
-read) or the handle :meth:`Store.connect` returned. Nothing here imports a driver: a store
+Every method gets the run's settings (anything with ``env``, the connection variables as read:
+:class:`polyalembic.settings.Settings`, which itself depends on this registry, not the other way)
+or the handle :meth:`Store.connect` returned. Nothing here imports a driver: a store
 imports its driver inside ``connect``, so ``import polyalembic`` and the CLI stay light.
 ``tests/test_store_contract.py`` checks every registered store against this contract on real
 servers.
@@ -17,12 +18,17 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-if TYPE_CHECKING:
-    from polyalembic.settings import Settings
+
+class Settings(Protocol):
+    """What a store reads of the run's settings: the connection variables."""
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
 
 
 class Store(ABC):

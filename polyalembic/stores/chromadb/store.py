@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from polyalembic.stores.contract import Store
 
 if TYPE_CHECKING:
-    from polyalembic.settings import Settings
+    from polyalembic.stores.contract import Settings
 
 
 class ChromaStore(Store):

@@ -12,7 +12,7 @@ from polyalembic.masking import mask_text
 from polyalembic.stores.contract import Store
 
 if TYPE_CHECKING:
-    from polyalembic.settings import Settings
+    from polyalembic.stores.contract import Settings
 
 
 @dataclass

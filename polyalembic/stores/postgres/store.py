@@ -7,6 +7,7 @@ ledger row when the store's database is the ledger's.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +17,7 @@ from polyalembic.stores.contract import Store
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from polyalembic.settings import Settings
+    from polyalembic.stores.contract import Settings
 
 #: the first line that makes a pair file run outside a transaction, statement by statement
 NO_TRANSACTION = "-- polyalembic: no-transaction"
@@ -33,6 +34,9 @@ class PostgresStore(Store):
     pair_op = "run_sql_file"
     op_modules = ("polyalembic.stores.postgres.ops", "polyalembic.stores.postgres.impl")
     templates_module = "polyalembic.stores.postgres.templates"
+    #: what reads the live schema (``snapshot(connection)``) and drops it (``drop_all(connection)``)
+    introspect_module: ClassVar[str] = "polyalembic.stores.postgres.introspect"
+    reset_module: ClassVar[str] = "polyalembic.stores.postgres.reset"
     transactional = True
 
     def database_url(self, settings: Settings) -> str | None:
@@ -72,14 +76,10 @@ class PostgresStore(Store):
         handle.close()
 
     def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
-        from polyalembic.stores.postgres import introspect
-
-        return _reading(handle, introspect.snapshot)
+        return _reading(handle, importlib.import_module(self.introspect_module).snapshot)
 
     def drop_all(self, handle: sa.Connection) -> list[str]:
-        from polyalembic.stores.postgres import reset
-
-        dropped = reset.drop_all(handle)
+        dropped = importlib.import_module(self.reset_module).drop_all(handle)
         handle.commit()
         return dropped
 

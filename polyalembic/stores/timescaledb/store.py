@@ -4,14 +4,14 @@ continuous aggregates in its snapshot."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from polyalembic.stores.postgres.store import PostgresStore, _reading
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from polyalembic.settings import Settings
+    from polyalembic.stores.contract import Settings
 
 
 class TimescaleStore(PostgresStore):
@@ -23,6 +23,8 @@ class TimescaleStore(PostgresStore):
     op_modules = (*PostgresStore.op_modules, "polyalembic.stores.timescaledb.ops",
                   "polyalembic.stores.timescaledb.impl")
     templates_module = "polyalembic.stores.timescaledb.templates"
+    introspect_module = "polyalembic.stores.timescaledb.introspect"
+    reset_module = "polyalembic.stores.timescaledb.reset"
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         from polyalembic.errors import StoreUnavailable
@@ -32,14 +34,3 @@ class TimescaleStore(PostgresStore):
             raise StoreUnavailable(f"timescaledb: the timescaledb extension is not installed in "
                                    f"{self.location(settings)}: run CREATE EXTENSION timescaledb")
 
-    def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
-        from polyalembic.stores.timescaledb import introspect
-
-        return _reading(handle, introspect.snapshot)
-
-    def drop_all(self, handle: sa.Connection) -> list[str]:
-        from polyalembic.stores.timescaledb import reset
-
-        dropped = reset.drop_all(handle)
-        handle.commit()
-        return dropped

@@ -1,0 +1,36 @@
+"""Splitting migration files into statements: Cypher (our splitter) and SQL (PostgreSQL's parser)."""
+
+from __future__ import annotations
+
+import pglast
+
+from polyalembic.stores.neo4j.cypher import split_statements
+
+
+def test_cypher_splits_on_semicolons_outside_strings_comments_and_backticks() -> None:
+    text = """
+    // a comment; with a semicolon
+    CREATE CONSTRAINT a IF NOT EXISTS FOR (n:A) REQUIRE n.id IS UNIQUE;
+    MERGE (n:A {id: 'x;y', note: "it's; fine"});
+    MATCH (`odd;label`) RETURN 1;
+    /* block; comment */ RETURN 2
+    """
+    statements = split_statements(text)
+    assert len(statements) == 4
+    assert statements[1] == "MERGE (n:A {id: 'x;y', note: \"it's; fine\"})"
+    assert statements[2] == "MATCH (`odd;label`) RETURN 1"
+    assert statements[3].endswith("RETURN 2")
+
+
+def test_cypher_comment_only_text_has_no_statement() -> None:
+    assert split_statements("// nothing here\n/* nor here; */\n") == []
+
+
+def test_sql_no_transaction_files_split_into_statements_with_postgresqls_parser() -> None:
+    text = ("-- polyalembic: no-transaction\n"
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS i1 ON t (a);\n"
+            "DO $$ BEGIN RAISE NOTICE 'a;b'; END $$;\n"
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS i2 ON t (b);\n")
+    statements = [s.strip() for s in pglast.split(text)]
+    assert len(statements) == 3
+    assert statements[1].startswith("DO $$") and "'a;b'" in statements[1]

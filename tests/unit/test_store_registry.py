@@ -1,0 +1,45 @@
+"""The registry's static side of the store contract (the live side: tests/test_store_contract.py)."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+from polyalembic.settings import Settings, connection_keys
+from polyalembic.stores import STORES, Store, ledger_home, pair_ops
+from tests.conftest import REPO
+
+
+def test_every_registered_store_is_a_complete_store_under_its_own_name() -> None:
+    for name, store in STORES.items():
+        assert isinstance(store, Store) and store.name == name
+        assert not inspect.isabstract(type(store)), name
+        assert store.templates(), name
+        store.register_ops()
+        if store.pair_suffix:
+            assert pair_ops()[store.pair_suffix] == store.pair_op
+
+
+def test_each_variable_belongs_to_one_store_and_settings_read_only_those() -> None:
+    keys = [key for store in STORES.values() for key in store.env_keys]
+    assert len(keys) == len(set(keys))
+    assert set(connection_keys()) == {"POLYALEMBIC_LEDGER_DSN", *keys}
+
+
+def test_the_registry_declares_the_defaults_of_one_server_for_both_sql_stores() -> None:
+    only_timescale = Settings({"TIMESCALE_DSN": "postgresql://u:p@db/app"})
+    assert only_timescale.database_url("postgres") == "postgresql://u:p@db/app"
+    assert only_timescale.ledger_dsn == "postgresql://u:p@db/app"
+    assert only_timescale.shares_ledger_database("timescaledb")
+    assert ledger_home() is STORES["postgres"]
+    separate = only_timescale.replace(POLYALEMBIC_LEDGER_DSN="postgresql://u:p@db/ledger")
+    assert separate.ledger_dsn.endswith("/ledger") and not separate.shares_ledger_database("postgres")
+    assert not separate.shares_ledger_database("neo4j")
+
+
+def test_importing_the_package_and_the_cli_loads_no_driver_and_no_alembic() -> None:
+    code = ("import sys, polyalembic.cli, polyalembic.stores; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy', 'neo4j', 'chromadb'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
