@@ -105,15 +105,13 @@ def ensure(bindir: Path, cache_dir: Path) -> str:
     """Make TimescaleDB ``VERSION`` loadable by the server in ``bindir``; say what was done."""
     if installed(bindir):
         return "installed"
+    missing = missing_build_packages(bindir)
+    if os.geteuid() != 0:
+        also = f" (it installs {' '.join(missing)} and the extension)" if missing else ""
+        raise PrerequisiteMissing(f"TimescaleDB {VERSION} is not installed for PostgreSQL in {bindir}: "
+                                  f"{ROOT_HINT}{also}")
     source = tarball()
     verify_checksum(source)
-    is_root = os.geteuid() == 0
-    missing = missing_build_packages(bindir)
-    if missing and not is_root:
-        raise PrerequisiteMissing(f"TimescaleDB {VERSION} is not installed for PostgreSQL in {bindir}: "
-                                  f"{ROOT_HINT} (it installs {' '.join(missing)} and the extension)")
-    if not is_root:
-        raise PrerequisiteMissing(f"TimescaleDB {VERSION} is not installed for PostgreSQL in {bindir}: {ROOT_HINT}")
     work = cache_dir / f"timescaledb-{VERSION}"
     work.mkdir(parents=True, exist_ok=True)
     log = work / "build.log"

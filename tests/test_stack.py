@@ -133,3 +133,43 @@ def test_stack_starts_from_a_checkout_in_a_mode_0700_folder() -> None:
         shutil.rmtree(private, ignore_errors=True)
         if data_dir is not None and not data_dir.is_relative_to(private):
             shutil.rmtree(data_dir.parent.parent, ignore_errors=True)
+
+
+def test_a_user_who_is_not_root_is_told_in_one_line_what_root_must_install() -> None:
+    """The real PostgreSQL binaries, seen through a folder whose lib has no TimescaleDB, as the
+    unprivileged postgres user: one line naming the command root runs once, nothing started."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from stack.postgres import find_bindir
+    from tests.conftest import REPO
+
+    system_python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not system_python.exists():
+        pytest.skip("needs root (to act as another user) and the system python3")
+    work = Path(tempfile.mkdtemp(prefix="polyalembic-nonroot-"))
+    try:
+        work.chmod(0o755)
+        shutil.copytree(REPO / "stack", work / "checkout" / "stack", ignore=shutil.ignore_patterns("__pycache__"))
+        bindir = work / "pg" / "15" / "bin"  # Debian's layout, without the extension in ../lib
+        bindir.mkdir(parents=True)
+        for tool in ("initdb", "pg_ctl", "postgres"):
+            (bindir / tool).symlink_to(find_bindir() / tool)
+        (work / "pg" / "15" / "lib").mkdir()
+        subprocess.run(["chown", "-R", "postgres", str(work)], check=True)  # the user's own checkout
+        result = subprocess.run(
+            [shutil.which("runuser") or "runuser", "-u", "postgres", "--", str(system_python), "-m", "stack", "up",
+             "postgres"],
+            cwd=work / "checkout", capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "PG_BINDIR": str(bindir), "HOME": str(work),
+                 "POLYALEMBIC_STACK_DIR": str(work / "stack-state")})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"stack: TimescaleDB 2.28.3 is not installed for PostgreSQL in {bindir}: "
+                     "as root, run once: python3 -m stack install-timescaledb"], result.stderr
+    assert not (work / "stack-state" / "postgres" / "state.json").exists()

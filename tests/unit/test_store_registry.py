@@ -43,3 +43,31 @@ def test_importing_the_package_and_the_cli_loads_no_driver_and_no_alembic() -> N
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy', 'neo4j', 'chromadb'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+CORE = REPO / "polyalembic"
+# dsn.py parses PostgreSQL URL schemes ("postgres://" is a scheme there, not the store): the
+# ledger itself is a PostgreSQL database.
+NOT_CORE_NAMES = {"dsn.py"}
+
+
+def test_the_core_names_no_store_outside_docstrings_and_comments() -> None:
+    import ast
+
+    names = {"postgres", "timescaledb", "neo4j", "chromadb", "chroma", "cypher", "hypertable"}
+    found = []
+    for path in sorted(CORE.rglob("*.py")):
+        if path.is_relative_to(CORE / "stores") or path.name in NOT_CORE_NAMES:
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
+                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            text = (node.value if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in docstrings else node.id if isinstance(node, ast.Name) else
+                    node.attr if isinstance(node, ast.Attribute) else "")
+            words = set(text.lower().replace("_", " ").replace(".", " ").split())
+            if words & names:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text[:60]!r}")
+    assert found == []
