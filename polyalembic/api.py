@@ -47,10 +47,10 @@ def ledger_connection(project: Project) -> sa.Connection:
 def current_revision(project: Project) -> str | None:
     """The revision the chain is at (alembic_version), None at base."""
     with ledger_connection(project) as conn:
-        return _current(conn)
+        return current_revision_of(conn)
 
 
-def _current(conn: sa.Connection) -> str | None:
+def current_revision_of(conn: sa.Connection) -> str | None:
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
     heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
@@ -155,12 +155,21 @@ def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
     """Every migration's state, and the current revision."""
     chain = project.chain()
     with ledger_connection(project) as conn:
-        return compute(chain, read_rows(conn)), _current(conn)
+        return compute(chain, read_rows(conn)), current_revision_of(conn)
 
 
-def stamp(project: Project, target: str = "head") -> None:
-    """Record ``target`` (and every migration before it) as applied without running them."""
-    command.stamp(project.config(), target)
+def stamp(project: Project, target: str = "head", backwards: bool = False) -> list[Migration]:
+    """Record ``target`` (and every migration before it) as applied without running them; return
+    the migrations whose rows changed. Moving the ledger back (un-stamping what is recorded as
+    applied: the stores still hold it) needs ``backwards``."""
+    chain = project.chain()
+    start, end = _index(chain, current_revision(project)), _resolve(chain, target)
+    if end < start and not backwards:
+        undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
+        raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "
+                               "stay in the stores): pass --backwards if that is what you mean")
+    command.stamp(project.config(polyalembic_allow_backwards=backwards), chain[end].revision if end >= 0 else "base")
+    return chain[start + 1:end + 1] if end >= start else list(reversed(chain[end + 1:start + 1]))
 
 
 def production_guard() -> None:
@@ -212,3 +221,4 @@ def _clear_ledger(conn: sa.Connection) -> None:
         conn.execute(audit_insert().values(
             revision="*", database_type="*", migration_file="*", action="fresh",
             at=sa.func.now(), by=applied_by()))
+

@@ -50,6 +50,7 @@ def generate(project: Project, store: str, name: str) -> list[Path]:
     revision = f"{store}_{number:03d}"
     if _exists(project, revision):
         raise PolyalembicError(f"revision id {revision!r} is taken: rename the existing one")
+    _refuse_a_revision_the_ledger_knows(project, revision)
     values = dict(title=name.replace("_", " ").capitalize(), revision=revision,
                   down_revision=head, store=store, name=name,
                   label="".join(w.capitalize() for w in name.split("_")))
@@ -74,3 +75,20 @@ def _exists(project: Project, revision: str) -> bool:
         return project.script().get_revision(revision) is not None
     except Exception:  # noqa: BLE001 - alembic raises several types for unknown ids
         return False
+
+
+def _refuse_a_revision_the_ledger_knows(project: Project, revision: str) -> None:
+    """A revision id whose file was deleted may still have a ledger row (a failed run): a new file
+    with that id would inherit it. Checked when the ledger is reachable (generate needs no server)."""
+    from polyalembic.errors import StoreUnavailable
+    from polyalembic.ledger import connect_ledger, read_rows
+
+    try:
+        with connect_ledger(project.settings) as conn:
+            row = next((r for r in read_rows(conn) if r.revision == revision), None)
+    except StoreUnavailable:
+        return
+    if row is not None:
+        raise PolyalembicError(f"revision id {revision!r} is in the ledger already ({row.status} "
+                               f"{row.migration_file}, its file is gone): `polyalembic repair forget {revision}` "
+                               "clears that row, then generate again")

@@ -16,50 +16,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.schema import CreateTable
 
 from polyalembic import sql
 from polyalembic.dsn import same_database
 from polyalembic.errors import StoreUnavailable
+from polyalembic.ledger_schema import TABLE, audit_table, migrations_table
 from polyalembic.migration import Migration
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 from polyalembic.stores import ledger_home
 
-TABLE = "schema_migrations"
-AUDIT_TABLE = "schema_migrations_audit"
-
-# The one definition of the ledger's schema: created from these (CREATE TABLE IF NOT EXISTS,
-# also rendered under --sql) and written through them.
-_meta = sa.MetaData()
-migrations_table = sa.Table(
-    TABLE, _meta,
-    sa.Column("revision", sa.String(128), primary_key=True),
-    sa.Column("database_type", sa.String(32), nullable=False),
-    sa.Column("migration_file", sa.String(255), nullable=False),
-    sa.Column("checksum", sa.CHAR(64), nullable=False),
-    sa.Column("status", sa.String(16), sa.CheckConstraint("status IN ('running', 'applied', 'failed')"),
-              nullable=False),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("execution_ms", sa.Integer),
-    sa.Column("applied_by", sa.String(255), nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("failed_step", sa.Text),
-)
-audit_table = sa.Table(
-    AUDIT_TABLE, _meta,
-    # numbered by the database: inserts (also rendered under --sql) leave it out
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-    sa.Column("revision", sa.String(128), nullable=False),
-    sa.Column("database_type", sa.String(32), nullable=False),
-    sa.Column("migration_file", sa.String(255), nullable=False),
-    sa.Column("action", sa.String(16), nullable=False),
-    sa.Column("checksum", sa.CHAR(64)),
-    sa.Column("execution_ms", sa.Integer),
-    sa.Column("error", sa.Text),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("by", sa.String(255), nullable=False),
-    implicit_returning=False,
-)
 
 def audit_insert() -> sa.Insert:
     """An INSERT into the audit table that leaves ``id`` to the database (also under --sql)."""
@@ -92,6 +57,13 @@ class LedgerRow:
     applied_by: str
     error: str | None
     failed_step: str | None
+    completed_steps: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the store may hold part of the migration: it is running (or died running), or
+        it failed outside a single transaction (it recorded progress)."""
+        return self.status == "running" or (self.status == "failed" and self.completed_steps is not None)
 
 
 class Ledger:
@@ -99,12 +71,6 @@ class Ledger:
 
     def __init__(self) -> None:
         self.by = applied_by()
-
-    @staticmethod
-    def ensure_tables(execute: Execute) -> None:
-        """Create the ledger tables when missing (IF NOT EXISTS, so it also renders for --sql)."""
-        for table in (migrations_table, audit_table):
-            execute(CreateTable(table, if_not_exists=True))
 
     def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
         """INSERT ... ON CONFLICT UPDATE of ``m``'s row; columns in ``keep`` keep their old value."""
@@ -125,19 +91,34 @@ class Ledger:
             action=action, checksum=m.checksum(), execution_ms=ms, error=error,
             at=sa.func.now(), by=self.by)
 
-    def running(self, execute: Execute, m: Migration) -> None:
-        execute(self._upsert(m, "running"))
+    def running(self, execute: Execute, m: Migration, completed_steps: int | None) -> None:
+        """``running``; ``completed_steps`` is None for a migration that runs as one transaction."""
+        execute(self._upsert(m, "running", completed_steps=completed_steps))
+
+    def progress(self, execute: Execute, m: Migration, completed_steps: int) -> None:
+        """Another step of a migration that commits as it goes is done."""
+        execute(sa.update(migrations_table).where(migrations_table.c.revision == m.revision)
+                .values(completed_steps=completed_steps))
 
     def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
-        execute(self._upsert(m, "applied", execution_ms=ms))
+        execute(self._upsert(m, "applied", execution_ms=ms, completed_steps=None))
         execute(self._audit(m, action, ms))
+
+    def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
+        """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
+        if values:
+            execute(sa.update(migrations_table).where(migrations_table.c.revision == m.revision).values(**values))
+        execute(self._audit(m, f"repair:{action}"))
 
     def failed(self, execute: Execute, m: Migration, error: str, step: str | None,
                ms: int | None, upgrade: bool = True) -> None:
         """An upgrade (or a non-transactional downgrade) failed: the row says ``failed`` with the
         error and the step."""
-        keep = () if upgrade else ("applied_at", "checksum")  # a downgrade: when and what was applied
-        execute(self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms))
+        # completed_steps stays as the progress recorded it (a downgrade that may be partial: 0);
+        # a downgrade also keeps when and what was applied
+        keep = () if upgrade else ("applied_at", "checksum")
+        progress = {} if upgrade else {"completed_steps": 0}
+        execute(self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress))
         execute(self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000]))
 
     def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:
@@ -154,9 +135,10 @@ def read_rows(connection: sa.Connection) -> list[LedgerRow]:
     """Every ledger row, oldest first; [] when the ledger does not exist yet."""
     if not sa.inspect(connection).has_table(TABLE):
         return []
-    result = connection.execute(sa.select(migrations_table).order_by(
-        migrations_table.c.applied_at, migrations_table.c.revision))
-    return [LedgerRow(**row._mapping) for row in result]
+    # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
+    result = connection.execute(sa.text(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision"))
+    fields = set(LedgerRow.__dataclass_fields__)
+    return [LedgerRow(**{k: v for k, v in row._mapping.items() if k in fields}) for row in result]
 
 
 def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:

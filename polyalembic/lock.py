@@ -2,35 +2,59 @@
 
 Two concurrent runs never apply a migration twice: the second waits (and says so) until the
 first releases the lock, then sees what the first applied. A transaction-level lock would be
-released by ``autocommit_block``, so the lock lives on a separate session.
+released by ``autocommit_block``, so the lock lives on a separate session. A wait may have a
+limit (``--lock-timeout``): past it the run stops, naming the holder.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from polyalembic.errors import PolyalembicError
+
 log = logging.getLogger("polyalembic.lock")
 
 # A fixed 64-bit key: "polyalembic" squeezed into a bigint (any constant shared by all runs works).
 LOCK_KEY = 0x706F6C79616C656D
+_HOLDER = sa.text(
+    "SELECT l.pid, a.backend_start, a.application_name FROM pg_locks l "
+    "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = :k LIMIT 1")
+
+
+def _holder(connection: sa.Connection, key: int) -> str:
+    row = connection.execute(_HOLDER, {"k": key}).first()
+    if row is None:
+        return "another run"
+    since = f", connected since {row[1].isoformat(timespec='seconds')}" if row[1] else ""
+    return f"another run (backend pid {row[0]}{since})"
 
 
 @contextmanager
-def migration_lock(connection: sa.Connection, key: int = LOCK_KEY,
-                   on_wait: Callable[[str], object] | None = None) -> Iterator[None]:
-    """Hold ``pg_advisory_lock(key)`` on ``connection`` (an autocommit connection) for the block."""
-    got = connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-    if not got:
-        holder = connection.execute(sa.text(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND ((classid::bigint << 32) | objid::bigint) = :k LIMIT 1"), {"k": key}).scalar()
-        message = f"waiting for the migration lock (held by another run, backend pid {holder})"
-        (on_wait or log.warning)(message)
-        connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+def migration_lock(connection: sa.Connection, key: int = LOCK_KEY, on_wait: Callable[[str], object] | None = None,
+                   timeout: float | None = None) -> Iterator[None]:
+    """Hold ``pg_advisory_lock(key)`` on ``connection`` (an autocommit connection) for the block;
+    wait for it at most ``timeout`` seconds (None: as long as it takes)."""
+    try_lock = sa.text("SELECT pg_try_advisory_lock(:k)")
+    if not connection.execute(try_lock, {"k": key}).scalar():
+        holder = _holder(connection, key)
+        limit = f" (at most {timeout:g}s)" if timeout is not None else ""
+        (on_wait or log.warning)(f"waiting for the migration lock held by {holder}{limit}")
+        if timeout is None:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        else:
+            deadline = time.monotonic() + timeout
+            while not connection.execute(try_lock, {"k": key}).scalar():
+                if time.monotonic() >= deadline:
+                    raise PolyalembicError(f"the migration lock is still held by {_holder(connection, key)} after "
+                                           f"{timeout:g}s (--lock-timeout): nothing was applied; try again when "
+                                           "that run has finished")
+                time.sleep(0.2)
     try:
         yield
     finally:

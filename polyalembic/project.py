@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ class Project:
     config_path: Path
     settings: Settings | None = None
     reporter: Any = None
+    # passed to every Alembic Config this project makes (e.g. polyalembic_lock_timeout)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.settings is None:
@@ -55,7 +57,7 @@ class Project:
         """A fresh Alembic Config carrying the settings (and reporter) to migrations/env.py."""
         config = Config(str(self.config_path))
         config.attributes.update(configure_logger=False, polyalembic_settings=self.settings,
-                                 polyalembic_reporter=self.reporter, **attributes)
+                                 polyalembic_reporter=self.reporter, **{**self.attributes, **attributes})
         return config
 
     def script(self) -> ScriptDirectory:

@@ -7,6 +7,7 @@ is recorded against the statement or op that raised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # the op implementations import this module: it stays below t
     from polyalembic.connections import StoreConnections
 
 OPTION = "polyalembic_run"
+log = logging.getLogger("polyalembic")
 
 
 @dataclass
@@ -24,9 +26,13 @@ class Run:
 
     connections: StoreConnections
     current_step: str | None = None
-    # set by the recorder while a migration runs in the ledger's transaction: called (once)
-    # before an op commits early, so the ledger says `running` from then on
+    # set by the recorder for each migration: called (once) before an op commits outside the
+    # migration's transaction, so the ledger says `running` (with its progress) from then on
     before_early_commit: Callable[[], None] | None = field(default=None, repr=False)
+    # the steps of the current migration that commit on their own (see ``checkpoint``)
+    position: int = 0
+    resume_after: int = 0
+    on_progress: Callable[[int, str], None] | None = field(default=None, repr=False)
 
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
@@ -34,6 +40,20 @@ class Run:
         outer, self.current_step = self.current_step, description
         yield  # on an exception the inner step stays, for the failure record
         self.current_step = outer
+
+    def checkpoint(self, description: str, action: Callable[[], None]) -> None:
+        """Run one step that commits on its own (a statement outside a transaction, a batch of
+        Cypher writes, an op of a store without transactions). On a resume the steps completed
+        before the interruption are skipped, never repeated; each completed step is recorded."""
+        self.position += 1
+        if self.position <= self.resume_after:
+            log.warning("polyalembic: skipped (completed before the interruption): step %d, %s",
+                        self.position, description[:120])
+            return
+        with self.step(description):
+            action()
+        if self.on_progress:
+            self.on_progress(self.position, description)
 
     def committing_early(self) -> None:
         """An op is about to commit outside the migration's transaction (autocommit block)."""

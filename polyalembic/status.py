@@ -28,6 +28,8 @@ class MigrationStatus:
     checksum: str | None
     execution_ms: int | None
     error: str | None
+    completed_steps: int | None = None
+    status_in_ledger: str | None = None
 
     @property
     def short_checksum(self) -> str:
@@ -49,11 +51,11 @@ def compute(chain: list[Migration], rows: list[LedgerRow]) -> list[MigrationStat
             state = MISMATCH
         result.append(MigrationStatus(m.store, m.migration_file, m.revision, state,
                                       row.applied_at.isoformat(timespec="seconds") if row.applied_at else None,
-                                      row.checksum, row.execution_ms, row.error))
+                                      row.checksum, row.execution_ms, row.error, row.completed_steps, row.status))
     for row in by_revision.values():
         result.append(MigrationStatus(row.database_type, row.migration_file, row.revision, MISSING,
                                       row.applied_at.isoformat(timespec="seconds") if row.applied_at else None,
-                                      row.checksum, row.execution_ms, row.error))
+                                      row.checksum, row.execution_ms, row.error, row.completed_steps, row.status))
     return result
 
 
@@ -96,4 +98,20 @@ def render_table(statuses: list[MigrationStatus]) -> str:
     for s in statuses:
         if s.state == FAILED and s.error:
             lines.append(f"failed: {s.store} {s.migration_file}: {s.error.splitlines()[0][:200]}")
+        hint = repair_hint(s)
+        if hint:
+            lines.append(f"  {s.revision}: {hint}")
     return "\n".join(lines)
+
+
+def repair_hint(s: MigrationStatus) -> str | None:
+    """The `polyalembic repair` choice that fits a problem row, if any."""
+    rev = s.revision
+    if s.state == RUNNING or (s.state == FAILED and s.completed_steps is not None):
+        return (f"half done ({s.completed_steps or 0} step(s) completed): polyalembic repair resume {rev} | "
+                f"retry {rev} | mark-applied {rev}")
+    if s.state == MISMATCH:
+        return f"edited after it was applied: write a new migration, or polyalembic repair accept-checksum {rev}"
+    if s.state == MISSING and s.applied_at is not None and s.status_in_ledger != APPLIED:
+        return f"its file is gone and it never applied: polyalembic repair forget {rev}"
+    return None

@@ -139,7 +139,11 @@ def check_ledger(project: Project) -> list[Problem]:
             problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
                                     "changed after it was applied (checksum mismatch): revert the edit and "
                                     "write a new migration instead"))
-        elif s.state == MISSING:
+        elif s.state == MISSING and s.status_in_ledger == "applied":
             problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
                                     "is applied but its file is gone: restore the file"))
+        elif s.state == MISSING:
+            problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
+                                    f"is {s.status_in_ledger} in the ledger (never applied) and its file is gone: "
+                                    f"`polyalembic repair forget {s.revision}` clears the row"))
     return problems

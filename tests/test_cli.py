@@ -243,12 +243,17 @@ def test_no_transaction_file_with_several_statements(project_copy: Project, sett
     assert failed.exit_code == 1 and "no_such_table" in failed.output
     row = {r.revision: r for r in ledger(settings)}["postgres_008"]
     assert row.status == "failed" and "idx_pm_bad" in row.failed_step
+    assert row.completed_steps == 1  # statement by statement: the first one is in
     assert "idx_pm_name" in snapshot(settings)["postgres"]["objects"]  # committed before the failure
     (folder / "008_concurrent_indexes.up.sql").write_text(
         "-- polyalembic: no-transaction\n"
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_name ON procedural_memories (name);\n"
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_created ON procedural_memories (created_at);\n")
-    assert run(project_copy, settings, "up").exit_code == 0  # the fixed file reruns over the leftovers
+    refused = run(project_copy, settings, "up")  # half done: up does not guess
+    assert refused.exit_code == 1 and "repair resume postgres_008" in refused.output
+    resumed = run(project_copy, settings, "repair", "resume", "postgres_008")  # the fixed file, from step 2
+    assert resumed.exit_code == 0, resumed.output
+    assert "skipping its 1 completed step(s)" in resumed.output
     assert run(project_copy, settings, "down").exit_code == 0
     objects = snapshot(settings)["postgres"]["objects"]
     assert "idx_pm_name" not in objects and "idx_pm_created" not in objects
@@ -311,7 +316,8 @@ def test_generate_rejects_bad_names_and_duplicates(project_copy: Project, settin
 def test_stamp_baselines_without_running(project: Project, settings: Settings) -> None:
     result = run(project, settings, "stamp", "timescaledb_003")
     assert result.exit_code == 0, result.output
-    assert "Stamped 10 migration(s) as applied." in result.output
+    assert "Stamped 10 migration(s) as applied: postgres_001, postgres_002, " in result.output
+    assert "timescaledb_003 (nothing was run)." in result.output
     assert applied(settings) == [m.revision for m in project.chain()][:10]
     assert is_empty({**snapshot(settings), "ledger": []}) == []
     up = run(project, settings, "up")

@@ -8,7 +8,7 @@ import sys
 import pytest
 from alembic import command
 
-from polyalembic.errors import MigrationFailed
+from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from tests.conftest import REPO, settings_env
@@ -92,8 +92,8 @@ upgrade, downgrade = migration_files(__file__)
 '''
 
 
-def test_failed_neo4j_migration_is_recorded_and_a_fixed_rerun_succeeds(project_copy: Project,
-                                                                      settings: Settings) -> None:
+def test_failed_neo4j_migration_is_recorded_and_a_fixed_file_resumes(project_copy: Project,
+                                                                     settings: Settings) -> None:
     folder = project_copy.migrations_dir / "neo4j"
     (folder / "002_agent_links.py").write_text(BROKEN_REVISION)
     (folder / "002_agent_links.up.cql").write_text(
@@ -107,15 +107,23 @@ def test_failed_neo4j_migration_is_recorded_and_a_fixed_rerun_succeeds(project_c
     failed = rows.pop("neo4j_002")
     assert failed.status == "failed"
     assert "RETRUN" in failed.error and "RETRUN" in failed.failed_step
+    assert failed.completed_steps == 1  # the constraint was created and committed
     assert {r.status for r in rows.values()} == {"applied"}
     assert len(rows) == len(project_copy.chain()) - 1
 
     (folder / "002_agent_links.up.cql").write_text(
         "CREATE CONSTRAINT agent_id_unique IF NOT EXISTS FOR (a:Agent) REQUIRE a.id IS UNIQUE;\n"
         "MATCH (a:Agent) SET a.linked = true RETURN a;\n")
-    command.upgrade(project_copy.config(), "head")
+    # the store may be half changed: a plain upgrade refuses and names the choices
+    with pytest.raises(PolyalembicError, match=r"neo4j_002\) failed part way after 1 completed step\(s\) at step "
+                                              r"\[cypher: MATCH .*RETRUN a\]: decide with `polyalembic repair "
+                                              r"resume neo4j_002`"):
+        command.upgrade(project_copy.config(), "head")
+    from polyalembic.repair import repair
+
+    assert "skipping its 1 completed step(s)" in repair(project_copy, "resume", "neo4j_002")
     row = {r.revision: r for r in ledger(settings)}["neo4j_002"]
-    assert (row.status, row.error) == ("applied", None)
+    assert (row.status, row.error, row.completed_steps) == ("applied", None, None)
     assert "agent_id_unique" in snapshot(settings)["neo4j"]["constraints"]
 
 
@@ -226,7 +234,8 @@ def downgrade():
 '''
 
 
-def test_killed_migration_shows_running_and_a_rerun_finishes_it(project_copy: Project, settings: Settings) -> None:
+def test_killed_migration_shows_running_blocks_up_and_a_resume_finishes_it(project_copy: Project,
+                                                                          settings: Settings) -> None:
     import os
     import signal
     import time
@@ -252,7 +261,20 @@ def test_killed_migration_shows_running_and_a_rerun_finishes_it(project_copy: Pr
     states = {s.revision: s.state for s in api.status(project_copy)[0]}
     assert states["chromadb_002"] == "running"
 
-    command.upgrade(project_copy.config(), "head")
+    refused = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "up"],
+                             env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        "polyalembic: error: chromadb migration 002_slow_things.py (chromadb_002) was interrupted while running "
+        "after 0 completed step(s): decide with `polyalembic repair resume chromadb_002`"), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    status = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "status"],
+                            env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    assert "chromadb_002: half done (0 step(s) completed): polyalembic repair resume chromadb_002" in status.stdout
+
+    from polyalembic.repair import repair
+
+    repair(project_copy, "resume", "chromadb_002")
     row = {r.revision: r for r in ledger(settings)}["chromadb_002"]
     assert (row.status, row.error) == ("applied", None)
     assert "slow_things" in snapshot(settings)["chromadb"]["collections"]

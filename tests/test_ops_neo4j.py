@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from alembic import command
 
-from polyalembic.errors import MigrationFailed
+from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores.neo4j import introspect
@@ -83,7 +83,12 @@ def test_run_cypher_data_statements_share_one_transaction(ops_project: Project, 
 
     add_revision(ops_project, "001_probe.py", failing_revision(
         "MATCH (p:Probe {id: 1}) CREATE (:Probe {id: 2, step: 'second'})"))
-    command.upgrade(ops_project.config(), "head")  # the fixed rerun: IF NOT EXISTS makes it idempotent
+    assert row.completed_steps == 1  # the constraint; the failed batch was rolled back whole
+    with pytest.raises(PolyalembicError, match=r"neo4j_001\) failed part way after 1 completed step"):
+        command.upgrade(ops_project.config(), "head")  # half done: up does not guess
+    from polyalembic.repair import repair
+
+    repair(ops_project, "resume", "neo4j_001")  # the fixed file, after the constraint
     with graph(settings) as g:
         assert query(g, "MATCH (p:Probe) RETURN p.id AS id, p.step AS step ORDER BY id") == [
             {"id": 1, "step": "first"}, {"id": 2, "step": "second"}]

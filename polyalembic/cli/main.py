@@ -16,7 +16,8 @@ from polyalembic.stores import STORES
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
 
-    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"])
+    attributes = {} if ctx.obj["lock_timeout"] is None else {"polyalembic_lock_timeout": ctx.obj["lock_timeout"]}
+    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes)
 
 
 class Group(click.Group):
@@ -44,11 +45,14 @@ class Group(click.Group):
               help="alembic.ini to use (default: ./alembic.ini or the nearest one above).")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (connections, each step).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Wait at most this long for the migration lock (default: as long as it takes).")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool) -> None:
+def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, lock_timeout: float | None) -> None:
     """Migrate PostgreSQL, TimescaleDB, Neo4j and ChromaDB from one Alembic chain and one ledger."""
     setup_logging(verbose, quiet)
-    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet)}
+    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet),
+               "lock_timeout": lock_timeout}
 
 
 def _echo(ctx: click.Context, text: str) -> None:
@@ -183,13 +187,40 @@ def generate(ctx: click.Context, store: str, name: str) -> None:
 
 @main.command()
 @click.argument("revision", default="head")
+@click.option("--backwards", is_flag=True, help="Allow moving the ledger back (un-stamping applied migrations).")
 @click.pass_context
-def stamp(ctx: click.Context, revision: str) -> None:
+def stamp(ctx: click.Context, revision: str, backwards: bool) -> None:
     """Record REVISION (and all before it) as applied without running them (baseline)."""
     from polyalembic import api
 
-    api.stamp(_project(ctx), revision)
-    _echo(ctx, f"Stamped {ctx.obj['reporter'].count} migration(s) as applied.")
+    changed = api.stamp(_project(ctx), revision, backwards)
+    if not changed:
+        _echo(ctx, f"Nothing to stamp: the ledger is at {revision} already.")
+    elif backwards and ctx.obj["reporter"].unstamped:
+        _echo(ctx, f"Un-stamped {len(changed)} migration(s): {', '.join(m.revision for m in changed)} "
+                   "(recorded as not applied; nothing was run or reverted).")
+    else:
+        _echo(ctx, f"Stamped {len(changed)} migration(s) as applied: {', '.join(m.revision for m in changed)} "
+                   "(nothing was run).")
+
+
+@main.command()
+@click.argument("action", type=click.Choice(["resume", "retry", "mark-applied", "forget", "accept-checksum"]))
+@click.argument("revision")
+@click.pass_context
+def repair(ctx: click.Context, action: str, revision: str) -> None:
+    """Decide about a failed, interrupted or edited migration (audited).
+
+    \b
+    resume REV           run a half-done migration again, skipping the steps it completed
+    retry REV            run it again from its first step
+    mark-applied REV     you finished it by hand: record it applied, run nothing
+    forget REV           drop the row of a migration whose file is gone and that never applied
+    accept-checksum REV  an applied file was edited on purpose: record its current checksum
+    """
+    from polyalembic.repair import repair as decide
+
+    _echo(ctx, decide(_project(ctx), action, revision))
 
 
 @main.command(name="help")

@@ -41,10 +41,12 @@ class Reporter:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.count = 0
+        self.unstamped = 0
 
     def __call__(self, event: str, m: Migration, ms: int | None) -> None:
         if event in ("applied", "reverted", "stamped", "unstamped"):
             self.count += 1
+        self.unstamped += event == "unstamped"
         if self.quiet:
             return
         took = f"{ms} ms" if ms is not None else ""

@@ -20,12 +20,18 @@ from alembic.runtime.migration import MigrationContext
 _PLANNING_COMMANDS = ("upgrade", "downgrade")
 
 
+def planned_command(migration_context: MigrationContext) -> str | None:
+    """``upgrade`` or ``downgrade`` when one of those commands is running; None otherwise."""
+    name = getattr(getattr(migration_context, "_migrations_fn", None), "__name__", None)
+    return name if name in _PLANNING_COMMANDS else None
+
+
 def planned_revisions(migration_context: MigrationContext) -> list[str] | None:
     """The revisions the running ``upgrade``/``downgrade`` command is about to run, in order; None
     for any other command. Reads the command's step function (``MigrationContext._migrations_fn``)."""
-    steps_fn = getattr(migration_context, "_migrations_fn", None)
-    if getattr(steps_fn, "__name__", None) not in _PLANNING_COMMANDS:
+    if planned_command(migration_context) is None:
         return None
+    steps_fn = migration_context._migrations_fn
     revisions = []
     for step in steps_fn(migration_context.get_current_heads(), migration_context):
         script = getattr(step, "revision", None)  # a RevisionStep; a StampStep runs nothing

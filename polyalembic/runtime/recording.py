@@ -11,6 +11,13 @@
 3. **Early commits.** A migration under rule 1 whose op commits on its own (an autocommit block:
    a continuous aggregate WITH DATA, a refresh, a no-transaction file run by a Python revision)
    gets its ``running`` row just before that first commit, once: from then on rule 2 holds.
+3b. **Progress.** A migration that is not one transaction records ``completed_steps``: every
+   statement or op that commits on its own (``Run.checkpoint``: a Cypher schema statement, a batch
+   of Cypher writes, a statement outside a transaction, a Chroma op) adds one when it is done.
+   One that runs as one transaction keeps ``completed_steps`` NULL. A row that is ``running``,
+   or ``failed`` with progress, may have changed part of its store: ``up`` refuses to start until
+   ``polyalembic repair`` decides (resume after the last completed step, retry from the start,
+   mark applied). A failure rolled back whole (NULL) does not block: ``up`` runs it again.
 4. **Upgrade failures** write ``failed`` with the (masked) error and the step that raised (the
    statement, the op), on the lock's connection. Earlier migrations stay applied.
 5. **Downgrade failures.** One that ran in a single transaction was rolled back whole: the row
@@ -38,11 +45,13 @@ from polyalembic.stores import get_store
 class Recorder:
     """Applies the rules above for one run."""
 
-    def __init__(self, ledger: Ledger, settings: Settings, run: Run, status_execute: Execute | None) -> None:
+    def __init__(self, ledger: Ledger, settings: Settings, run: Run, status_execute: Execute | None,
+                 resume: dict[str, int] | None = None) -> None:
         self.ledger = ledger
         self.settings = settings
         self.run = run
         self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
+        self.resume = resume or {}  # revision -> completed steps to skip (repair resume/retry)
 
     def in_ledger_transaction(self, store: str) -> bool:
         return self.settings.shares_ledger_database(store)
@@ -51,16 +60,31 @@ class Recorder:
         return self.status_execute or ctx.execute
 
     def starting(self, ctx: Any, m: Migration, upgrade: bool) -> None:
-        """Rules 2 and 3, before a migration's function runs."""
+        """Rules 2, 3 and 3b, before a migration's function runs."""
+        run = self.run
+        run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
         if not upgrade:
             return
-        if not self.in_ledger_transaction(m.store) or m.commits_early():
-            self.ledger.running(self._status(ctx), m)
-        elif not ctx.as_sql:
-            self.run.before_early_commit = lambda: self.ledger.running(self._status(ctx), m)
+        status = self._status(ctx)
+        one_transaction = get_store(m.store).transactional and not m.commits_early()
+        with_ledger = one_transaction and self.in_ledger_transaction(m.store)
+        if ctx.as_sql:
+            if not with_ledger:
+                self.ledger.running(status, m, None)
+            return
+        run.resume_after = self.resume.get(m.revision, 0)
+        run.on_progress = lambda done, _step: self.ledger.progress(status, m, done)
+        if with_ledger:
+            run.before_early_commit = lambda: self.ledger.running(status, m, 0)
+        elif one_transaction:
+            self.ledger.running(status, m, None)
+            run.before_early_commit = lambda: self.ledger.progress(status, m, 0)
+        else:
+            self.ledger.running(status, m, run.resume_after)
 
     def finished_function(self) -> None:
         self.run.before_early_commit = None
+        self.run.on_progress = None
 
     def failed(self, ctx: Any, m: Migration, upgrade: bool, error: str, step: str | None, ms: int) -> None:
         """Rules 4 and 5."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 
-from polyalembic.errors import MigrationFailed
+from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.migration import Migration
 from polyalembic.run import OPTION, Run
 from polyalembic.runtime.alembic_internals import current_context, operations_on
@@ -120,9 +120,23 @@ class StepExecutor:
         if self.reporter and not ctx.as_sql:
             self.reporter("applied" if step.is_upgrade else "reverted", m, ms)
 
+    @staticmethod
+    def allow_backwards(ctx: MigrationContext) -> bool:
+        """``polyalembic stamp --backwards``, or ``-x stamp_backwards=yes`` for Alembic's own stamp."""
+        from alembic import context
+
+        del ctx
+        x_args = context.get_x_argument(as_dictionary=True)
+        return bool(context.config.attributes.get("polyalembic_allow_backwards")) or \
+            x_args.get("stamp_backwards") == "yes"
+
     def _record_stamp(self, ctx: MigrationContext, step: Any) -> None:
         """``stamp``: every revision between source and destination is recorded (or removed)."""
         revmap = step.revision_map
+        if not step.is_upgrade and not ctx.as_sql and not self.allow_backwards(ctx):
+            raise PolyalembicError("stamp would move the ledger back (un-stamp applied migrations whose changes "
+                                   "stay in the stores): use `polyalembic stamp REV --backwards`, or "
+                                   "`-x stamp_backwards=yes` with alembic stamp")
         if step.is_upgrade:
             upper, lower = step.destination_revision_ids, step.source_revision_ids or ("base",)
         else:

@@ -144,7 +144,8 @@ def run_chroma_op(operations: Operations, operation: ChromaOp) -> None:
         return
     run = run_of(operations)
     client = run.connections.get("chromadb")
-    with run.step(operation.plan()):
+
+    def apply() -> None:
         if isinstance(operation, CreateCollectionOp):
             create(client, operation)
         elif isinstance(operation, DeleteCollectionOp):
@@ -160,3 +161,5 @@ def run_chroma_op(operations: Operations, operation: ChromaOp) -> None:
             operation.fn(client)
         else:
             raise TypeError(f"no implementation for {type(operation).__name__}")
+
+    run.checkpoint(operation.plan(), apply)  # every Chroma op commits on its own

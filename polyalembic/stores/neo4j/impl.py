@@ -66,24 +66,32 @@ def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
     def flush() -> None:
         if not batch:
             return
-        with graph.driver.session(database=graph.database) as session, session.begin_transaction() as tx:
-            for statement in batch:
-                with run.step(f"cypher: {statement[:120]}"):
-                    tx.run(statement, params).consume()
-            tx.commit()
+        statements = list(batch)
         batch.clear()
+
+        def write() -> None:
+            with graph.driver.session(database=graph.database) as session, session.begin_transaction() as tx:
+                for statement in statements:
+                    with run.step(f"cypher: {statement[:120]}"):
+                        tx.run(statement, params).consume()
+                tx.commit()
+
+        run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}", write)
+
+    def autocommit_statement(statement: str) -> None:
+        with graph.driver.session(database=graph.database) as session:
+            session.run(statement, params).consume()
 
     for statement in statements:
         if is_schema(statement):
             flush()
-            with run.step(f"cypher: {statement[:120]}"):
-                graph.driver.execute_query(statement, params, database_=graph.database)
+            run.checkpoint(f"cypher: {statement[:120]}",
+                           lambda s=statement: graph.driver.execute_query(s, params, database_=graph.database))
             if creates_schema(statement):
                 created.append(created_name(statement))
         elif autocommit or needs_autocommit(statement):
             flush()
-            with run.step(f"cypher: {statement[:120]}"), graph.driver.session(database=graph.database) as s:
-                s.run(statement, params).consume()
+            run.checkpoint(f"cypher: {statement[:120]}", lambda s=statement: autocommit_statement(s))
         else:
             batch.append(statement)
     flush()

@@ -19,13 +19,17 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
     # no_parameters: the DBAPI gets the text as it is (psycopg would read "%" as a placeholder)
     options = {"no_parameters": True}
     run = run_of(operations)
-    with run.step(description):
-        if autocommit:
-            run.committing_early()
-            with ctx.autocommit_block():
-                ctx.connection.exec_driver_sql(sql, execution_options=options)
-        else:
+    if not autocommit:
+        with run.step(description):
             ctx.connection.exec_driver_sql(sql, execution_options=options)
+        return
+
+    def commit_on_its_own() -> None:
+        with ctx.autocommit_block():
+            ctx.connection.exec_driver_sql(sql, execution_options=options)
+
+    run.committing_early()
+    run.checkpoint(description, commit_on_its_own)
 
 
 @Operations.implementation_for(RunSqlFileOp)

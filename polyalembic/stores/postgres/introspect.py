@@ -30,13 +30,17 @@ WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c')
 """
 
 
+def is_bookkeeping(name: str) -> bool:
+    """True for polyalembic's and Alembic's own tables (and their indexes, sequences, keys)."""
+    return any(name == b or name.startswith(b + "_") for b in BOOKKEEPING)
+
+
 def objects(connection: sa.Connection, include_bookkeeping: bool = False) -> dict[str, str]:
     """name -> kind of every user object in the public schema."""
     rows = connection.execute(sa.text(_OBJECTS)).all()
     found = {name: kind for name, kind in rows}
     if not include_bookkeeping:
-        found = {n: k for n, k in found.items()
-                 if not any(n == b or n.startswith(b + "_") for b in BOOKKEEPING)}
+        found = {n: k for n, k in found.items() if not is_bookkeeping(n)}
     return found
 
 
@@ -46,7 +50,7 @@ def constraints(connection: sa.Connection) -> dict[str, list[str]]:
         "SELECT con.conname, rel.relname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
         "JOIN pg_class rel ON rel.oid = con.conrelid JOIN pg_namespace n ON n.oid = rel.relnamespace "
         "WHERE n.nspname = 'public'")).all()
-    return {name: [table, definition] for name, table, definition in rows if table not in BOOKKEEPING}
+    return {name: [table, definition] for name, table, definition in rows if not is_bookkeeping(table)}
 
 
 def columns(connection: sa.Connection) -> dict[str, list[list[Any]]]:
@@ -63,7 +67,7 @@ def columns(connection: sa.Connection) -> dict[str, list[list[Any]]]:
         "ORDER BY c.relname, a.attnum")).all()
     found: dict[str, list[list[Any]]] = {}
     for table, name, type_, not_null, default in rows:
-        if not any(table == b or table.startswith(b + "_") for b in BOOKKEEPING):
+        if not is_bookkeeping(table):
             found.setdefault(table, []).append([name, type_, not_null, default])
     return found
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from polyalembic.stores.postgres.introspect import BOOKKEEPING, objects
+from polyalembic.stores.postgres.introspect import is_bookkeeping, objects
 
 _DROP_ORDER = ("materialized view", "view", "table", "sequence", "function", "type")
 
@@ -23,7 +23,7 @@ def drop_all(connection: sa.Connection) -> list[str]:
     found = objects(connection)
     for kind in _DROP_ORDER:
         for name, k in sorted(found.items()):
-            if k != kind or name in BOOKKEEPING:
+            if k != kind or is_bookkeeping(name):
                 continue
             still = objects(connection)
             if name not in still:  # went away with an earlier CASCADE

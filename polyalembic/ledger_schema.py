@@ -1,0 +1,110 @@
+"""The ledger's own schema, defined once and upgraded in place.
+
+A ledger created by any earlier polyalembic is brought to the current version at the start of
+the next run (under the migration lock), without losing a row. ``schema_migrations_meta`` holds
+the version; a ledger without it is version 1 (0.1.0). Every upgrade statement is idempotent, so
+``--sql`` renders them all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.schema import CreateTable
+
+log = logging.getLogger("polyalembic")
+
+TABLE = "schema_migrations"
+AUDIT_TABLE = "schema_migrations_audit"
+META_TABLE = "schema_migrations_meta"
+
+# The one definition of the ledger's schema: created from these (CREATE TABLE IF NOT EXISTS,
+# also rendered under --sql) and written through them.
+_meta = sa.MetaData()
+migrations_table = sa.Table(
+    TABLE, _meta,
+    sa.Column("revision", sa.String(128), primary_key=True),
+    sa.Column("database_type", sa.String(32), nullable=False),
+    sa.Column("migration_file", sa.String(255), nullable=False),
+    sa.Column("checksum", sa.CHAR(64), nullable=False),
+    sa.Column("status", sa.String(16), sa.CheckConstraint("status IN ('running', 'applied', 'failed')"),
+              nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("execution_ms", sa.Integer),
+    sa.Column("applied_by", sa.String(255), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("failed_step", sa.Text),
+    # statements or ops committed so far by a migration that is not one transaction (NULL for one
+    # that ran in the ledger's transaction): where a resume continues
+    sa.Column("completed_steps", sa.Integer),
+)
+audit_table = sa.Table(
+    AUDIT_TABLE, _meta,
+    # numbered by the database: inserts (also rendered under --sql) leave it out
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("revision", sa.String(128), nullable=False),
+    sa.Column("database_type", sa.String(32), nullable=False),
+    sa.Column("migration_file", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("checksum", sa.CHAR(64)),
+    sa.Column("execution_ms", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("by", sa.String(255), nullable=False),
+    implicit_returning=False,
+)
+meta_table = sa.Table(
+    META_TABLE, _meta,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+# version -> what brings a ledger of the version before it there (idempotent statements)
+UPGRADES: dict[int, tuple[str, ...]] = {
+    2: (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS completed_steps INTEGER",
+        f"ALTER TABLE {AUDIT_TABLE} ALTER COLUMN action TYPE VARCHAR(32)"),
+}
+VERSION = max(UPGRADES)
+
+Execute = Callable[[Any], Any]
+
+
+def _version_row(version: int) -> Any:
+    stmt = pg_insert(meta_table).values(key="ledger_version", value=str(version))
+    return stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+
+
+def render(execute: Execute) -> None:
+    """``--sql``: every statement that brings any ledger (or none) to the current version."""
+    for table in (migrations_table, audit_table, meta_table):
+        execute(CreateTable(table, if_not_exists=True))
+    for statements in UPGRADES.values():
+        for statement in statements:
+            execute(sa.text(statement))
+    execute(_version_row(VERSION))
+
+
+def ensure(connection: sa.Connection) -> int:
+    """Create the ledger, or upgrade it in place to the current version; return the version it had
+    (0: none). ``connection`` is autocommit: each upgrade step commits on its own."""
+    inspector = sa.inspect(connection)
+    if inspector.has_table(META_TABLE):
+        found = int(connection.execute(sa.select(meta_table.c.value).where(
+            meta_table.c.key == "ledger_version")).scalar() or 1)
+    else:
+        found = 1 if inspector.has_table(TABLE) else 0
+    if found >= VERSION:
+        return found
+    for table in (migrations_table, audit_table, meta_table):
+        connection.execute(CreateTable(table, if_not_exists=True))
+    if found:
+        for version in range(found + 1, VERSION + 1):
+            for statement in UPGRADES[version]:
+                connection.execute(sa.text(statement))
+        log.info("polyalembic: upgraded the ledger's schema from version %s to %s", found, VERSION)
+    connection.execute(_version_row(VERSION))
+    return found

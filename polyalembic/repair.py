@@ -1,0 +1,124 @@
+"""``polyalembic repair``: explicit, audited decisions about a ledger row after a failure.
+
+Flyway and neo4j-migrations answer a failed migration with ``repair``; golang-migrate with an
+opaque "dirty" flag and ``force``. Here each choice is one word, refused when it does not fit the
+row (with the reason), and audited as ``repair:<action>`` with who and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from alembic import command
+
+from polyalembic.api import current_revision_of
+from polyalembic.errors import PolyalembicError
+from polyalembic.ledger import (
+    Ledger,
+    LedgerRow,
+    applied_by,
+    audit_insert,
+    connect_ledger,
+    migrations_table,
+    read_rows,
+)
+from polyalembic.lock import migration_lock
+from polyalembic.migration import Migration
+from polyalembic.project import Project
+
+REPAIR_ACTIONS = ("resume", "retry", "mark-applied", "forget", "accept-checksum")
+
+
+def repair(project: Project, action: str, revision: str) -> str:
+    """Decide about one ledger row (each decision audited as ``repair:<action>`` with who and when):
+
+    - ``resume``: run a half-done migration again, skipping the steps it completed;
+    - ``retry``: run it again from its first step;
+    - ``mark-applied``: the user finished it by hand: record it applied, move the chain past it;
+    - ``forget``: drop the row of a migration whose file is gone and that never applied;
+    - ``accept-checksum``: an applied file was edited on purpose: record its current checksum.
+    """
+    if action not in REPAIR_ACTIONS:
+        raise PolyalembicError(f"unknown repair action {action!r} (one of: {', '.join(REPAIR_ACTIONS)})")
+    chain = {m.revision: m for m in project.chain()}
+    with connect_ledger(project.settings) as conn:
+        rows = {r.revision: r for r in read_rows(conn)}
+        current = current_revision_of(conn)
+    row = rows.get(revision)
+    if row is None:
+        raise PolyalembicError(f"repair {action}: the ledger has no row for {revision!r} "
+                               f"(rows: {', '.join(rows) or 'none'})")
+    m = chain.get(revision)
+    if action == "forget":
+        return _forget(project, row, m)
+    if m is None:
+        raise PolyalembicError(f"repair {action}: {revision}'s file is gone: restore it, or "
+                               f"`polyalembic repair forget {revision}` if it never applied")
+    if action == "accept-checksum":
+        return _accept_checksum(project, row, m)
+    if row.status == "applied":
+        raise PolyalembicError(f"repair {action}: {revision} is applied: nothing to decide")
+    order = list(chain)
+    position = order.index(current) if current else -1
+    if order.index(revision) != position + 1:
+        raise PolyalembicError(f"repair {action}: {revision} is not the next migration of the chain "
+                               f"(current: {current or 'base'}); repair that one first")
+    if action == "mark-applied":
+        return _mark_applied(project, m, current)
+    with _locked(project) as conn:
+        Ledger().repaired(conn.execute, m, action)
+    command.upgrade(project.config(polyalembic_release={revision: action}), revision)
+    return (f"{action}: {m.store} {m.migration_file} ({revision}) applied"
+            + (f", skipping its {row.completed_steps} completed step(s)" if action == "resume" and row.completed_steps
+               else ""))
+
+
+@contextmanager
+def _locked(project: Project) -> Iterator[sa.Connection]:
+    """A transaction on the ledger database, while the migration lock is held (on its own
+    connection): no run can start in between, and the decision commits whole or not at all."""
+    timeout = project.attributes.get("polyalembic_lock_timeout")
+    with connect_ledger(project.settings, autocommit=True) as lock_conn, migration_lock(lock_conn, timeout=timeout), \
+            connect_ledger(project.settings) as conn, conn.begin():
+        yield conn
+
+
+def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
+    with _locked(project) as conn:
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+        if current is None:
+            conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": m.revision})
+        else:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c"),
+                         {"v": m.revision, "c": current})
+        Ledger().repaired(conn.execute, m, "mark-applied", status="applied", checksum=m.checksum(), error=None,
+                          failed_step=None, completed_steps=None)
+    return f"mark-applied: {m.store} {m.migration_file} ({m.revision}) is recorded as applied; nothing was run"
+
+
+def _accept_checksum(project: Project, row: LedgerRow, m: Migration) -> str:
+    if row.status != "applied" or row.checksum == m.checksum():
+        raise PolyalembicError(f"repair accept-checksum: {m.revision} has no checksum mismatch "
+                               f"(it is {row.status}{', unchanged' if row.checksum == m.checksum() else ''})")
+    with _locked(project) as conn:
+        Ledger().repaired(conn.execute, m, "accept-checksum", checksum=m.checksum())
+    return (f"accept-checksum: {m.migration_file} ({m.revision}) now records checksum {m.checksum()[:12]} "
+            f"(was {row.checksum[:12]}); its edit was not run")
+
+
+def _forget(project: Project, row: LedgerRow, m: Migration | None) -> str:
+    if m is not None:
+        raise PolyalembicError(f"repair forget: {row.revision}'s file exists: forget is for rows whose file is gone "
+                               f"(use resume, retry or mark-applied)")
+    if row.status == "applied":
+        raise PolyalembicError(f"repair forget: {row.revision} is applied (its changes are in the store): "
+                               "restore its file instead")
+    with _locked(project) as conn:
+        conn.execute(sa.delete(migrations_table).where(migrations_table.c.revision == row.revision))
+        conn.execute(audit_insert().values(revision=row.revision, database_type=row.database_type,
+                                           migration_file=row.migration_file, action="repair:forget",
+                                           checksum=row.checksum, at=sa.func.now(), by=applied_by()))
+    return f"forget: the {row.status} row of {row.revision} ({row.migration_file}) is gone from the ledger"

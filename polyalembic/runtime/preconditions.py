@@ -1,0 +1,70 @@
+"""What must hold before an upgrade or downgrade applies anything.
+
+1. The files pass ``validate``'s checks (pairs, numbering, parsing), and no applied migration's
+   file changed since (checksums; upgrades only: a fixed ``downgrade()`` must stay possible).
+   This is Flyway's validate-on-migrate; ``--sql`` renders anyway and prints the problems as
+   comments.
+2. No migration is left half done. A ledger row that is ``running`` (its run died: this run holds
+   the lock, so no other run is applying it) or ``failed`` with recorded progress may have changed
+   part of its store. Running the chain on top of it could repeat what it committed, so the
+   upgrade refuses and names the ``polyalembic repair`` choices instead.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.ledger import LedgerRow
+from polyalembic.migration import Migration
+
+_BATCHED = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)
+
+
+def interrupted_message(row: LedgerRow) -> str:
+    """One line: which migration, where it stopped, and the commands that decide."""
+    what = "was interrupted while running" if row.status == "running" else "failed part way"
+    done = f"after {row.completed_steps} completed step(s)" if row.completed_steps is not None else ""
+    where = f" at step [{row.failed_step[:120]}]" if row.failed_step else ""
+    batched = ""
+    if row.failed_step and _BATCHED.search(row.failed_step):
+        batched = (" (that statement commits in batches, CALL { ... } IN TRANSACTIONS: a resume runs it again "
+                   "from its start, so it must be idempotent: MERGE, guards)")
+    rev = row.revision
+    return (f"{row.database_type} migration {row.migration_file} ({rev}) {what} {done}{where}{batched}: "
+            f"decide with `polyalembic repair resume {rev}` (continue after the last completed step), "
+            f"`polyalembic repair retry {rev}` (run it again from the start) or "
+            f"`polyalembic repair mark-applied {rev}` (you finished it by hand)").replace("  ", " ")
+
+
+def refuse_interrupted(rows: list[LedgerRow], allowed: set[str]) -> None:
+    """PolyalembicError naming the first half-done migration that ``repair`` has not released."""
+    blocking = [row for row in rows if row.interrupted and row.revision not in allowed]
+    if blocking:
+        more = f" ({len(blocking) - 1} more half-done migration(s) after it)" if len(blocking) > 1 else ""
+        raise PolyalembicError(interrupted_message(blocking[0]) + more)
+
+
+def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],
+                  upgrade: bool) -> list[str]:
+    """``validate``'s file checks, plus (for an upgrade) applied checksums against the files."""
+    from polyalembic.validate import check_files
+
+    problems = [str(p) for p in check_files(migrations_dir)]
+    if upgrade:
+        files = {m.revision: m for m in migrations}
+        for row in rows:
+            m = files.get(row.revision)
+            if row.status == "applied" and m is not None and row.checksum != m.checksum():
+                problems.append(f"migrations/{m.store}/{m.migration_file}: changed after it was applied (checksum "
+                                f"mismatch): revert the edit and write a new migration, or `polyalembic repair "
+                                f"accept-checksum {m.revision}` if the edit is intended")
+    return problems
+
+
+def refuse_invalid(problems: list[str]) -> None:
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s): polyalembic validate lists them)" if len(problems) > 1 \
+            else ""
+        raise PolyalembicError(f"nothing was applied: {problems[0]}{more}")
