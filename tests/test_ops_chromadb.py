@@ -261,7 +261,7 @@ def test_modify_collection_of_an_immutable_setting_fails_the_revision_and_change
 
 
         def downgrade() -> None:
-            pass
+            op.modify_collection("docs", hnsw={"ef_search": 64})
     ''')
     with pytest.raises(MigrationFailed, match=r"hnsw space can't be modified in place: use op.rebuild_collection"):
         command.upgrade(ops_project.config(), "head")
@@ -500,7 +500,7 @@ def test_backfill_collection_metadata_with_the_op_proxy(ops_project: Project, se
 
 
         def downgrade() -> None:
-            pass
+            op.backfill_collection_metadata("docs", compute=lambda rid, meta, doc: None)
     ''')
     command.upgrade(ops_project.config(), "chromadb_001")
     with chroma(settings) as client:

@@ -187,10 +187,11 @@ def test_run_cypher_schema_and_data_in_one_call_run_in_separate_transactions(ops
 
 def test_run_cypher_file_and_its_reverse(ops_project: Project, settings: Settings) -> None:
     folder = ops_project.migrations_dir / "neo4j"
-    (folder / "topics_up.cypher").write_text(
+    (folder / "files").mkdir()  # helper files live beside the revisions, in a folder of their own
+    (folder / "files" / "topics_up.cypher").write_text(
         "CREATE CONSTRAINT topic_name_unique IF NOT EXISTS FOR (t:Topic) REQUIRE t.name IS UNIQUE;\n"
         "UNWIND ['a', 'b', 'c'] AS name CREATE (:Topic {name: name});\n")
-    (folder / "topics_down.cypher").write_text(
+    (folder / "files" / "topics_down.cypher").write_text(
         "MATCH (t:Topic) DELETE t;\nDROP CONSTRAINT topic_name_unique IF EXISTS;\n")
     add_revision(ops_project, "001_topics.py", '''
         """Run Cypher files through op.run_cypher_file."""
@@ -205,11 +206,13 @@ def test_run_cypher_file_and_its_reverse(ops_project: Project, settings: Setting
         store = "neo4j"
 
         HERE = Path(__file__).parent
-        RUN = RunCypherFileOp(str(HERE / "topics_up.cypher"), str(HERE / "topics_down.cypher"))
+        RUN = RunCypherFileOp(str(HERE / "files" / "topics_up.cypher"),
+                              str(HERE / "files" / "topics_down.cypher"))
 
 
         def upgrade() -> None:
-            op.run_cypher_file(str(HERE / "topics_up.cypher"), str(HERE / "topics_down.cypher"))
+            op.run_cypher_file(str(HERE / "files" / "topics_up.cypher"),
+                               str(HERE / "files" / "topics_down.cypher"))
 
 
         def downgrade() -> None:
@@ -224,7 +227,7 @@ def test_run_cypher_file_and_its_reverse(ops_project: Project, settings: Setting
         assert introspect.constraints(g) == {}
         assert query(g, "MATCH (t:Topic) RETURN count(t) AS n") == [{"n": 0}]
     with pytest.raises(ValueError, match="has no down file"):
-        RunCypherFileOp(str(folder / "topics_up.cypher")).reverse()
+        RunCypherFileOp(str(folder / "files" / "topics_up.cypher")).reverse()
 
 
 # --- constraints ------------------------------------------------------------------------------

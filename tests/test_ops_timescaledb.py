@@ -622,11 +622,13 @@ def test_sql_files_with_percent_signs_in_and_out_of_a_transaction_and_the_revers
         store = "timescaledb"
 
         HERE = Path(__file__).parent
-        RUN = RunSqlFileOp(str(HERE / "device_check_up.sql"), str(HERE / "device_check_down.sql"))
+        RUN = RunSqlFileOp(str(HERE / "files" / "device_check_up.sql"),
+                           str(HERE / "files" / "device_check_down.sql"))
 
 
         def upgrade() -> None:
-            op.run_sql_file(str(HERE / "device_check_up.sql"), str(HERE / "device_check_down.sql"))
+            op.run_sql_file(str(HERE / "files" / "device_check_up.sql"),
+                            str(HERE / "files" / "device_check_down.sql"))
 
 
         def downgrade() -> None:
@@ -638,9 +640,10 @@ def test_sql_files_with_percent_signs_in_and_out_of_a_transaction_and_the_revers
         "SELECT time_bucket(INTERVAL '1 day', time) AS bucket, count(*) AS samples\n"
         "FROM metrics WHERE device LIKE 'd%' GROUP BY bucket\nWITH DATA;\n")
     (folder / "003_daily_sql.down.sql").write_text("DROP MATERIALIZED VIEW IF EXISTS devices_daily;\n")
-    (folder / "device_check_up.sql").write_text(
+    (folder / "files").mkdir()  # helper files live beside the revisions, in a folder of their own
+    (folder / "files" / "device_check_up.sql").write_text(
         "ALTER TABLE metrics ADD CONSTRAINT ck_metrics_device CHECK (device LIKE 'd%' AND value::numeric % 1 = 0);\n")
-    (folder / "device_check_down.sql").write_text("ALTER TABLE metrics DROP CONSTRAINT ck_metrics_device;\n")
+    (folder / "files" / "device_check_down.sql").write_text("ALTER TABLE metrics DROP CONSTRAINT ck_metrics_device;\n")
     command.upgrade(ops_project.config(), "timescaledb_002")
     with tsdb(settings) as conn:
         insert_metrics(conn, hours=48)

@@ -325,3 +325,44 @@ def test_a_lock_wait_with_a_limit_fails_naming_the_holder_and_applies_nothing(pr
     assert ledger(settings) == []
     bad = cli(project, settings, "--lock-timeout", "-3", "up")
     assert bad.exit_code == 2 and "--lock-timeout" in bad.output
+
+
+def test_up_and_alembic_validate_the_files_first_and_apply_nothing_on_a_problem(project_copy: Project,
+                                                                              settings: Settings) -> None:
+    import subprocess
+    import sys
+
+    assert cli(project_copy, settings, "up", "--to", "postgres_003").exit_code == 0
+    folder = project_copy.migrations_dir / "postgres"
+    (folder / "005_portfolio_holdings.down.sql").unlink()
+    refused = cli(project_copy, settings, "up")
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (
+        "polyalembic: error: nothing was applied: migrations/postgres/005_portfolio_holdings.py: "
+        "005_portfolio_holdings.down.sql is missing: create it (every migration needs up and down) "
+        "(and 1 more problem(s): polyalembic validate lists them)")
+    alembic = subprocess.run([sys.executable, "-m", "alembic", "-c", str(project_copy.config_path), "upgrade",
+                              "head"], env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    assert alembic.returncode != 0 and "005_portfolio_holdings.down.sql is missing" in alembic.stderr
+    assert len(ledger(settings)) == 3  # nothing more applied
+    offline = subprocess.run([sys.executable, "-m", "alembic", "-c", str(project_copy.config_path), "upgrade",
+                              "head", "--sql"], env=settings_env(settings), capture_output=True, text=True,
+                             timeout=120)
+    assert offline.returncode == 0, offline.stderr
+    assert ("-- polyalembic: PROBLEM (a real run refuses): migrations/postgres/005_portfolio_holdings.py: "
+            "005_portfolio_holdings.down.sql is missing") in offline.stdout
+
+
+def test_up_refuses_an_applied_file_that_was_edited(project_copy: Project, settings: Settings) -> None:
+    assert cli(project_copy, settings, "up", "--to", "postgres_003").exit_code == 0
+    path = project_copy.migrations_dir / "postgres" / "002_skill_progressions.up.sql"
+    path.write_text(path.read_text().replace("CREATE TABLE", "CREATE TABLE  ", 1))
+    refused = cli(project_copy, settings, "up")
+    assert refused.exit_code == 1
+    assert ("nothing was applied: migrations/postgres/002_skill_progressions.up.sql: changed after it was applied "
+            "(checksum mismatch): revert the edit and write a new migration, or `polyalembic repair accept-checksum "
+            "postgres_002` if the edit is intended") in refused.output
+    assert len(ledger(settings)) == 3
+    assert cli(project_copy, settings, "repair", "accept-checksum", "postgres_002").exit_code == 0
+    assert cli(project_copy, settings, "up").exit_code == 0
+    assert len(ledger(settings)) == 12

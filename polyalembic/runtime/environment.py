@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
-from polyalembic.dsn import sqlalchemy_url
+from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.ledger import Ledger, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
@@ -17,8 +21,8 @@ from polyalembic.runtime.alembic_internals import planned_command, planned_revis
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
-from polyalembic.settings import settings_for
-from polyalembic.stores import get_store, register_all_ops
+from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
+from polyalembic.stores import STORES, get_store, register_all_ops
 
 log = logging.getLogger("polyalembic")
 
@@ -29,6 +33,9 @@ def run(context: Any = None) -> None:
         from alembic import context
     register_all_ops()
     settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
+    handed_in = context.config.attributes.get("connection")
+    if handed_in is not None:
+        settings = _served_by(settings, handed_in)
     state = Run(StoreConnections(settings))
     try:
         if context.is_offline_mode():
@@ -93,32 +100,61 @@ def lock_timeout(config: Any) -> float | None:
     return seconds
 
 
+def _served_by(settings: Settings, handed_in: Any) -> Settings:
+    """The settings when a caller hands Alembic a connection (or engine) in
+    ``config.attributes["connection"]``, as test suites and apps do: its database holds the
+    ledger and the lock, and serves every SQL store whose database is the ledger's (or that has
+    none configured). Other stores keep their configured servers."""
+    engine = handed_in.engine if isinstance(handed_in, sa.Connection) else handed_in
+    url = libpq_dsn(engine.url.render_as_string(hide_password=False))
+    variables = {LEDGER_VARIABLE: url}
+    for store in STORES.values():
+        current = store.database_url(settings)
+        if store.transactional and (current is None or same_database(current, settings.ledger_dsn)):
+            variables |= dict.fromkeys(store.env_keys, url)
+    return settings.replace(**variables)
+
+
+@contextmanager
+def _ledger_connections(settings: Settings, handed_in: Any) -> Iterator[tuple[sa.Connection, sa.Connection]]:
+    """(the lock's autocommit connection, the migrations' connection) on the ledger database:
+    from what the caller handed in, else from the settings."""
+    if handed_in is None:
+        with connect_ledger(settings, autocommit=True) as status, connect_ledger(settings) as migrate:
+            yield status, migrate
+        return
+    engine = handed_in.engine if isinstance(handed_in, sa.Connection) else handed_in
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as status:
+        if isinstance(handed_in, sa.Connection):
+            yield status, handed_in  # the caller's: theirs to close
+        else:
+            with engine.connect() as migrate:
+                yield status, migrate
+
+
 def _run_online(context: Any, state: Run) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     settings = state.connections.settings
-    status_connection = connect_ledger(settings, autocommit=True)
-    try:
-        with migration_lock(status_connection, on_wait=lambda msg: log.warning("polyalembic: %s", msg),
-                            timeout=lock_timeout(context.config)):
-            ledger_schema.ensure(status_connection)
-            rows = read_rows(status_connection)
-            # `polyalembic repair resume|retry REV` releases one half-done migration for this run
-            release = context.config.attributes.get("polyalembic_release") or {}
-            resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
-                            if how == "resume" else 0) for rev, how in release.items()}
-            recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
-            executor = StepExecutor(state, recorder, reporter=context.config.attributes.get("polyalembic_reporter"))
-            executor.bind(context.script)
-            with connect_ledger(settings) as connection:
-                context.configure(connection=connection, **_configure_kwargs(executor, state))
-                planned = planned_command(context.get_context())
-                if planned:
-                    refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
-                                                 upgrade=planned == "upgrade"))
-                if planned == "upgrade":
-                    refuse_interrupted(rows, set(release))
-                preflight(context.get_context(), executor)
-                with context.begin_transaction():
-                    context.run_migrations()
-    finally:
-        status_connection.close()
+    config = context.config
+    on_wait = lambda msg: log.warning("polyalembic: %s", msg)  # noqa: E731
+    with _ledger_connections(settings, config.attributes.get("connection")) as (status_connection, connection), \
+            migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(config)):
+        ledger_schema.ensure(status_connection)
+        rows = read_rows(status_connection)
+        # `polyalembic repair resume|retry REV` releases one half-done migration for this run
+        release = config.attributes.get("polyalembic_release") or {}
+        resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
+                        if how == "resume" else 0) for rev, how in release.items()}
+        recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
+        executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
+        executor.bind(context.script)
+        context.configure(connection=connection, **_configure_kwargs(executor, state))
+        planned = planned_command(context.get_context())
+        if planned:
+            refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
+                                         upgrade=planned == "upgrade"))
+        if planned == "upgrade":
+            refuse_interrupted(rows, set(release))
+        preflight(context.get_context(), executor)
+        with context.begin_transaction():
+            context.run_migrations()
