@@ -7,7 +7,7 @@ INSTALLED = .cache/installed.stamp
 # The Neo4j release line the stack's settings point at: lts (5.26) or newest (2026.x).
 export POLYALEMBIC_NEO4J ?= lts
 
-.PHONY: install services-up services-down services-status migrate status validate test lint bench
+.PHONY: install services-up services-down services-status migrate status validate test lint bench crash
 
 # pip runs when pyproject.toml changed or this interpreter can't import the package and its tools
 install:            ## Python package with all extras and the dev tools
@@ -46,3 +46,6 @@ lint:
 
 bench: services-up
 	$(PYTHON) bench/run.py
+
+crash: services-up  ## SIGKILL `up` at 50 points, recover, check every store converged
+	$(PYTHON) bench/crash.py --kills 50

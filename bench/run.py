@@ -90,8 +90,9 @@ class Bench:
         s = self.settings
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
-        env.update(s.env, PYTHONPATH=str(REPO),
-                   BENCH_URL=s.database_url("postgres").replace("postgresql://", "postgresql+psycopg://"))
+        env.update(s.env, PYTHONPATH=str(REPO))
+        if s.database_url("postgres"):
+            env["BENCH_URL"] = s.database_url("postgres").replace("postgresql://", "postgresql+psycopg://")
         return env
 
     def run(self, args: list[str], cwd: Path = REPO) -> None:

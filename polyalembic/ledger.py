@@ -133,7 +133,7 @@ class Ledger:
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:
     """Every ledger row, oldest first; [] when the ledger does not exist yet."""
-    if not sa.inspect(connection).has_table(TABLE):
+    if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": TABLE}).scalar() is None:
         return []
     # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
     result = connection.execute(sa.text(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision"))

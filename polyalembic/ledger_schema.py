@@ -91,12 +91,14 @@ def render(execute: Execute) -> None:
 def ensure(connection: sa.Connection) -> int:
     """Create the ledger, or upgrade it in place to the current version; return the version it had
     (0: none). ``connection`` is autocommit: each upgrade step commits on its own."""
-    inspector = sa.inspect(connection)
-    if inspector.has_table(META_TABLE):
+    has_meta, has_ledger = connection.execute(sa.text(
+        "SELECT to_regclass(:meta) IS NOT NULL, to_regclass(:ledger) IS NOT NULL"),
+        {"meta": META_TABLE, "ledger": TABLE}).one()
+    if has_meta:
         found = int(connection.execute(sa.select(meta_table.c.value).where(
             meta_table.c.key == "ledger_version")).scalar() or 1)
     else:
-        found = 1 if inspector.has_table(TABLE) else 0
+        found = 1 if has_ledger else 0
     if found >= VERSION:
         return found
     for table in (migrations_table, audit_table, meta_table):

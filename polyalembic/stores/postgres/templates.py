@@ -6,6 +6,9 @@ UP = """-- {filename}
 -- constraint (pk_/uq_/fk_/ck_) and index (idx_); JSONB for flexible attributes.
 -- Needs to run outside a transaction (CREATE INDEX CONCURRENTLY)? Make the first line:
 --   -- polyalembic: no-transaction
+-- (then each statement commits on its own and is recorded when done: after an interruption,
+-- `polyalembic repair resume` continues after the last completed statement; IF NOT EXISTS keeps
+-- a statement that was cut off half way safe to run again.)
 
 CREATE TABLE IF NOT EXISTS {name} (
     id          BIGINT GENERATED ALWAYS AS IDENTITY,
