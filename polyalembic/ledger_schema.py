@@ -107,6 +107,14 @@ def ensure(connection: sa.Connection) -> int:
         for version in range(found + 1, VERSION + 1):
             for statement in UPGRADES[version]:
                 connection.execute(sa.text(statement))
+        if found < 2:  # rows a version-1 ledger left half done must block as version 2's would
+            from polyalembic.stores import STORES
+
+            partial = [store.name for store in STORES.values() if not store.transactional]
+            connection.execute(sa.text(
+                f"UPDATE {TABLE} SET completed_steps = 0 WHERE completed_steps IS NULL AND "
+                "(status = 'running' OR (status = 'failed' AND database_type = ANY(:partial)))"),
+                {"partial": partial})
         log.info("polyalembic: upgraded the ledger's schema from version %s to %s", found, VERSION)
     connection.execute(_version_row(VERSION))
     return found

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import command
 
+from polyalembic import ledger_schema
 from polyalembic.api import current_revision_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger import (
@@ -61,7 +62,16 @@ def repair(project: Project, action: str, revision: str) -> str:
     if row.status == "applied":
         raise PolyalembicError(f"repair {action}: {revision} is applied: nothing to decide")
     order = list(chain)
+    if current is not None and current not in chain:
+        raise PolyalembicError(f"repair {action}: the database is at revision {current!r}, which no migration "
+                               "file defines")
     position = order.index(current) if current else -1
+    if order.index(revision) <= position:  # the chain counts it applied: its downgrade failed
+        if action != "mark-applied":
+            raise PolyalembicError(f"repair {action}: {revision}'s downgrade failed (the chain still counts it "
+                                   f"applied): fix its down file and run `polyalembic down` again, or "
+                                   f"`polyalembic repair mark-applied {revision}` to keep it applied")
+        return _keep_applied(project, m)
     if order.index(revision) != position + 1:
         raise PolyalembicError(f"repair {action}: {revision} is not the next migration of the chain "
                                f"(current: {current or 'base'}); repair that one first")
@@ -78,25 +88,42 @@ def repair(project: Project, action: str, revision: str) -> str:
 @contextmanager
 def _locked(project: Project) -> Iterator[sa.Connection]:
     """A transaction on the ledger database, while the migration lock is held (on its own
-    connection): no run can start in between, and the decision commits whole or not at all."""
+    connection, the ledger brought to the current schema first): no run can start in between, and
+    the decision commits whole or not at all."""
     timeout = project.attributes.get("polyalembic_lock_timeout")
-    with connect_ledger(project.settings, autocommit=True) as lock_conn, migration_lock(lock_conn, timeout=timeout), \
-            connect_ledger(project.settings) as conn, conn.begin():
-        yield conn
+    with connect_ledger(project.settings, autocommit=True) as lock_conn, migration_lock(lock_conn, timeout=timeout):
+        ledger_schema.ensure(lock_conn)
+        with connect_ledger(project.settings) as conn, conn.begin():
+            yield conn
 
 
 def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
     with _locked(project) as conn:
+        if current_revision_of(conn) != current:  # another run moved the chain meanwhile
+            raise PolyalembicError(f"repair mark-applied: the chain moved while deciding (now at "
+                                   f"{current_revision_of(conn) or 'base'}); look at `polyalembic status` again")
         conn.execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
                              "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
         if current is None:
-            conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": m.revision})
+            moved = conn.execute(sa.text("INSERT INTO alembic_version (version_num) SELECT :v WHERE NOT EXISTS "
+                                         "(SELECT 1 FROM alembic_version)"), {"v": m.revision}).rowcount
         else:
-            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c"),
-                         {"v": m.revision, "c": current})
+            moved = conn.execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c"),
+                                 {"v": m.revision, "c": current}).rowcount
+        if moved != 1:
+            raise PolyalembicError("repair mark-applied: alembic_version changed while deciding; nothing was recorded")
         Ledger().repaired(conn.execute, m, "mark-applied", status="applied", checksum=m.checksum(), error=None,
                           failed_step=None, completed_steps=None)
     return f"mark-applied: {m.store} {m.migration_file} ({m.revision}) is recorded as applied; nothing was run"
+
+
+def _keep_applied(project: Project, m: Migration) -> str:
+    """A failed downgrade the user decided to leave applied: the row says applied again."""
+    with _locked(project) as conn:
+        Ledger().repaired(conn.execute, m, "mark-applied", status="applied", error=None, failed_step=None,
+                          completed_steps=None)
+    return (f"mark-applied: {m.store} {m.migration_file} ({m.revision}) stays applied (its failed downgrade is "
+            "recorded in the audit table); nothing was run")
 
 
 def _accept_checksum(project: Project, row: LedgerRow, m: Migration) -> str:

@@ -5,6 +5,7 @@ a property)."""
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import os
@@ -131,12 +132,16 @@ class Neo4jService(Service):
             return
         staging = self.lib_dir.with_name("lib.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
-             "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
-            capture_output=True, text=True, check=False,
-        )
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # both release lines may install at once: one Maven at a time in the shared local repository
+        with open(self.cache_dir / "m2.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            result = subprocess.run(
+                ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
+                 "dependency:copy-dependencies",
+                 f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
+                capture_output=True, text=True, check=False,
+            )
         if result.returncode != 0 or not any(staging.glob("neo4j-*.jar")):
             output = (result.stdout + result.stderr).strip()[-1500:]
             raise RuntimeError(f"fetching Neo4j jars with Maven failed:\n{output}")

@@ -26,6 +26,7 @@ from stack.base import (
     PrerequisiteMissing,
     Service,
     ServiceState,
+    StartFailed,
     free_port,
     wait_until,
 )
@@ -152,9 +153,14 @@ class PostgresService(Service):
         pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
         dsn = f"postgresql://{USER}:{self.password()}@{HOST}:{port}/{DATABASE}"
         state = ServiceState(name=self.name, pid=pid, port=port, settings={"TIMESCALE_DSN": dsn})
-        self._ensure_database(dsn)
-        wait_until(lambda: self.is_healthy(state), 30, "PostgreSQL", self.server_log, pid)
-        state.version = self._version(state)
+        try:
+            self._ensure_database(dsn)
+            wait_until(lambda: self.is_healthy(state), 30, "PostgreSQL", self.server_log, pid)
+            state.version = self._version(state)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, no cluster is left running without a state
+            self._run_as_owner([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+            raise StartFailed(f"PostgreSQL started but is not usable ({exc}); stopped it (log: {self.server_log})") \
+                from None
         return state
 
     def _ensure_database(self, dsn: str) -> None:

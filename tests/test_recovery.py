@@ -366,3 +366,66 @@ def test_up_refuses_an_applied_file_that_was_edited(project_copy: Project, setti
     assert cli(project_copy, settings, "repair", "accept-checksum", "postgres_002").exit_code == 0
     assert cli(project_copy, settings, "up").exit_code == 0
     assert len(ledger(settings)) == 12
+
+
+EARLY_COMMITS = '''
+"""Two statements outside the migration's transaction, run by a Python revision in the ledger's database."""
+from pathlib import Path
+
+from alembic import op
+
+revision = "postgres_008"
+down_revision = "chromadb_001"
+store = "postgres"
+HERE = Path(__file__).parent
+
+
+def upgrade():
+    op.run_sql_file(str(HERE / "files" / "indexes.sql"))
+
+
+def downgrade():
+    op.execute("DROP INDEX IF EXISTS idx_pm_name")
+    op.execute("DROP INDEX IF EXISTS idx_pm_created")
+'''
+
+
+def test_a_resume_that_fails_again_keeps_the_recorded_progress(project_copy: Project, settings: Settings) -> None:
+    folder = project_copy.migrations_dir / "postgres"
+    (folder / "files").mkdir()
+    broken = ("-- polyalembic: no-transaction\n"
+              "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_pm_name ON procedural_memories (name);\n"
+              "CREATE INDEX CONCURRENTLY idx_pm_created ON no_such_table (created_at);\n")
+    (folder / "files" / "indexes.sql").write_text(broken)
+    add_revision(project_copy, "008_indexes.py", EARLY_COMMITS, "postgres")
+    assert cli(project_copy, settings, "up").exit_code == 1
+    assert {r.revision: r for r in ledger(settings)}["postgres_008"].completed_steps == 1
+    again = cli(project_copy, settings, "repair", "resume", "postgres_008")  # still broken
+    assert again.exit_code == 1 and "no_such_table" in again.output
+    row = {r.revision: r for r in ledger(settings)}["postgres_008"]
+    assert (row.status, row.completed_steps) == ("failed", 1)  # the skipped step still counts
+    (folder / "files" / "indexes.sql").write_text(broken.replace("no_such_table", "procedural_memories"))
+    assert cli(project_copy, settings, "repair", "resume", "postgres_008").exit_code == 0
+    assert {r.revision: r.status for r in ledger(settings)}["postgres_008"] == "applied"
+
+
+def test_a_downgrade_that_failed_part_way_blocks_up_and_names_its_own_choices(project_copy: Project,
+                                                                               settings: Settings) -> None:
+    down = project_copy.migrations_dir / "neo4j" / "001_graph_constraints.down.cql"
+    down.write_text("DROP CONSTRAINT memory_id_unique IF EXISTS;\nDROP CONSTRAINT no_such_thing;\n")
+    assert cli(project_copy, settings, "up").exit_code == 0
+    assert cli(project_copy, settings, "down", "2").exit_code == 1  # chromadb_001 reverted, neo4j_001 half
+    row = {r.revision: r for r in ledger(settings)}["neo4j_001"]
+    assert (row.status, row.completed_steps) == ("failed", 0)
+    refused = cli(project_copy, settings, "up")
+    assert refused.exit_code == 1
+    assert ("neo4j migration 001_graph_constraints.up.cql (neo4j_001) failed part way through its downgrade at "
+            "step [cypher: DROP CONSTRAINT no_such_thing]: fix its down file and run `polyalembic down` again, or "
+            "`polyalembic repair mark-applied neo4j_001` to keep it applied") in refused.output
+    resume = cli(project_copy, settings, "repair", "resume", "neo4j_001")
+    assert resume.exit_code == 1 and "neo4j_001's downgrade failed (the chain still counts it applied)" \
+        in resume.output
+    kept = cli(project_copy, settings, "repair", "mark-applied", "neo4j_001")
+    assert kept.exit_code == 0 and "stays applied" in kept.output
+    assert {r.revision: r.status for r in ledger(settings)}["neo4j_001"] == "applied"
+    assert cli(project_copy, settings, "up").exit_code == 0  # chromadb_001 again; nothing blocks

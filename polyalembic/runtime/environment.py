@@ -88,7 +88,9 @@ def lock_timeout(config: Any) -> float | None:
     from polyalembic.errors import PolyalembicError
     from polyalembic.options import option
 
-    value = config.attributes.get("polyalembic_lock_timeout") or option("lock_timeout")
+    value = config.attributes.get("polyalembic_lock_timeout")
+    if value is None:
+        value = option("lock_timeout")
     if value is None:
         return None
     try:
@@ -154,7 +156,10 @@ def _run_online(context: Any, state: Run) -> None:
             refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
                                          upgrade=planned == "upgrade"))
         if planned == "upgrade":
-            refuse_interrupted(rows, set(release))
+            heads = context.get_context().get_current_heads()
+            applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads \
+                else set()
+            refuse_interrupted(rows, set(release), applied)
         preflight(context.get_context(), executor)
         with context.begin_transaction():
             context.run_migrations()

@@ -22,28 +22,35 @@ from polyalembic.migration import Migration
 _BATCHED = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)
 
 
-def interrupted_message(row: LedgerRow) -> str:
+def interrupted_message(row: LedgerRow, downgrade: bool = False) -> str:
     """One line: which migration, where it stopped, and the commands that decide."""
-    what = "was interrupted while running" if row.status == "running" else "failed part way"
-    done = f"after {row.completed_steps} completed step(s)" if row.completed_steps is not None else ""
+    rev = row.revision
+    name = f"{row.database_type} migration {row.migration_file} ({rev})"
     where = f" at step [{row.failed_step[:120]}]" if row.failed_step else ""
+    if downgrade:
+        return (f"{name} failed part way through its downgrade{where}: fix its down file and run `polyalembic down` "
+                f"again, or `polyalembic repair mark-applied {rev}` to keep it applied")
+    if row.status == "running" and row.completed_steps is None:
+        return (f"{name} was interrupted around the commit of its transaction on its own database: if its changes "
+                f"are in the store, `polyalembic repair mark-applied {rev}`; if not, `polyalembic repair retry {rev}`")
+    what = "was interrupted while running" if row.status == "running" else "failed part way"
     batched = ""
     if row.failed_step and _BATCHED.search(row.failed_step):
         batched = (" (that statement commits in batches, CALL { ... } IN TRANSACTIONS: a resume runs it again "
                    "from its start, so it must be idempotent: MERGE, guards)")
-    rev = row.revision
-    return (f"{row.database_type} migration {row.migration_file} ({rev}) {what} {done}{where}{batched}: "
+    return (f"{name} {what} after {row.completed_steps or 0} completed step(s){where}{batched}: "
             f"decide with `polyalembic repair resume {rev}` (continue after the last completed step), "
             f"`polyalembic repair retry {rev}` (run it again from the start) or "
-            f"`polyalembic repair mark-applied {rev}` (you finished it by hand)").replace("  ", " ")
+            f"`polyalembic repair mark-applied {rev}` (you finished it by hand)")
 
 
-def refuse_interrupted(rows: list[LedgerRow], allowed: set[str]) -> None:
-    """PolyalembicError naming the first half-done migration that ``repair`` has not released."""
+def refuse_interrupted(rows: list[LedgerRow], allowed: set[str], applied: set[str]) -> None:
+    """PolyalembicError naming the first half-done migration that ``repair`` has not released;
+    ``applied`` are the revisions the chain counts as applied (a failure there was a downgrade's)."""
     blocking = [row for row in rows if row.interrupted and row.revision not in allowed]
     if blocking:
         more = f" ({len(blocking) - 1} more half-done migration(s) after it)" if len(blocking) > 1 else ""
-        raise PolyalembicError(interrupted_message(blocking[0]) + more)
+        raise PolyalembicError(interrupted_message(blocking[0], blocking[0].revision in applied) + more)
 
 
 def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],

@@ -72,15 +72,15 @@ class Recorder:
             if not with_ledger:
                 self.ledger.running(status, m, None)
             return
-        run.resume_after = self.resume.get(m.revision, 0)
-        run.on_progress = lambda done, _step: self.ledger.progress(status, m, done)
+        done = run.resume_after = self.resume.get(m.revision, 0)  # a resume keeps what was recorded
+        run.on_progress = lambda steps, _step: self.ledger.progress(status, m, steps)
         if with_ledger:
-            run.before_early_commit = lambda: self.ledger.running(status, m, 0)
+            run.before_early_commit = lambda: self.ledger.running(status, m, done)
         elif one_transaction:
-            self.ledger.running(status, m, None)
-            run.before_early_commit = lambda: self.ledger.progress(status, m, 0)
+            self.ledger.running(status, m, done or None)
+            run.before_early_commit = lambda: self.ledger.progress(status, m, done)
         else:
-            self.ledger.running(status, m, run.resume_after)
+            self.ledger.running(status, m, done)
 
     def finished_function(self) -> None:
         self.run.before_early_commit = None

@@ -79,6 +79,7 @@ class StepExecutor:
             ms = int((time.perf_counter() - started) * 1000)
             error = self.settings.mask(f"{type(exc).__name__}: {exc}".strip())
             step, self.run.current_step = self.run.current_step, None
+            step = self.settings.mask(step) if step else step  # a statement may hold a password
             self.recorder.failed(ctx, m, upgrade, error, step, ms)
             if self.reporter and not ctx.as_sql:
                 self.reporter("failed", m, ms)
