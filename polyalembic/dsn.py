@@ -4,6 +4,39 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+
+
+def normalized(dsn: str) -> str:
+    """A ``postgresql://`` URL for ``dsn``: URLs are kept, a libpq keyword DSN
+    (``host=db user=app password=…``) is converted; ValueError (masked) for anything else."""
+    text = dsn.strip()
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in POSTGRES_SCHEMES:
+            raise ValueError(f"{scheme}:// is not a PostgreSQL URL: use postgresql://user:password@host:port/db")
+        return text
+    if "=" not in text:
+        raise ValueError("is neither a postgresql:// URL nor a keyword DSN (host=… dbname=…)")
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(text)
+    except Exception as exc:  # noqa: BLE001 - psycopg's parse error, reworded below
+        from polyalembic.masking import mask_text
+
+        raise ValueError(f"is not a valid keyword DSN ({mask_text(str(exc).splitlines()[0])})") from None
+    user = quote(str(parts.pop("user", "")), safe="")
+    password = parts.pop("password", None)
+    auth = f"{user}:{quote(str(password), safe='')}@" if password is not None else (f"{user}@" if user else "")
+    host = str(parts.pop("host", "localhost"))
+    port = f":{parts.pop('port')}" if "port" in parts else ""
+    database = quote(str(parts.pop("dbname", "")), safe="")
+    query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in parts.items())
+    return f"postgresql://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
+
 
 def sqlalchemy_url(dsn: str) -> str:
     """A libpq-style ``postgresql://`` DSN as a SQLAlchemy URL using psycopg 3."""
@@ -25,10 +58,18 @@ def same_database(a: str | None, b: str | None) -> bool:
     """True when two DSNs name the same host, port and database."""
     if not a or not b:
         return False
-    pa, pb = urlsplit(libpq_dsn(a)), urlsplit(libpq_dsn(b))
+    pa, pb = urlsplit(libpq_dsn(_url(a))), urlsplit(libpq_dsn(_url(b)))
     return (pa.hostname, pa.port or 5432, pa.path) == (pb.hostname, pb.port or 5432, pb.path)
 
 
 def password_of(dsn: str | None) -> str | None:
     """The password in a DSN's userinfo, if any (for masking)."""
-    return urlsplit(dsn).password if dsn else None
+    return urlsplit(_url(dsn)).password if dsn else None
+
+
+def _url(dsn: str) -> str:
+    """``dsn`` as a URL when it can be one (keyword DSNs converted), else unchanged."""
+    try:
+        return normalized(dsn)
+    except ValueError:
+        return dsn

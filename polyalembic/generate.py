@@ -10,6 +10,7 @@ from polyalembic.project import Project
 from polyalembic.stores import get_store
 
 NAME = re.compile(r"^[a-z0-9_]+$")
+MAX_NAME = 100
 NUMBER = re.compile(r"^(\d{3,})_")
 
 BINDER = '''"""{title}
@@ -39,7 +40,10 @@ def generate(project: Project, store: str, name: str) -> list[Path]:
     """Create the files of a new migration for ``store`` and return their paths."""
     spec = get_store(store)  # a clear error for an unknown store
     if not NAME.match(name):
-        raise PolyalembicError(f"invalid name {name!r}: use lowercase letters, digits and _ only")
+        raise PolyalembicError(f"invalid name {name[:60]!r}: use lowercase letters, digits and _ only")
+    if len(name) > MAX_NAME:
+        raise PolyalembicError(f"the name is {len(name)} characters long: keep it to {MAX_NAME} (it becomes a file "
+                               "name)")
     folder = project.migrations_dir / store
     folder.mkdir(parents=True, exist_ok=True)
     if any(p.name.split(".", 1)[0].split("_", 1)[-1] == name for p in folder.glob("[0-9]*_*")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -61,10 +62,11 @@ class Project:
         return config
 
     def script(self) -> ScriptDirectory:
+        check_version_locations(self.alembic_config)
         try:
             return ScriptDirectory.from_config(self.alembic_config)
         except Exception as exc:  # noqa: BLE001 - a broken revision file is a user error
-            raise PolyalembicError(f"cannot load migrations: {exc}") from None
+            raise load_error(exc) from None
 
     @property
     def migrations_dir(self) -> Path:
@@ -81,4 +83,31 @@ class Project:
 
     def chain(self) -> list[Migration]:
         """All migrations, oldest first, each with its declared store."""
-        return chain(self.script())
+        try:
+            return chain(self.script())
+        except PolyalembicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a revision that does not import is a user error
+            raise load_error(exc) from None
+
+
+def check_version_locations(config: Config) -> None:
+    """Every folder ``version_locations`` names exists (Alembic skips a missing one silently, so a
+    typo would hide a store's migrations)."""
+    locations = config.get_version_locations_list() or []
+    missing = [location for location in locations if not Path(location).is_dir()]
+    if missing:
+        name = Path(config.config_file_name or "alembic.ini").name
+        raise PolyalembicError(f"{name}: version_locations names {missing[0]}, which is not a folder: "
+                               "create it or remove it from the list")
+
+
+def load_error(exc: BaseException) -> PolyalembicError:
+    """One line naming the revision file that failed to load, and why."""
+    if isinstance(exc, SyntaxError):
+        return PolyalembicError(f"{exc.filename}: does not parse (line {exc.lineno}: {exc.msg}): fix the syntax")
+    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    revision = next((f for f in reversed(frames) if f.endswith(".py") and "/site-packages/" not in f
+                     and "/polyalembic/" not in f), None)
+    where = f"{revision}: " if revision else ""
+    return PolyalembicError(f"cannot load migrations: {where}{type(exc).__name__}: {exc}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from polyalembic.dsn import sqlalchemy_url
+from polyalembic.dsn import normalized, sqlalchemy_url
 from polyalembic.errors import StoreUnavailable
 from polyalembic.masking import mask_dsn, mask_text
 
@@ -18,6 +18,10 @@ def make_engine(dsn: str) -> sa.Engine:
 
 def connect(dsn: str, what: str, autocommit: bool = False) -> sa.Connection:
     """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger) and the masked DSN."""
+    try:
+        dsn = normalized(dsn)
+    except ValueError as exc:
+        raise StoreUnavailable(f"{what}: {mask_dsn(dsn)} {exc}") from None
     engine = make_engine(dsn)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -78,15 +78,33 @@ def check_files(migrations_dir: Path) -> list[Problem]:
     return problems
 
 
+class Unreadable(ValueError):
+    """A migration file that is not UTF-8 text."""
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8; Unreadable naming the first bad byte and its line otherwise."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise Unreadable(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save it as UTF-8") \
+            from None
+
+
 def _check_revision(path: Path, shown: str, pair_suffix: str | None) -> list[Problem]:
     try:
-        tree = ast.parse(path.read_text(), filename=str(path))
+        text = read_text(path)
+        tree = ast.parse(text, filename=str(path))
+    except Unreadable as exc:
+        return [Problem(shown, str(exc))]
     except SyntaxError as exc:
         return [Problem(shown, f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax")]
     problems = []
     stem = path.name.removesuffix(".py")
     pair = [path.with_name(f"{stem}.{d}{pair_suffix}") for d in ("up", "down")] if pair_suffix else []
-    uses_pair = "migration_files" in path.read_text()
+    uses_pair = "migration_files" in text
     if uses_pair:
         for p in pair:
             if not p.exists():
@@ -107,7 +125,10 @@ def _check_pair_file(path: Path, shown: str, folder: Path, store: Store) -> list
     if not (folder / f"{stem}.py").exists():
         problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
                                 "`polyalembic generate` or copy a sibling's"))
-    problems += [Problem(shown, message) for message in store.check_file(path, path.read_text())]
+    try:
+        problems += [Problem(shown, message) for message in store.check_file(path, read_text(path))]
+    except Unreadable as exc:
+        problems.append(Problem(shown, str(exc)))
     other = "down" if ".up." in path.name else "up"
     twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
     if not twin.exists():

@@ -100,8 +100,55 @@ def settings(base_settings: Settings, admin_dsn: str) -> Iterator[Settings]:
         created.append(timescale)
     reset_stores(base_settings)
     yield base_settings.replace(POSTGRES_DSN=created[0], TIMESCALE_DSN=timescale)
+    _scan_ledger(created[0])
     for dsn in created:
         drop_database(admin_dsn, dsn)
+
+
+# --- the session-wide secret scan ------------------------------------------------------------------
+# Everything the tests captured (stdout, stderr, log records) and every ledger error text is scanned
+# for the passwords of the stack and of the tests; the session fails if one appears anywhere.
+TEST_SECRETS = ("hunter22", "secret-pw", "hunter2-catalogue")
+_SCANNED: list[tuple[str, str]] = []
+
+
+def _scan_ledger(dsn: str) -> None:
+    import psycopg
+
+    from polyalembic.dsn import libpq_dsn
+
+    with psycopg.connect(libpq_dsn(dsn)) as conn:
+        for table, columns in (("schema_migrations", "error, failed_step"), ("schema_migrations_audit", "error")):
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]:
+                for row in conn.execute(f"SELECT concat_ws(' ', {columns}) FROM {table}"):
+                    _SCANNED.append((f"{table} of {dsn.rsplit('/', 1)[1]}", row[0] or ""))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for section, text in report.sections:
+        _SCANNED.append((f"{report.nodeid} {section}", text))
+
+
+def _secrets() -> set[str]:
+    from polyalembic.dsn import password_of
+
+    found = set(TEST_SECRETS)
+    for key, value in _SETTINGS.items():
+        if key.endswith("PASSWORD"):
+            found.add(value)
+        elif key.endswith("_DSN") and password_of(value):
+            found.add(password_of(value))
+    return {s for s in found if s and len(s) >= 6}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    secrets = _secrets()
+    leaks = sorted({where for where, text in _SCANNED for secret in secrets if secret in text})
+    if leaks:
+        print(f"\nsecret scan: a password appears in {len(leaks)} captured output(s): {'; '.join(leaks[:10])}")
+        session.exitstatus = 1
+    elif _SCANNED:
+        print(f"\nsecret scan: {len(_SCANNED)} captured outputs and ledger texts, no password in any")
 
 
 @pytest.fixture

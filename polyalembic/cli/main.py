@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
-from polyalembic.cli.output import Reporter, fail, setup_logging
+from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
 from polyalembic.stores import STORES
+
+NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 
 
 def _project(ctx: click.Context) -> Any:
@@ -30,14 +32,17 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except CommandError as exc:
-            fail(str(exc))
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+            silence_stdout()
+            sys.exit(0)
         except KeyboardInterrupt:
             fail("interrupted")
-        except Exception as exc:
-            if ctx.obj and ctx.obj.get("verbose"):
-                raise
-            fail(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - every error becomes one masked line
+            if ctx.obj and ctx.obj.get("verbose"):  # the details, masked, above the one line
+                import traceback
+
+                click.echo(mask(traceback.format_exc()).rstrip(), err=True)
+            fail(str(exc) if isinstance(exc, CommandError) else f"{type(exc).__name__}: {exc}")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,20 +62,20 @@ def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, loc
 
 def _echo(ctx: click.Context, text: str) -> None:
     if not ctx.obj["quiet"]:
-        click.echo(text)
+        echo(text)
 
 
 def _show_plan(ctx: click.Context, project: Any, plan: Any, verb: str) -> None:
     from polyalembic import api
 
     if not plan.migrations:
-        _echo(ctx, f"Nothing to {verb}.")
+        _echo(ctx, NOTHING_TO_APPLY if verb == "apply" else f"Nothing to {verb}.")
         return
     _echo(ctx, f"Would {verb} {len(plan.migrations)} migration(s) (dry run: nothing is changed):")
     for m in plan.migrations:
         _echo(ctx, f"  {m.store:<12} {m.migration_file:<40} {m.revision}")
     _echo(ctx, "")
-    api.render(project, plan, lambda text: click.echo(text, nl=False))
+    api.render(project, plan, lambda text: echo(text, nl=False))
 
 
 @main.command()
@@ -85,11 +90,9 @@ def up(ctx: click.Context, dry_run: bool, target: str) -> None:
     if dry_run:
         _show_plan(ctx, project, api.plan_up(project, target), "apply")
         return
-    plan = api.up(project, target)
-    if not plan.migrations:
-        _echo(ctx, "Nothing to apply: the database is up to date.")
-    else:
-        _echo(ctx, f"Applied {ctx.obj['reporter'].count} migration(s).")
+    api.up(project, target)
+    applied = ctx.obj["reporter"].count  # after a lock wait, another run may have applied them all
+    _echo(ctx, f"Applied {applied} migration(s)." if applied else NOTHING_TO_APPLY)
 
 
 @main.command()
@@ -121,9 +124,9 @@ def status(ctx: click.Context, fmt: str, check: bool) -> None:
     statuses, current = api.status(project)
     if fmt == "json":
         locations = {s: project.settings.location(s) for s in STORES}
-        click.echo(json.dumps(st.as_json(statuses, [current] if current else [], locations), indent=2))
+        echo(json.dumps(st.as_json(statuses, [current] if current else [], locations), indent=2))
     else:
-        click.echo(st.render_table(statuses))
+        echo(st.render_table(statuses))
     if check and st.has_problems(statuses):
         sys.exit(1)
 

@@ -14,13 +14,49 @@ if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --
     from polyalembic.migration import Migration
 
 
+def environment_secrets() -> tuple[str, ...]:
+    """The secret values of the connection variables in the environment (for masking)."""
+    try:
+        from polyalembic.settings import load_settings
+
+        return load_settings().secrets()
+    except Exception:  # noqa: BLE001 - masking must never fail the command
+        return ()
+
+
+def mask(text: str) -> str:
+    """``text`` with URL userinfo, password= values and the environment's secrets masked."""
+    return mask_text(text, environment_secrets())
+
+
 class MaskingFilter(logging.Filter):
-    """Masks passwords in every log record that reaches the console."""
+    """Masks passwords in every log record that reaches the console (tracebacks included)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_text(record.getMessage())
+        record.msg = mask(record.getMessage())
         record.args = ()
+        if record.exc_info:
+            import traceback
+
+            record.msg += "\n" + mask("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
         return True
+
+
+def echo(text: str = "", **kwargs: object) -> None:
+    """``click.echo`` that stops printing, quietly, once the reader is gone (``| head``)."""
+    try:
+        click.echo(text, **kwargs)  # type: ignore[arg-type]
+    except BrokenPipeError:
+        silence_stdout()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more (not even the exit flush) hits the closed pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def setup_logging(verbose: bool, quiet: bool) -> None:
@@ -50,11 +86,11 @@ class Reporter:
         if self.quiet:
             return
         took = f"{ms} ms" if ms is not None else ""
-        click.echo(f"  {event:<9} {m.store:<12} {m.migration_file:<40} {took}".rstrip())
+        echo(f"  {event:<9} {m.store:<12} {m.migration_file:<40} {took}".rstrip())
 
 
 def fail(message: str) -> None:
     """Print ``polyalembic: error: <message>`` (one line, masked) and exit 1."""
-    line = mask_text(str(message).strip().splitlines()[0] if str(message).strip() else "failed")
+    line = mask(str(message).strip().splitlines()[0] if str(message).strip() else "failed")
     click.echo(f"polyalembic: error: {line}", err=True)
     sys.exit(1)

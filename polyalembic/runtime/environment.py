@@ -16,6 +16,7 @@ from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.ledger import Ledger, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
+from polyalembic.project import check_version_locations
 from polyalembic.run import OPTION, Run
 from polyalembic.runtime.alembic_internals import planned_command, planned_revisions
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
@@ -32,6 +33,7 @@ def run(context: Any = None) -> None:
     if context is None:
         from alembic import context
     register_all_ops()
+    check_version_locations(context.config)
     settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
     handed_in = context.config.attributes.get("connection")
     if handed_in is not None:
@@ -138,7 +140,7 @@ def _run_online(context: Any, state: Run) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     settings = state.connections.settings
     config = context.config
-    on_wait = lambda msg: log.warning("polyalembic: %s", msg)  # noqa: E731
+    on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
     with _ledger_connections(settings, config.attributes.get("connection")) as (status_connection, connection), \
             migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(config)):
         ledger_schema.ensure(status_connection)

@@ -3,6 +3,7 @@ connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,30 @@ from polyalembic.stores.contract import Store
 
 if TYPE_CHECKING:
     from polyalembic.stores.contract import Settings
+
+
+class OneLineNotifications(logging.Filter):
+    """The driver logs each server notification (a deprecation, say) as a ~900-character object
+    dump: make it one short line naming the kind, the position and the description."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        printer = record.args[0] if isinstance(record.args, tuple) and len(record.args) == 1 else None
+        note = getattr(printer, "notification", None)
+        if note is not None:
+            query = getattr(printer, "query", "") or ""
+            description = getattr(note, "status_description", None) or getattr(note, "description", "")
+            position = getattr(note, "position", None)
+            where = f" at line {position.line}, column {position.column}" if position else ""
+            kind = getattr(note, "raw_classification", None) or getattr(note, "category", "") or "notice"
+            record.msg = (f"neo4j {str(kind).lower()}{where}: {description} "
+                          f"[in: {' '.join(str(query).split())[:100]}]")
+            record.args = ()
+        return True
+
+
+_NOTIFICATIONS = logging.getLogger("neo4j.notifications")
+if not any(isinstance(f, OneLineNotifications) for f in _NOTIFICATIONS.filters):
+    _NOTIFICATIONS.addFilter(OneLineNotifications())
 
 
 @dataclass
@@ -71,13 +96,15 @@ class Neo4jStore(Store):
             import neo4j
         except ImportError:
             raise StoreUnavailable("neo4j: the driver is not installed (pip install 'polyalembic[neo4j]')") from None
-        driver = neo4j.GraphDatabase.driver(config.uri, auth=(config.user, config.password or ""),
-                                            connection_timeout=10, max_connection_pool_size=4)
+        driver = None
         try:
+            driver = neo4j.GraphDatabase.driver(config.uri, auth=(config.user, config.password or ""),
+                                                connection_timeout=10, max_connection_pool_size=4)
             driver.verify_connectivity()
             driver.execute_query("RETURN 1", database_=config.database)
         except Exception as exc:  # noqa: BLE001 - any failure here means "unavailable"
-            driver.close()
+            if driver is not None:
+                driver.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailable(mask_text(f"neo4j: cannot connect to {self.location(settings)}: {reason}",
                                              self.secrets(settings))) from None

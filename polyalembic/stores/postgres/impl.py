@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from alembic.operations import Operations
 
 from polyalembic.run import run_of
@@ -21,15 +23,35 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
     run = run_of(operations)
     if not autocommit:
         with run.step(description):
-            ctx.connection.exec_driver_sql(sql, execution_options=options)
+            _execute(ctx.connection, sql, options, run, description)
         return
 
     def commit_on_its_own() -> None:
         with ctx.autocommit_block():
-            ctx.connection.exec_driver_sql(sql, execution_options=options)
+            _execute(ctx.connection, sql, options, run, description)
 
     run.committing_early()
     run.checkpoint(description, commit_on_its_own)
+
+
+def _execute(connection: Any, sql: str, options: dict[str, Any], run: Any, description: str) -> None:
+    """Execute; when PostgreSQL says where the error is, the step names that line and statement."""
+    try:
+        connection.exec_driver_sql(sql, execution_options=options)
+    except sa.exc.DBAPIError as exc:
+        position = getattr(getattr(exc.orig, "diag", None), "statement_position", None)
+        if position:
+            offset = int(position) - 1
+            run.current_step = f"{description}, line {sql.count(chr(10), 0, offset) + 1}: {_statement_at(sql, offset)}"
+        raise
+
+
+def _statement_at(sql: str, offset: int) -> str:
+    """The statement around character ``offset`` (between the semicolons that enclose it), shortened."""
+    start = sql.rfind(";", 0, offset) + 1
+    end = sql.find(";", offset)
+    lines = [line.split("--", 1)[0] for line in sql[start:end if end != -1 else len(sql)].splitlines()]
+    return " ".join(" ".join(lines).split())[:120]
 
 
 @Operations.implementation_for(RunSqlFileOp)
