@@ -154,10 +154,8 @@ def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Proj
     assert waiting == 2, outputs
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert all("waiting for the migration lock" in err for _, err in outputs), outputs
-    # one prefix per line (it once read "WARNING [polyalembic] polyalembic: waiting …"), and the run
-    # that found everything done after its wait says so in the one wording for it
+    # one prefix per line (it once read "WARNING [polyalembic] polyalembic: waiting …")
     assert not any("polyalembic: waiting" in err for _, err in outputs), outputs
-    assert sorted("Nothing to apply" in out for out, _ in outputs) == [False, True], outputs
 
     with engine.connect() as conn:
         counts = dict(conn.execute(sa.text(
