@@ -79,17 +79,25 @@ def up(names: list[str] | None = None, write_env: bool = True) -> dict[str, Serv
 
 
 def down(names: list[str] | None = None) -> None:
-    """Stop the services we started (by recorded pid) and forget their state (all by default)."""
+    """Stop the services we started (by recorded pid) and forget their state (all by default);
+    one that fails to stop does not keep the others running."""
+    failures = []
     for name in selected(names) if names else SERVICES:
         svc = service(name)
         state = svc.load_state()
         if state is None:
             continue
-        stopped = svc.stop(state)
+        try:
+            stopped = svc.stop(state)
+        except Exception as exc:  # noqa: BLE001 - report it, stop the rest
+            failures.append(f"{name}: {exc}")
+            continue
         svc.state_path.unlink(missing_ok=True)
         print(f"{name:<13} stopped (pid {state.pid})" if stopped
               else f"{name:<13} not running (pid {state.pid} is gone or not ours: left alone)")
     write_env_file()
+    if failures:
+        raise RuntimeError(f"could not stop {'; '.join(failures)}")
 
 
 def leftovers() -> list[str]:
