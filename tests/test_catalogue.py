@@ -84,6 +84,9 @@ CASES = [
          env={"POSTGRES_DSN": "{pg_keyword_wrong_password}"}),
     Case("pg-password-in-query", ("polyalembic", "up"), "password=***",
          env={"POSTGRES_DSN": f"postgresql://app@127.0.0.1:1/app?password={SECRET}&connect_timeout=2"}),
+    Case("pg-user-without-privileges", ("polyalembic", "up"),
+         "ledger: cannot create or upgrade schema_migrations in postgresql://pa_reader_",
+         env={"POSTGRES_DSN": "{pg_reader}", "TIMESCALE_DSN": "{pg_reader_ts}"}),
     Case("ledger-unreachable", ("polyalembic", "up"), "ledger: cannot connect to postgresql://app:***@127.0.0.1:1/l",
          env={"POLYALEMBIC_LEDGER_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/l"}),
     Case("ts-no-extension", ("polyalembic", "up"), "timescaledb: the timescaledb extension is not installed",
@@ -163,6 +166,22 @@ CASES = [
 ]
 
 
+def _reader_role(pg: str, ts: str) -> dict[str, str]:
+    """A login role that may connect but not create anything (PostgreSQL 15: public's CREATE is
+    the owner's): the DSNs of the test's databases as that role."""
+    import secrets as random
+
+    import psycopg
+
+    from polyalembic.dsn import libpq_dsn
+
+    role = f"pa_reader_{random.token_hex(3)}"
+    with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{SECRET}'")
+    as_role = lambda dsn: f"postgresql://{role}:{SECRET}@{dsn.split('@', 1)[1]}"  # noqa: E731
+    return {"pg_reader": as_role(pg), "pg_reader_ts": as_role(ts), "role": role}
+
+
 def resolve(template: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         template = template.replace("{" + key + "}", value)
@@ -182,6 +201,8 @@ def test_bad_input_is_one_line_naming_what_and_where_and_changes_nothing(case: C
             pg.rsplit(":", 1)[1].split("/", 1)[0], SECRET),
         "bolt_with_secret": settings.env["NEO4J_URI"].replace("bolt://", f"bolt://neo4j:{SECRET}@"),
     }
+    if any("{pg_reader" in (v or "") for v in case.env.values()):
+        values |= _reader_role(pg, settings.database_url("timescaledb"))
     if case.setup:
         case.setup(root)
     env = settings_env(settings)
@@ -214,6 +235,13 @@ def test_bad_input_is_one_line_naming_what_and_where_and_changes_nothing(case: C
         assert len(error_lines) == 1, result.stderr[-2000:]
         assert case.expect in error_lines[0], error_lines[0]
     assert snapshot(settings) == before  # nothing applied, nothing lost
+    if "role" in values:
+        import psycopg
+
+        from polyalembic.dsn import libpq_dsn
+
+        with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {values['role']}")
 
 
 # --- what a run prints when it fails or warns -----------------------------------------------------------

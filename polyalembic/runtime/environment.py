@@ -136,6 +136,20 @@ def _ledger_connections(settings: Settings, handed_in: Any) -> Iterator[tuple[sa
                 yield status, migrate
 
 
+def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
+    """The ledger's tables, or one line saying why the user can't have them and what to do."""
+    try:
+        ledger_schema.ensure(connection)
+    except sa.exc.DBAPIError as exc:
+        from polyalembic.errors import StoreUnavailable
+
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailable(settings.mask(
+            f"ledger: cannot create or upgrade schema_migrations in {mask_dsn(settings.ledger_dsn)}: {reason}: "
+            f"let this user create tables there (GRANT CREATE ON SCHEMA …), or set {LEDGER_VARIABLE} to a "
+            "database it may write")) from None
+
+
 def _run_online(context: Any, state: Run) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     settings = state.connections.settings
@@ -143,7 +157,7 @@ def _run_online(context: Any, state: Run) -> None:
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
     with _ledger_connections(settings, config.attributes.get("connection")) as (status_connection, connection), \
             migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(config)):
-        ledger_schema.ensure(status_connection)
+        _ensure_ledger(status_connection, settings)
         rows = read_rows(status_connection)
         # `polyalembic repair resume|retry REV` releases one half-done migration for this run
         release = config.attributes.get("polyalembic_release") or {}
