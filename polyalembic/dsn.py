@@ -1,23 +1,38 @@
-"""PostgreSQL connection strings: the forms psycopg and SQLAlchemy want, and database identity."""
+"""SQL connection strings: the forms the driver (libpq) and SQLAlchemy want, and database identity.
+
+The URL schemes are the SQL dialect's, declared by the store that holds the ledger (every
+transactional store shares that dialect), so this module names no store.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+
+def _dialect() -> Any:
+    """The store declaring the SQL dialect's URL schemes: the ledger's home."""
+    from polyalembic.stores import ledger_home
+
+    home = ledger_home()
+    if home is None:
+        raise ValueError("no registered store holds a SQL database")
+    return home
 
 
 def normalized(dsn: str) -> str:
-    """A ``postgresql://`` URL for ``dsn``: URLs are kept, a libpq keyword DSN
+    """A URL of the dialect's scheme for ``dsn``: URLs are kept, a libpq keyword DSN
     (``host=db user=app password=…``) is converted; ValueError (masked) for anything else."""
+    dialect = _dialect()
     text = dsn.strip()
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        if scheme not in POSTGRES_SCHEMES:
-            raise ValueError(f"{scheme}:// is not a PostgreSQL URL: use postgresql://user:password@host:port/db")
+        if scheme not in dialect.url_schemes:
+            raise ValueError(f"{scheme}:// is not a {dialect.url_scheme}:// URL: use "
+                             f"{dialect.url_scheme}://user:password@host:port/db")
         return text
     if "=" not in text:
-        raise ValueError("is neither a postgresql:// URL nor a keyword DSN (host=… dbname=…)")
+        raise ValueError(f"is neither a {dialect.url_scheme}:// URL nor a keyword DSN (host=… dbname=…)")
     from urllib.parse import quote
 
     from psycopg.conninfo import conninfo_to_dict
@@ -35,22 +50,22 @@ def normalized(dsn: str) -> str:
     port = f":{parts.pop('port')}" if "port" in parts else ""
     database = quote(str(parts.pop("dbname", "")), safe="")
     query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in parts.items())
-    return f"postgresql://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
+    return f"{dialect.url_scheme}://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
 
 
 def sqlalchemy_url(dsn: str) -> str:
-    """A libpq-style ``postgresql://`` DSN as a SQLAlchemy URL using psycopg 3."""
+    """A driver-style URL as a SQLAlchemy URL (the dialect's SQLAlchemy scheme)."""
+    dialect = _dialect()
     parts = urlsplit(dsn)
-    scheme = parts.scheme
-    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
-        scheme = "postgresql+psycopg"
+    scheme = dialect.sqlalchemy_scheme if parts.scheme in dialect.url_schemes else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
 def libpq_dsn(dsn: str) -> str:
-    """A SQLAlchemy-style URL back to what psycopg.connect accepts."""
+    """A SQLAlchemy-style URL back to what the driver (psycopg.connect) accepts."""
+    dialect = _dialect()
     parts = urlsplit(dsn)
-    scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
+    scheme = dialect.url_scheme if parts.scheme in dialect.url_schemes else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 

@@ -76,7 +76,7 @@ CASES = [
          env={"POSTGRES_DSN": "{pg_wrong_password}"}),
     Case("pg-unknown-database", ("polyalembic", "up"), 'database "no_such_db" does not exist',
          env={"POSTGRES_DSN": "{pg_unknown_db}"}),
-    Case("pg-mysql-scheme", ("polyalembic", "up"), "mysql:// is not a PostgreSQL URL: use postgresql://",
+    Case("pg-mysql-scheme", ("polyalembic", "up"), "mysql:// is not a postgresql:// URL: use postgresql://user:password@",
          env={"POSTGRES_DSN": f"mysql://app:{SECRET}@127.0.0.1/app"}),
     Case("pg-not-a-dsn", ("polyalembic", "up"), "is neither a postgresql:// URL nor a keyword DSN",
          env={"POSTGRES_DSN": "just-some-words"}),

@@ -23,7 +23,7 @@ from polyalembic.runtime.preconditions import file_problems, refuse_interrupted,
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
-from polyalembic.stores import STORES, get_store, register_all_ops
+from polyalembic.stores import STORES, get_store, ledger_home, register_all_ops
 
 log = logging.getLogger("polyalembic")
 
@@ -59,7 +59,7 @@ def _run_offline(context: Any, state: Run) -> None:
     ledger_dsn = settings.ledger_dsn
     executor = StepExecutor(state, Recorder(Ledger(), settings, state, status_execute=None))
     executor.bind(context.script)
-    url = sqlalchemy_url(ledger_dsn) if ledger_dsn else "postgresql+psycopg://"
+    url = sqlalchemy_url(ledger_dsn) if ledger_dsn else f"{ledger_home().sqlalchemy_scheme}://"
     context.configure(url=url, literal_binds=True, **_configure_kwargs(executor, state))
     output = context.get_context().impl.static_output
     output(f"-- polyalembic: ledger schema_migrations on {mask_dsn(ledger_dsn) or '(ledger database)'}")

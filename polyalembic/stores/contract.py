@@ -51,6 +51,10 @@ class Store(ABC):
     transactional: ClassVar[bool] = False
     #: what a user sets to configure the store, for "not configured" errors
     setup_hint: str = ""
+    #: a SQL store's URL dialect: the schemes it accepts, the one the driver takes, SQLAlchemy's
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    url_scheme: ClassVar[str] = ""
+    sqlalchemy_scheme: ClassVar[str] = ""
 
     # -- configuration -------------------------------------------------------------------------
     def database_url(self, settings: Settings) -> str | None:

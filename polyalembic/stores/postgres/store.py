@@ -38,6 +38,9 @@ class PostgresStore(Store):
     introspect_module: ClassVar[str] = "polyalembic.stores.postgres.introspect"
     reset_module: ClassVar[str] = "polyalembic.stores.postgres.reset"
     transactional = True
+    url_schemes = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+    url_scheme = "postgresql"
+    sqlalchemy_scheme = "postgresql+psycopg"
 
     def database_url(self, settings: Settings) -> str | None:
         return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
