@@ -59,7 +59,7 @@ def current_revision_of(conn: sa.Connection) -> str | None:
     return heads[0] if heads else None
 
 
-def _index(chain: list[Migration], revision: str | None) -> int:
+def position_of(chain: list[Migration], revision: str | None) -> int:
     """Position of ``revision`` in the chain; -1 for base."""
     if revision is None:
         return -1
@@ -88,7 +88,7 @@ def plan_up(project: Project, target: str = "head") -> Plan:
     chain = project.chain()
     project.single_head()
     current = current_revision(project)
-    start, end = _index(chain, current), _resolve(chain, target)
+    start, end = position_of(chain, current), _resolve(chain, target)
     if end < start:
         raise PolyalembicError(f"{target!r} is already applied (current: {current}); use down to go back")
     return Plan("upgrade", chain[start + 1:end + 1], current, chain[end].revision if end >= 0 else "base")
@@ -100,7 +100,7 @@ def plan_down(project: Project, steps: int = 1) -> Plan:
         raise PolyalembicError(f"down takes a positive number of migrations, got {steps}")
     chain = project.chain()
     current = current_revision(project)
-    position = _index(chain, current)
+    position = position_of(chain, current)
     applied = position + 1
     if steps > applied:
         raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied")
@@ -163,7 +163,7 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> li
     the migrations whose rows changed. Moving the ledger back (un-stamping what is recorded as
     applied: the stores still hold it) needs ``backwards``."""
     chain = project.chain()
-    start, end = _index(chain, current_revision(project)), _resolve(chain, target)
+    start, end = position_of(chain, current_revision(project)), _resolve(chain, target)
     if end < start and not backwards:
         undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
         raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from polyalembic import ledger_schema
-from polyalembic.api import current_revision_of
+from polyalembic.api import current_revision_of, position_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger import (
     Ledger,
@@ -61,18 +61,15 @@ def repair(project: Project, action: str, revision: str) -> str:
         return _accept_checksum(project, row, m)
     if row.status == "applied":
         raise PolyalembicError(f"repair {action}: {revision} is applied: nothing to decide")
-    order = list(chain)
-    if current is not None and current not in chain:
-        raise PolyalembicError(f"repair {action}: the database is at revision {current!r}, which no migration "
-                               "file defines")
-    position = order.index(current) if current else -1
-    if order.index(revision) <= position:  # the chain counts it applied: its downgrade failed
+    migrations = list(chain.values())
+    position = position_of(migrations, current)
+    if position_of(migrations, revision) <= position:  # the chain counts it applied: its downgrade failed
         if action != "mark-applied":
             raise PolyalembicError(f"repair {action}: {revision}'s downgrade failed (the chain still counts it "
                                    f"applied): fix its down file and run `polyalembic down` again, or "
                                    f"`polyalembic repair mark-applied {revision}` to keep it applied")
         return _keep_applied(project, m)
-    if order.index(revision) != position + 1:
+    if position_of(migrations, revision) != position + 1:
         raise PolyalembicError(f"repair {action}: {revision} is not the next migration of the chain "
                                f"(current: {current or 'base'}); repair that one first")
     if action == "mark-applied":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -14,8 +15,10 @@ if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --
     from polyalembic.migration import Migration
 
 
+@functools.cache
 def environment_secrets() -> tuple[str, ...]:
-    """The secret values of the connection variables in the environment (for masking)."""
+    """The secret values of the connection variables in the environment (for masking); read once
+    per command, not per log line."""
     try:
         from polyalembic.settings import load_settings
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polyalembic.api import _index, _resolve
+from polyalembic.api import _resolve, position_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.migration import Migration
 
@@ -32,7 +32,7 @@ def test_an_unknown_or_ambiguous_target_is_a_clear_error() -> None:
 
 
 def test_the_current_revision_must_be_in_the_chain() -> None:
-    assert _index(CHAIN, None) == -1
-    assert _index(CHAIN, "timescaledb_001") == 2
+    assert position_of(CHAIN, None) == -1
+    assert position_of(CHAIN, "timescaledb_001") == 2
     with pytest.raises(PolyalembicError, match="which no migration file defines"):
-        _index(CHAIN, "postgres_099")
+        position_of(CHAIN, "postgres_099")

@@ -35,9 +35,11 @@ class OneLineNotifications(logging.Filter):
         return True
 
 
-_NOTIFICATIONS = logging.getLogger("neo4j.notifications")
-if not any(isinstance(f, OneLineNotifications) for f in _NOTIFICATIONS.filters):
-    _NOTIFICATIONS.addFilter(OneLineNotifications())
+def _shorten_notifications() -> None:
+    """Install the filter once, when a run first talks to Neo4j."""
+    notifications = logging.getLogger("neo4j.notifications")
+    if not any(isinstance(f, OneLineNotifications) for f in notifications.filters):
+        notifications.addFilter(OneLineNotifications())
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Neo4jStore(Store):
         config = self.config(settings)
         if not config.uri:
             raise StoreUnavailable(f"neo4j: no server configured ({self.setup_hint})")
+        _shorten_notifications()
         try:
             import neo4j
         except ImportError:
