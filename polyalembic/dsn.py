@@ -28,8 +28,8 @@ def normalized(dsn: str) -> str:
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in dialect.url_schemes:
-            raise ValueError(f"{scheme}:// is not a {dialect.url_scheme}:// URL: use "
-                             f"{dialect.url_scheme}://user:password@host:port/db")
+            raise ValueError(f"{scheme}:// is not a {dialect.url_scheme}:// URL: use a {dialect.url_scheme}:// URL "
+                             "or a keyword DSN (host=… user=… dbname=…)")
         return text
     if "=" not in text:
         raise ValueError(f"is neither a {dialect.url_scheme}:// URL nor a keyword DSN (host=… dbname=…)")
