@@ -6,17 +6,19 @@ import re
 from collections.abc import Iterable
 
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
-_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=([^&\s]+)")
+#: a ``password=`` value: quoted (keyword DSNs), or up to ``&``/space/quote, leaving a sentence's
+#: punctuation (``password=x: failed``) outside the mask
+_PASSWORD_PARAM = re.compile(r"""(?i)\b(password|passwd|pwd)=('(?:[^'\\]|\\.)*'|[^&\s'"]+?)"""
+                             r"""(?=[&\s'"]|[:,;.)]?(?:\s|$))""")
 
 
 def mask_text(text: str, secrets: Iterable[str | None] = ()) -> str:
     """Mask passwords inside any text: URL userinfo, password= params and known secret values."""
-    text = _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    text = _PASSWORD_PARAM.sub(lambda m: f"{m[1]}=***", text)
-    for secret in secrets:
+    for secret in secrets:  # known values first: whole, whatever characters they end with
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    text = _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _PASSWORD_PARAM.sub(lambda m: f"{m[1]}=***", text)
 
 
 def mask_dsn(dsn: str | None) -> str | None:

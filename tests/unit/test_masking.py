@@ -28,3 +28,12 @@ def test_settings_know_every_store_secret_and_locations_never_show_them() -> Non
         location = settings.location(store)
         assert not any(secret in location for secret in settings.secrets()), location
     assert settings.mask("neo-pass and pg-pass") == "*** and ***"
+
+
+def test_a_password_parameter_keeps_the_text_around_it() -> None:
+    assert mask_text("postgresql://a@db/x?password=s3cret: connection refused") == \
+        "postgresql://a@db/x?password=***: connection refused"
+    assert mask_text("postgresql://a@db/x?password=s3cret&sslmode=off") == "postgresql://a@db/x?password=***&sslmode=off"
+    assert mask_text("host=db password='two words' user=app") == "host=db password=*** user=app"
+    assert mask_text("password=a:b:c failed") == "password=*** failed"  # a colon inside the value is masked
+    assert mask_text("(password=s3cret)") == "(password=***)"
