@@ -16,3 +16,8 @@ class StoreUnavailable(PolyalembicError):
 
 class MigrationFailed(PolyalembicError):
     """A migration raised; earlier migrations stay applied and the ledger says which step failed."""
+
+
+def cannot_connect(what: str, location: str, reason: str, fix: str) -> StoreUnavailable:
+    """The one shape of every connection failure: who, where (masked), the server's reason, the fix."""
+    return StoreUnavailable(f"{what}: cannot connect to {location}: {reason.rstrip('. ')}: {fix}")

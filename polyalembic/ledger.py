@@ -150,4 +150,5 @@ def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connectio
         hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
         raise StoreUnavailable(f"ledger: no database configured: {hint}")
     owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
-    return sql.connect(dsn, owner, autocommit=autocommit)
+    source = LEDGER_VARIABLE if settings.env.get(LEDGER_VARIABLE) or not home else home.source(settings)
+    return sql.connect(dsn, owner, source, autocommit=autocommit)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from polyalembic.dsn import normalized, sqlalchemy_url
-from polyalembic.errors import StoreUnavailable
+from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_dsn, mask_text
 
 
@@ -20,12 +21,29 @@ def make_engine(dsn: str) -> sa.Engine:
     return sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool, connect_args={"connect_timeout": 10})
 
 
-def connect(dsn: str, what: str, autocommit: bool = False) -> sa.Connection:
-    """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger) and the masked DSN."""
+#: what the user can do about a refused connection, by the server's words
+_FIXES = (
+    (re.compile(r"(?i)refused|timeout|timed out|translate host|no route|unreachable|name or service"),
+     "start the server or correct the host and port in {source}"),
+    (re.compile(r"(?i)password|authentication"), "correct the user or password in {source}"),
+    (re.compile(r'(?i)database ".*" does not exist'), "create the database or correct its name in {source}"),
+    (re.compile(r'(?i)role ".*" does not exist'), "create the role or correct the user in {source}"),
+)
+
+
+def connection_fix(reason: str, source: str) -> str:
+    """The fix for a failed SQL connection, naming the variable to change."""
+    fix = next((fix for pattern, fix in _FIXES if pattern.search(reason)), "check {source}")
+    return fix.format(source=source)
+
+
+def connect(dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
+    """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger), the masked DSN and
+    the fix in ``source`` (the variable the DSN came from)."""
     try:
         dsn = normalized(dsn)
     except ValueError as exc:
-        raise StoreUnavailable(f"{what}: {mask_dsn(dsn)} {exc}") from None
+        raise StoreUnavailable(f"{what}: {source}={mask_dsn(dsn)} {exc}") from None
     engine = make_engine(dsn)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -33,4 +51,5 @@ def connect(dsn: str, what: str, autocommit: bool = False) -> sa.Connection:
         return engine.connect()
     except sa.exc.DBAPIError as exc:
         reason = mask_text(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
-        raise StoreUnavailable(f"{what}: cannot connect to {mask_dsn(dsn)}: {reason}") from None
+        reason = reason.replace("connection failed: ", "", 1).replace("FATAL:  ", "")
+        raise cannot_connect(what, mask_dsn(dsn) or "", reason, connection_fix(reason, source)) from None

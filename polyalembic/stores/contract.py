@@ -66,6 +66,11 @@ class Store(ABC):
     def location(self, settings: Settings) -> str:
         """Where the store is, for status and errors; never holds a secret."""
 
+    def source(self, settings: Settings) -> str:
+        """The variable(s) the store's configuration came from: errors name them as the place to fix."""
+        del settings
+        return " / ".join(self.env_keys)
+
     def secrets(self, settings: Settings) -> tuple[str, ...]:
         """Secret values of its configuration that masking must hide wherever they appear."""
         del settings

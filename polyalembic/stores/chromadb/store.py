@@ -5,8 +5,10 @@ imported when connecting only. Python revisions only (no plain pair files)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.masking import mask_text
 from polyalembic.stores.contract import Store
 
 if TYPE_CHECKING:
@@ -17,7 +19,8 @@ class ChromaStore(Store):
     """ChromaDB collections (configuration and metadata are the schema)."""
 
     name = "chromadb"
-    env_keys = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_PATH")
+    env_keys = ("CHROMA_HOST", "CHROMA_PORT", "CHROMA_PATH", "CHROMA_TENANT", "CHROMA_DATABASE",
+                "CHROMA_CLIENT_AUTH_PROVIDER", "CHROMA_CLIENT_AUTH_CREDENTIALS")
     op_modules = ("polyalembic.stores.chromadb.ops", "polyalembic.stores.chromadb.impl")
     templates_module = "polyalembic.stores.chromadb.templates"
     setup_hint = "set CHROMA_HOST and CHROMA_PORT, or CHROMA_PATH"
@@ -25,12 +28,26 @@ class ChromaStore(Store):
     def location(self, settings: Settings) -> str:
         env = settings.env
         if env.get("CHROMA_HOST"):
-            return f"http://{env['CHROMA_HOST']}:{env.get('CHROMA_PORT') or 8000}"
-        return f"embedded:{env['CHROMA_PATH']}" if env.get("CHROMA_PATH") else f"(not configured: {self.setup_hint})"
+            where = f"http://{env['CHROMA_HOST']}:{env.get('CHROMA_PORT') or 8000}"
+        elif env.get("CHROMA_PATH"):
+            where = f"embedded:{env['CHROMA_PATH']}"
+        else:
+            return f"(not configured: {self.setup_hint})"
+        named = [f"{kind} {env[key]}" for kind, key in (("tenant", "CHROMA_TENANT"), ("database", "CHROMA_DATABASE"))
+                 if env.get(key)]
+        return f"{where} ({', '.join(named)})" if named else where
+
+    def source(self, settings: Settings) -> str:
+        return "CHROMA_HOST / CHROMA_PORT" if settings.env.get("CHROMA_HOST") else "CHROMA_PATH"
+
+    def secrets(self, settings: Settings) -> tuple[str, ...]:
+        token = settings.env.get("CHROMA_CLIENT_AUTH_CREDENTIALS")
+        return (token,) if token else ()
 
     def connect(self, settings: Settings) -> Any:
-        """``HttpClient`` when CHROMA_HOST is set, else ``PersistentClient(CHROMA_PATH)``."""
-        from polyalembic.errors import StoreUnavailable
+        """``HttpClient`` when CHROMA_HOST is set, else ``PersistentClient(CHROMA_PATH)``; the tenant,
+        database and client credentials are read from the variables chromadb's own clients use."""
+        from polyalembic.errors import StoreUnavailable, cannot_connect
 
         env = settings.env
         if not env.get("CHROMA_HOST") and not env.get("CHROMA_PATH"):
@@ -45,16 +62,24 @@ class ChromaStore(Store):
         except ImportError:
             raise StoreUnavailable("chromadb: the client is not installed "
                                    "(pip install 'polyalembic[chroma]')") from None
-        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        auth = {key.lower(): env[key] for key in ("CHROMA_CLIENT_AUTH_PROVIDER", "CHROMA_CLIENT_AUTH_CREDENTIALS")
+                if env.get(key)}
+        if auth.keys() == {"chroma_client_auth_credentials"}:
+            auth["chroma_client_auth_provider"] = "chromadb.auth.token_authn.TokenAuthClientProvider"
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, **auth)
+        where = {"tenant": env.get("CHROMA_TENANT") or "default_tenant",
+                 "database": env.get("CHROMA_DATABASE") or "default_database"}
         try:
             if env.get("CHROMA_HOST"):
-                client = chromadb.HttpClient(host=env["CHROMA_HOST"], port=int(port), settings=chroma_settings)
+                client = chromadb.HttpClient(host=env["CHROMA_HOST"], port=int(port), settings=chroma_settings,
+                                             **where)
             else:
-                client = chromadb.PersistentClient(path=env["CHROMA_PATH"], settings=chroma_settings)
+                client = chromadb.PersistentClient(path=env["CHROMA_PATH"], settings=chroma_settings, **where)
             client.heartbeat()
         except Exception as exc:  # noqa: BLE001 - any failure here means "unavailable"
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnavailable(f"chromadb: cannot connect to {self.location(settings)}: {reason}") from None
+            reason = mask_text(reason, self.secrets(settings))
+            raise cannot_connect("chromadb", self.location(settings), reason, _fix(reason, env)) from None
         return client
 
     def snapshot(self, handle: Any) -> dict[str, Any]:
@@ -66,3 +91,14 @@ class ChromaStore(Store):
         from polyalembic.stores.chromadb import reset
 
         return reset.drop_all(handle)
+
+
+def _fix(reason: str, env: Mapping[str, str]) -> str:
+    """What to change when the client could not connect."""
+    if "tenant" in reason.lower():
+        return "create the tenant or correct CHROMA_TENANT"
+    if "database" in reason.lower():
+        return "create the database or correct CHROMA_DATABASE"
+    if env.get("CHROMA_HOST"):
+        return "start the server or correct CHROMA_HOST and CHROMA_PORT"
+    return "check that CHROMA_PATH is a folder this user may write"

@@ -4,6 +4,7 @@ connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,37 @@ def _shorten_notifications() -> None:
     notifications = logging.getLogger("neo4j.notifications")
     if not any(isinstance(f, OneLineNotifications) for f in notifications.filters):
         notifications.addFilter(OneLineNotifications())
+
+
+def _read_only(driver: Any, database: str) -> bool:
+    """True when the server serves ``database`` read-only (its config says so): migrations would
+    fail on their first write. A user who may not list databases is not refused here."""
+    try:
+        records = driver.execute_query("SHOW DATABASE $name YIELD access", name=database, database_="system").records
+    except Exception:  # noqa: BLE001 - the check is a courtesy; the first write would tell anyway
+        return False
+    return any(record["access"] == "read-only" for record in records)
+
+
+def _explain(exc: Exception) -> tuple[str, str]:
+    """The driver's reason in one short line (its message without the GQL status dump) and the fix."""
+    code = getattr(exc, "code", None) or ""
+    message = (getattr(exc, "message", None) if code else None) or str(exc).strip() or type(exc).__name__
+    reason = " ".join(str(message).split())
+    refused = re.search(r"\[Errno -?\d+\] ([^)\]\"']+)", reason)  # the socket's words, not the pool's story
+    if refused:
+        reason = refused[1].strip()
+    if "userinfo" in reason:
+        return "the URI holds a user and password", "put them in NEO4J_USER and NEO4J_PASSWORD, not in NEO4J_URI"
+    if code.endswith(("Unauthorized", "AuthenticationRateLimit")):
+        return reason, "correct NEO4J_USER or NEO4J_PASSWORD"
+    if code.endswith("DatabaseNotFound"):
+        return reason, "create the database or correct NEO4J_DATABASE"
+    if code.endswith(("WriteOnReadOnlyAccessDbException", "AccessMode")) or "read only" in reason.lower():
+        return reason, "point NEO4J_URI at a writable server (or the cluster's leader with neo4j://)"
+    if "scheme" in reason.lower():
+        return reason.split(". ")[0], "use a bolt:// or neo4j:// URI in NEO4J_URI"
+    return reason.rstrip(":"), "start the server or correct the host and port in NEO4J_URI"
 
 
 @dataclass
@@ -89,7 +121,7 @@ class Neo4jStore(Store):
 
     def connect(self, settings: Settings) -> GraphConnection:
         """Open and verify a driver, or raise StoreUnavailable with a masked one-line reason."""
-        from polyalembic.errors import StoreUnavailable
+        from polyalembic.errors import StoreUnavailable, cannot_connect
 
         config = self.config(settings)
         if not config.uri:
@@ -108,9 +140,14 @@ class Neo4jStore(Store):
         except Exception as exc:  # noqa: BLE001 - any failure here means "unavailable"
             if driver is not None:
                 driver.close()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnavailable(mask_text(f"neo4j: cannot connect to {self.location(settings)}: {reason}",
-                                             self.secrets(settings))) from None
+            reason, fix = _explain(exc)
+            raise cannot_connect("neo4j", self.location(settings), mask_text(reason, self.secrets(settings)),
+                                 fix) from None
+        if _read_only(driver, config.database):
+            driver.close()
+            raise StoreUnavailable(f"neo4j: database {config.database} on {self.location(settings)} is read-only: "
+                                   "point NEO4J_URI at a writable server (or set server.databases.read_only / "
+                                   "default_to_read_only off in its neo4j.conf)")
         return GraphConnection(driver, config.database, config.uri)
 
     def close(self, handle: GraphConnection) -> None:

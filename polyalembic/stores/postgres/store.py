@@ -45,6 +45,9 @@ class PostgresStore(Store):
     def database_url(self, settings: Settings) -> str | None:
         return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
 
+    def source(self, settings: Settings) -> str:
+        return next((v for v in self.dsn_variables if settings.env.get(v)), self.dsn_variables[0])
+
     @property
     def setup_hint(self) -> str:
         return f"set {' or '.join(self.dsn_variables)}"
@@ -67,13 +70,26 @@ class PostgresStore(Store):
         dsn = self.database_url(settings)
         if not dsn:
             raise StoreUnavailable(f"{self.name}: no database configured ({self.setup_hint})")
-        connection = sql.connect(dsn, self.name)
+        connection = sql.connect(dsn, self.name, self.source(settings))
         try:
             self.verify(connection, settings)
         except StoreUnavailable:
             connection.close()
             raise
         return connection
+
+    def verify(self, handle: sa.Connection, settings: Settings) -> None:
+        """Migrations create things: refuse a user who may not create in its schema before anything
+        runs, rather than failing half-way through the chain."""
+        from polyalembic.errors import StoreUnavailable
+
+        user, schema, may_create = _reading(handle, _create_privilege)
+        if not may_create:
+            where = f"schema {schema}" if schema else "any schema of its search_path"
+            raise StoreUnavailable(
+                f"{self.name}: user {user} may not create tables in {where} of {self.location(settings)}: "
+                f"GRANT CREATE ON SCHEMA {schema or 'public'} TO {user}, or set {self.source(settings)} to the "
+                "schema owner's DSN")
 
     def close(self, handle: sa.Connection) -> None:
         handle.close()
@@ -99,6 +115,14 @@ class PostgresStore(Store):
 def runs_outside_transaction(text: str) -> bool:
     """True for SQL whose first line is the no-transaction marker."""
     return text.lstrip().lower().startswith(NO_TRANSACTION)
+
+
+def _create_privilege(handle: sa.Connection) -> tuple[str, str | None, bool]:
+    import sqlalchemy as sa
+
+    row = handle.execute(sa.text("SELECT current_user, current_schema(), "
+                                 "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)")).one()
+    return row[0], row[1], bool(row[2])
 
 
 def _reading(handle: sa.Connection, read: Any) -> Any:

@@ -30,6 +30,7 @@ class TimescaleStore(PostgresStore):
         from polyalembic.errors import StoreUnavailable
         from polyalembic.stores.timescaledb.introspect import extension_version
 
+        super().verify(handle, settings)
         if _reading(handle, extension_version) is None:
             raise StoreUnavailable(f"timescaledb: the timescaledb extension is not installed in "
                                    f"{self.location(settings)}: run CREATE EXTENSION timescaledb")
