@@ -77,9 +77,11 @@ def _resolve(chain: list[Migration], target: str) -> int:
     exact = [i for i, m in enumerate(chain) if m.revision == target]
     matches = exact or [i for i, m in enumerate(chain) if m.revision.startswith(target)
                         or m.migration_file.startswith(target)]
-    if len(matches) != 1:
-        raise PolyalembicError(f"unknown revision {target!r}" if not matches
-                               else f"revision {target!r} is ambiguous")
+    if not matches:
+        raise PolyalembicError(f"unknown revision {target!r}: `polyalembic status` lists the revisions")
+    if len(matches) > 1:
+        candidates = ", ".join(chain[i].revision for i in matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise PolyalembicError(f"revision {target!r} is ambiguous ({candidates}): give more of it")
     return matches[0]
 
 
@@ -103,7 +105,9 @@ def plan_down(project: Project, steps: int = 1) -> Plan:
     position = position_of(chain, current)
     applied = position + 1
     if steps > applied:
-        raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied")
+        raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied "
+                               f"(`down {applied}` reverts them all)" if applied else
+                               f"cannot roll back {steps} migrations: none is applied")
     target = chain[position - steps].revision if position - steps >= 0 else "base"
     return Plan("downgrade", list(reversed(chain[position - steps + 1:position + 1])), current, target)
 

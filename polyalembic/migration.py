@@ -26,7 +26,8 @@ def declared_store(script: Any) -> str:
         raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}")
     get_store(store)
     if folder in STORES and folder != store:
-        raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/")
+        raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/: "
+                               f"move it to migrations/{store}/ or correct `store`")
     return store
 
 

@@ -22,7 +22,7 @@ def find_config(path: str | os.PathLike[str] | None = None) -> Path:
     if path or os.environ.get("POLYALEMBIC_CONFIG"):
         found = Path(path or os.environ["POLYALEMBIC_CONFIG"])
         if not found.is_file():
-            raise PolyalembicError(f"config file not found: {found}")
+            raise PolyalembicError(f"config file not found: {found}: pass -c with the path of alembic.ini")
         return found.resolve()
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "alembic.ini").is_file():
@@ -110,4 +110,6 @@ def load_error(exc: BaseException) -> PolyalembicError:
     revision = next((f for f in reversed(frames) if f.endswith(".py") and "/site-packages/" not in f
                      and "/polyalembic/" not in f), None)
     where = f"{revision}: " if revision else ""
-    return PolyalembicError(f"cannot load migrations: {where}{type(exc).__name__}: {exc}")
+    fix = (f": install {exc.name} or remove the import" if isinstance(exc, ModuleNotFoundError) and exc.name
+           else ": fix the revision file (-v shows the traceback)")
+    return PolyalembicError(f"cannot load migrations: {where}{type(exc).__name__}: {exc}{fix}")

@@ -149,7 +149,7 @@ def validate(ctx: click.Context) -> None:
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
-        fail(f"{len(problems)} problem(s) found")
+        fail(f"{len(problems)} problem(s) found, listed above with their fixes")
     _echo(ctx, f"OK: {len(project.chain())} migrations, one head{ledger_note}.")
 
 

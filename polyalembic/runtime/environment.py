@@ -100,7 +100,8 @@ def lock_timeout(config: Any) -> float | None:
     except ValueError:
         seconds = -1.0
     if seconds < 0:
-        raise PolyalembicError(f"lock timeout must be a number of seconds >= 0, got {value!r}")
+        raise PolyalembicError(f"lock timeout (--lock-timeout, -x lock_timeout or POLYALEMBIC_LOCK_TIMEOUT) "
+                               f"must be a number of seconds >= 0, got {value!r}")
     return seconds
 
 
@@ -177,5 +178,17 @@ def _run_online(context: Any, state: Run) -> None:
                 else set()
             refuse_interrupted(rows, set(release), applied)
         preflight(context.get_context(), executor)
+        runs_migrations = bool(planned_revisions(context.get_context()))
         with context.begin_transaction():
             context.run_migrations()
+    if runs_migrations:
+        _warn_unread_options()
+
+
+def _warn_unread_options() -> None:
+    """``-x`` names that neither polyalembic nor any migration that ran asked for (Alembic passes
+    anything through, so a misspelt option would do nothing silently)."""
+    from polyalembic.options import unread_x_arguments
+
+    for name in unread_x_arguments():
+        log.warning("-x %s was not read by polyalembic or by any migration that ran: check its spelling", name)

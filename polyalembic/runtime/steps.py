@@ -86,7 +86,7 @@ class StepExecutor:
             where = f" at step [{step}]" if step else ""
             direction = "upgrade" if upgrade else "downgrade"
             raise MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
-                                  f"failed{where}: {error.splitlines()[0]}") from exc
+                                  f"failed{where}: {error.splitlines()[0]}: {_next_move(m, upgrade)}") from exc
         finally:
             self.recorder.finished_function()
         self.timings_ms[m.revision] = int((time.perf_counter() - started) * 1000)
@@ -126,10 +126,11 @@ class StepExecutor:
         """``polyalembic stamp --backwards``, or ``-x stamp_backwards=yes`` for Alembic's own stamp."""
         from alembic import context
 
+        from polyalembic.options import x_argument
+
         del ctx
-        x_args = context.get_x_argument(as_dictionary=True)
         return bool(context.config.attributes.get("polyalembic_allow_backwards")) or \
-            x_args.get("stamp_backwards") == "yes"
+            x_argument("stamp_backwards") == "yes"
 
     def _record_stamp(self, ctx: MigrationContext, step: Any) -> None:
         """``stamp``: every revision between source and destination is recorded (or removed)."""
@@ -147,3 +148,13 @@ class StepExecutor:
             self.recorder.stamped(ctx, m, step.is_upgrade)
             if self.reporter and not ctx.as_sql:
                 self.reporter("stamped" if step.is_upgrade else "unstamped", m, None)
+
+
+def _next_move(m: Migration, upgrade: bool) -> str:
+    """What the user does after a failed migration: a rolled-back one is simply run again; one that
+    may have left work behind waits for ``repair``'s decision."""
+    if get_store(m.store).transactional and not m.commits_early(upgrade=upgrade):
+        return "its transaction was rolled back; fix the cause and run it again"
+    if not upgrade:
+        return "fix the cause, then run down again (`polyalembic status` shows where it stopped)"
+    return f"fix the cause, then `polyalembic repair resume {m.revision}` (or retry)"
