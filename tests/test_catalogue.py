@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from tests.conftest import settings_env
-from tests.support import snapshot
+from tests.support import ledger, snapshot
 
 SECRET = "hunter2-catalogue"  # a password that must never be printed
 
@@ -32,6 +33,7 @@ class Case:
     env: dict[str, str | None] = field(default_factory=dict)  # "{pg}", "{ts}": the test's databases
     setup: Callable[[Path], None] | None = None  # changes to the project copy (migrations/, alembic.ini)
     code: int = 1
+    fix: str = ""  # a part of the same line telling the user what to do (click's usage errors have their own)
 
 
 def write(relative: str, text: str | bytes) -> Callable[[Path], None]:
@@ -71,116 +73,222 @@ PG_URL = "postgresql://polyalembic:{pw}@127.0.0.1:{port}/{db}"
 CASES = [
     # --- connection variables -----------------------------------------------------------------------
     Case("pg-unreachable", ("polyalembic", "up"), "postgres: cannot connect to postgresql://app:***@127.0.0.1:1/app",
-         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"}),
+         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"},
+         fix='start the server or correct the host and port in POSTGRES_DSN'),
     Case("pg-wrong-password", ("polyalembic", "up"), "password authentication failed",
-         env={"POSTGRES_DSN": "{pg_wrong_password}"}),
+         env={"POSTGRES_DSN": "{pg_wrong_password}"},
+         fix='correct the user or password in POSTGRES_DSN'),
     Case("pg-unknown-database", ("polyalembic", "up"), 'database "no_such_db" does not exist',
-         env={"POSTGRES_DSN": "{pg_unknown_db}"}),
+         env={"POSTGRES_DSN": "{pg_unknown_db}"},
+         fix='create the database or correct its name in POSTGRES_DSN'),
     Case("pg-mysql-scheme", ("polyalembic", "up"),
          "mysql:// is not a postgresql:// URL: use a postgresql:// URL or a keyword DSN",
-         env={"POSTGRES_DSN": f"mysql://app:{SECRET}@127.0.0.1/app"}),
+         env={"POSTGRES_DSN": f"mysql://app:{SECRET}@127.0.0.1/app"},
+         fix='use a postgresql:// URL or a keyword DSN'),
     Case("pg-not-a-dsn", ("polyalembic", "up"), "is neither a postgresql:// URL nor a keyword DSN",
-         env={"POSTGRES_DSN": "just-some-words"}),
+         env={"POSTGRES_DSN": "just-some-words"},
+         fix='POSTGRES_DSN=just-some-words is neither'),
     Case("pg-keyword-dsn-wrong-password", ("polyalembic", "up"), "password authentication failed",
-         env={"POSTGRES_DSN": "{pg_keyword_wrong_password}"}),
+         env={"POSTGRES_DSN": "{pg_keyword_wrong_password}"},
+         fix='correct the user or password in POSTGRES_DSN'),
     Case("pg-password-in-query", ("polyalembic", "up"), "password=***",
-         env={"POSTGRES_DSN": f"postgresql://app@127.0.0.1:1/app?password={SECRET}&connect_timeout=2"}),
+         env={"POSTGRES_DSN": f"postgresql://app@127.0.0.1:1/app?password={SECRET}&connect_timeout=2"},
+         fix='correct the host and port in POSTGRES_DSN'),
     Case("pg-user-without-privileges", ("polyalembic", "up"),
          "ledger: cannot create or upgrade schema_migrations in postgresql://pa_reader_",
-         env={"POSTGRES_DSN": "{pg_reader}", "TIMESCALE_DSN": "{pg_reader_ts}"}),
+         env={"POSTGRES_DSN": "{pg_reader}", "TIMESCALE_DSN": "{pg_reader_ts}"},
+         fix='set POLYALEMBIC_LEDGER_DSN to a database it may write'),
     Case("ledger-unreachable", ("polyalembic", "up"), "ledger: cannot connect to postgresql://app:***@127.0.0.1:1/l",
-         env={"POLYALEMBIC_LEDGER_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/l"}),
+         env={"POLYALEMBIC_LEDGER_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/l"},
+         fix='correct the host and port in POLYALEMBIC_LEDGER_DSN'),
     Case("ts-no-extension", ("polyalembic", "up"), "timescaledb: the timescaledb extension is not installed",
-         env={"TIMESCALE_DSN": "{pg}"}),
+         env={"TIMESCALE_DSN": "{pg}"},
+         fix='run CREATE EXTENSION timescaledb'),
     Case("neo4j-unreachable", ("polyalembic", "up"), "neo4j: cannot connect to bolt://127.0.0.1:1",
-         env={"NEO4J_URI": "bolt://127.0.0.1:1"}),
+         env={"NEO4J_URI": "bolt://127.0.0.1:1"},
+         fix='start the server or correct the host and port in NEO4J_URI'),
     Case("neo4j-wrong-password", ("polyalembic", "up"), "neo4j: cannot connect to bolt://",
-         env={"NEO4J_PASSWORD": SECRET}),
+         env={"NEO4J_PASSWORD": SECRET},
+         fix='correct NEO4J_USER or NEO4J_PASSWORD'),
     Case("neo4j-wrong-password-verbose", ("polyalembic", "-v", "up"), "neo4j: cannot connect to bolt://",
-         env={"NEO4J_PASSWORD": SECRET}),
+         env={"NEO4J_PASSWORD": SECRET},
+         fix='correct NEO4J_USER or NEO4J_PASSWORD'),
     Case("neo4j-password-in-uri-verbose", ("polyalembic", "-v", "up"), "neo4j: cannot connect to bolt://neo4j:***@",
-         env={"NEO4J_URI": "{bolt_with_secret}"}),
+         env={"NEO4J_URI": "{bolt_with_secret}"},
+         fix='put them in NEO4J_USER and NEO4J_PASSWORD, not in NEO4J_URI'),
     Case("neo4j-password-in-uri-alembic", ("alembic", "upgrade", "head"), "neo4j: cannot connect to bolt://neo4j:***@",
-         env={"NEO4J_URI": "{bolt_with_secret}"}),
+         env={"NEO4J_URI": "{bolt_with_secret}"},
+         fix='put them in NEO4J_USER and NEO4J_PASSWORD, not in NEO4J_URI'),
     Case("neo4j-http-scheme", ("polyalembic", "up"), "neo4j: cannot connect to http://",
-         env={"NEO4J_URI": "http://127.0.0.1:7474"}),
+         env={"NEO4J_URI": "http://127.0.0.1:7474"},
+         fix='correct the host and port in NEO4J_URI'),
     Case("neo4j-unknown-database", ("polyalembic", "up"), "neo4j: cannot connect to bolt://",
-         env={"NEO4J_DATABASE": "nosuchdb"}),
+         env={"NEO4J_DATABASE": "nosuchdb"},
+         fix='create the database or correct NEO4J_DATABASE'),
     Case("chroma-port-not-a-number", ("polyalembic", "up"), "chromadb: CHROMA_PORT must be a number, got 'eighty'",
-         env={"CHROMA_PORT": "eighty"}),
+         env={"CHROMA_PORT": "eighty"},
+         fix='CHROMA_PORT must be a number'),
     Case("chroma-unreachable", ("polyalembic", "up"), "chromadb: cannot connect to http://127.0.0.1:1",
-         env={"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": "1"}),
+         env={"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": "1"},
+         fix='start the server or correct CHROMA_HOST and CHROMA_PORT'),
+    Case("chroma-unknown-tenant", ("polyalembic", "up"), "chromadb: cannot connect to http://127.0.0.1:",
+         env={"CHROMA_TENANT": "nosuch"}, fix="create the tenant or correct CHROMA_TENANT"),
+    Case("chroma-unknown-database", ("polyalembic", "up"), "(database nosuch): Database [nosuch] not found",
+         env={"CHROMA_DATABASE": "nosuch"}, fix="create the database or correct CHROMA_DATABASE"),
+    Case("chroma-token-verbose", ("polyalembic", "-v", "up"), "Tenant [nosuch] not found",
+         env={"CHROMA_CLIENT_AUTH_CREDENTIALS": SECRET, "CHROMA_TENANT": "nosuch"}, fix="correct CHROMA_TENANT"),
+    Case("neo4j-unknown-scheme", ("polyalembic", "up"), "URI scheme 'foo' is not supported",
+         env={"NEO4J_URI": "foo://127.0.0.1:7687"}, fix="use a bolt:// or neo4j:// URI in NEO4J_URI"),
+    Case("neo4j-read-only-server", ("polyalembic", "up"), "neo4j: database neo4j on bolt://127.0.0.1:",
+         env={"NEO4J_URI": "{read_only_uri}", "NEO4J_PASSWORD": "{read_only_password}"},
+         fix="is read-only: point NEO4J_URI at a writable server"),
+    Case("pg-user-may-create-the-ledger-only", ("polyalembic", "up"),
+         "timescaledb: user pa_reader_", env={"POSTGRES_DSN": "{pg_creator}", "TIMESCALE_DSN": "{pg_reader_ts}"},
+         fix="may not create tables in schema public of postgresql://pa_reader_"),
+    Case("ledger-unreachable-status-json", ("polyalembic", "status", "--format", "json"),
+         "ledger: cannot connect to postgresql://app:***@127.0.0.1:1/l",
+         env={"POLYALEMBIC_LEDGER_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/l"},
+         fix="correct the host and port in POLYALEMBIC_LEDGER_DSN"),
+    Case("pg-unreachable-alembic-current", ("alembic", "current"), "postgres: cannot connect to postgresql://app:***@",
+         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"}, fix="in POSTGRES_DSN"),
     Case("pg-unreachable-alembic", ("alembic", "upgrade", "head"), "postgres: cannot connect to postgresql://app:***@",
-         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"}),
+         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"},
+         fix='correct the host and port in POSTGRES_DSN'),
     Case("pg-unreachable-migrate-sh", ("migrate.sh", "up"), "postgres: cannot connect to postgresql://app:***@",
-         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"}),
+         env={"POSTGRES_DSN": f"postgresql://app:{SECRET}@127.0.0.1:1/app"},
+         fix='correct the host and port in POSTGRES_DSN'),
+    Case("migrate-sh-down-zero", ("migrate.sh", "down", "0"), "down takes a positive number of migrations, got 0",
+         fix="positive number"),
+    Case("migrate-sh-unknown-revision", ("migrate.sh", "up", "--to", "nope_001"), "unknown revision 'nope_001'",
+         fix="`polyalembic status` lists the revisions"),
+    Case("migrate-sh-unknown-command", ("migrate.sh", "frobnicate"), "No such command 'frobnicate'", code=2),
+    Case("migrate-sh-validate-broken-file", ("migrate.sh", "validate"), "1 problem(s) found",
+         setup=write("migrations/postgres/002_skill_progressions.up.sql", ""), fix="listed above with their fixes"),
     # --- alembic.ini --------------------------------------------------------------------------------
-    Case("ini-missing", ("polyalembic", "-c", "{root}/nope.ini", "up"), "config file not found: "),
+    Case("ini-missing", ("polyalembic", "-c", "{root}/nope.ini", "up"), "config file not found: ",
+         fix='pass -c with the path of alembic.ini'),
     Case("unknown-store-folder", ("polyalembic", "up"), "migrations/mongodb: unknown store folder",
-         setup=write("migrations/mongodb/001_x.py", "x = 1\n")),
+         setup=write("migrations/mongodb/001_x.py", "x = 1\n"),
+         fix='rename it to one of postgres, timescaledb, neo4j, chromadb'),
     Case("bad-version-locations", ("polyalembic", "up"), "alembic.ini: version_locations names ",
-         setup=edit_ini("%(here)s/migrations/chromadb", "%(here)s/migrations/chromadb %(here)s/nowhere")),
+         setup=edit_ini("%(here)s/migrations/chromadb", "%(here)s/migrations/chromadb %(here)s/nowhere"),
+         fix='create it or remove it from the list'),
     Case("bad-version-locations-alembic", ("alembic", "upgrade", "head"), "nowhere, which is not a folder",
-         setup=edit_ini("%(here)s/migrations/chromadb", "%(here)s/migrations/chromadb %(here)s/nowhere")),
+         setup=edit_ini("%(here)s/migrations/chromadb", "%(here)s/migrations/chromadb %(here)s/nowhere"),
+         fix='create it or remove it from the list'),
     # --- migration files ----------------------------------------------------------------------------
     Case("not-utf8", ("polyalembic", "up"),
          "migrations/postgres/003_semantic_memories.up.sql: is not UTF-8 text (byte 0xff on line 2)",
-         setup=write("migrations/postgres/003_semantic_memories.up.sql", b"-- x\nSELECT '\xff';\n")),
+         setup=write("migrations/postgres/003_semantic_memories.up.sql", b"-- x\nSELECT '\xff';\n"),
+         fix='save it as UTF-8'),
     Case("not-utf8-validate", ("polyalembic", "validate"), "problem(s) found",
-         setup=write("migrations/postgres/003_semantic_memories.up.sql", b"-- x\nSELECT '\xff';\n")),
+         setup=write("migrations/postgres/003_semantic_memories.up.sql", b"-- x\nSELECT '\xff';\n"),
+         fix='listed above with their fixes'),
     Case("empty-up", ("polyalembic", "up"), "migrations/postgres/002_skill_progressions.up.sql: is empty",
-         setup=write("migrations/postgres/002_skill_progressions.up.sql", "")),
+         setup=write("migrations/postgres/002_skill_progressions.up.sql", ""),
+         fix='write the statements (or delete the migration)'),
     Case("comment-only-cypher", ("polyalembic", "up"), "migrations/neo4j/001_graph_constraints.up.cql: is empty",
-         setup=write("migrations/neo4j/001_graph_constraints.up.cql", "// nothing\n/* at all */\n")),
+         setup=write("migrations/neo4j/001_graph_constraints.up.cql", "// nothing\n/* at all */\n"),
+         fix='write the statements (or delete the migration)'),
     Case("missing-down", ("alembic", "upgrade", "head"), "004_identity_memories.down.sql is missing",
-         setup=delete("migrations/postgres/004_identity_memories.down.sql")),
+         setup=delete("migrations/postgres/004_identity_memories.down.sql"),
+         fix='create it (every migration needs up and down)'),
     Case("duplicate-number", ("polyalembic", "up"), "number 001 is used by",
          setup=write("migrations/chromadb/001_other.py", REVISION.format(rev="chromadb_009", store="chromadb",
-                                                                          extra=""))),
+                                                                          extra="")),
+         fix='renumber one with `polyalembic generate`'),
     Case("wrong-store", ("polyalembic", "up"), "declares store 'neo4j' but lives in migrations/postgres/",
-         setup=write("migrations/postgres/008_wrong.py", REVISION.format(rev="postgres_008", store="neo4j", extra=""))),
+         setup=write("migrations/postgres/008_wrong.py", REVISION.format(rev="postgres_008", store="neo4j", extra="")),
+         fix='move it to migrations/neo4j/ or correct `store`'),
     Case("sql-syntax-error", ("polyalembic", "up"), "does not parse (syntax error at or near \")\" on line 4)",
          setup=write("migrations/postgres/006_portfolio_transactions.up.sql",
-                     "-- x\nCREATE TABLE t (\n  a int,\n);\n")),
+                     "-- x\nCREATE TABLE t (\n  a int,\n);\n"),
+         fix='fix the SQL'),
     Case("python-syntax-error", ("polyalembic", "up"), "008_broken.py: does not parse (line 1",
-         setup=write("migrations/postgres/008_broken.py", "def upgrade(:\n")),
+         setup=write("migrations/postgres/008_broken.py", "def upgrade(:\n"),
+         fix='fix the syntax'),
     Case("missing-import", ("polyalembic", "up"), "No module named 'no_such_module'",
          setup=write("migrations/postgres/008_imports.py", REVISION.format(rev="postgres_008", store="postgres",
-                                                                            extra="import no_such_module\n"))),
+                                                                            extra="import no_such_module\n")),
+         fix='install no_such_module or remove the import'),
     Case("huge-file-that-does-not-parse", ("polyalembic", "up"), "does not parse",
-         setup=write("migrations/postgres/003_semantic_memories.up.sql", "-- padding\n" * 200_000 + "SELEC 1;\n")),
+         setup=write("migrations/postgres/003_semantic_memories.up.sql", "-- padding\n" * 200_000 + "SELEC 1;\n"),
+         fix='fix the SQL'),
     # --- CLI arguments ------------------------------------------------------------------------------
-    Case("unknown-revision", ("polyalembic", "up", "--to", "postgres_099"), "unknown revision 'postgres_099'"),
-    Case("ambiguous-prefix", ("polyalembic", "up", "--to", "postgres_00"), "revision 'postgres_00' is ambiguous"),
-    Case("down-zero", ("polyalembic", "down", "0"), "down takes a positive number of migrations, got 0"),
+    Case("unknown-revision", ("polyalembic", "up", "--to", "postgres_099"), "unknown revision 'postgres_099'",
+         fix='`polyalembic status` lists the revisions'),
+    Case("ambiguous-prefix", ("polyalembic", "up", "--to", "postgres_00"), "revision 'postgres_00' is ambiguous",
+         fix='give more of it'),
+    Case("down-zero", ("polyalembic", "down", "0"), "down takes a positive number of migrations, got 0",
+         fix='down takes a positive number'),
     Case("down-negative", ("polyalembic", "down", "-1"), "No such option '-1'", code=2),
-    Case("down-more-than-applied", ("polyalembic", "down", "3"), "cannot roll back 3 migrations: only 0 applied"),
+    Case("down-more-than-applied", ("polyalembic", "down", "3"), "cannot roll back 3 migrations",
+         fix='none is applied'),
     Case("unknown-store", ("polyalembic", "generate", "mongodb", "x"), "'mongodb' is not one of", code=2),
-    Case("unsafe-name", ("polyalembic", "generate", "postgres", "../../etc/passwd"), "invalid name"),
+    Case("unsafe-name", ("polyalembic", "generate", "postgres", "../../etc/passwd"), "invalid name",
+         fix='use lowercase letters, digits and _ only'),
     Case("long-name", ("polyalembic", "generate", "postgres", "a" * 300),
-         "the name is 300 characters long: keep it to 100"),
+         "the name is 300 characters long: keep it to 100",
+         fix='keep it to 100'),
     Case("unknown-repair-action", ("polyalembic", "repair", "explode", "postgres_001"), "'explode' is not one of",
          code=2),
-    Case("stamp-unknown-revision", ("polyalembic", "stamp", "nope_001"), "unknown revision 'nope_001'"),
+    Case("stamp-unknown-revision", ("polyalembic", "stamp", "nope_001"), "unknown revision 'nope_001'",
+         fix='`polyalembic status` lists the revisions'),
     Case("bad-lock-timeout-x", ("alembic", "-x", "lock_timeout=soon", "upgrade", "head"),
-         "lock timeout must be a number of seconds >= 0, got 'soon'"),
+         "must be a number of seconds >= 0, got 'soon'",
+         fix="-x lock_timeout"),
 ]
 
 
 def _reader_role(pg: str, ts: str) -> dict[str, str]:
     """A login role that may connect but not create anything (PostgreSQL 15: public's CREATE is
-    the owner's): the DSNs of the test's databases as that role."""
+    the owner's): the DSNs of the test's databases as that role; ``pg_creator`` is a second role
+    that may create tables in the postgres database (the ledger's) only."""
     import secrets as random
 
     import psycopg
 
     from polyalembic.dsn import libpq_dsn
 
-    role = f"pa_reader_{random.token_hex(3)}"
+    role, creator = f"pa_reader_{random.token_hex(3)}", f"pa_creator_{random.token_hex(3)}"
     with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{SECRET}'")
-    as_role = lambda dsn: f"postgresql://{role}:{SECRET}@{dsn.split('@', 1)[1]}"  # noqa: E731
-    return {"pg_reader": as_role(pg), "pg_reader_ts": as_role(ts), "role": role}
+        conn.execute(f"CREATE ROLE {creator} LOGIN PASSWORD '{SECRET}'")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {creator}")
+    as_role = lambda dsn, name=role: f"postgresql://{name}:{SECRET}@{dsn.split('@', 1)[1]}"  # noqa: E731
+    return {"pg_reader": as_role(pg), "pg_reader_ts": as_role(ts), "pg_creator": as_role(pg, creator),
+            "role": role, "creator": creator}
+
+
+def _drop_roles(pg: str, *roles: str) -> None:
+    import psycopg
+
+    from polyalembic.dsn import libpq_dsn
+
+    with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
+        for role in roles:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+
+
+@pytest.fixture(scope="module")
+def read_only_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A third Neo4j (the LTS) whose databases are read-only by configuration: Community has no
+    roles, so a server that refuses writes is one that says so in its neo4j.conf."""
+    from stack.base import CACHE_DIR
+    from stack.neo4j import Neo4jService
+
+    class ReadOnlyNeo4j(Neo4jService):
+        name = "neo4j-read-only"
+
+    server = ReadOnlyNeo4j(stack_dir=tmp_path_factory.mktemp("read-only-stack"), cache_dir=CACHE_DIR)
+    server.stop(server.start())  # a store is created writable; the setting applies from the next start
+    server.overrides = {"server.databases.default_to_read_only": "true"}
+    state = server.start()
+    try:
+        yield {"read_only_uri": state.settings["NEO4J_URI"], "read_only_password": state.settings["NEO4J_PASSWORD"]}
+    finally:
+        server.stop(state)
 
 
 def resolve(template: str, values: dict[str, str]) -> str:
@@ -191,7 +299,8 @@ def resolve(template: str, values: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_one_line_naming_what_and_where_and_changes_nothing(case: Case, project_copy: Project,
-                                                                         settings: Settings) -> None:
+                                                                         settings: Settings,
+                                                                         request: pytest.FixtureRequest) -> None:
     root = project_copy.root
     pg = settings.database_url("postgres")
     values = {
@@ -202,8 +311,10 @@ def test_bad_input_is_one_line_naming_what_and_where_and_changes_nothing(case: C
             pg.rsplit(":", 1)[1].split("/", 1)[0], SECRET),
         "bolt_with_secret": settings.env["NEO4J_URI"].replace("bolt://", f"bolt://neo4j:{SECRET}@"),
     }
-    if any("{pg_reader" in (v or "") for v in case.env.values()):
+    if any(("{pg_reader" in (v or "") or "{pg_creator" in (v or "")) for v in case.env.values()):
         values |= _reader_role(pg, settings.database_url("timescaledb"))
+    if any("{read_only" in (v or "") for v in case.env.values()):
+        values |= request.getfixturevalue("read_only_neo4j")
     if case.setup:
         case.setup(root)
     env = settings_env(settings)
@@ -235,14 +346,10 @@ def test_bad_input_is_one_line_naming_what_and_where_and_changes_nothing(case: C
                        if line.startswith(("polyalembic: error:", "FAILED:", "ERROR [alembic.util.messaging]"))]
         assert len(error_lines) == 1, result.stderr[-2000:]
         assert case.expect in error_lines[0], error_lines[0]
+        assert case.fix and case.fix in error_lines[0], error_lines[0]
     assert snapshot(settings) == before  # nothing applied, nothing lost
     if "role" in values:
-        import psycopg
-
-        from polyalembic.dsn import libpq_dsn
-
-        with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
-            conn.execute(f"DROP ROLE {values['role']}")
+        _drop_roles(pg, values["role"], values["creator"])
 
 
 # --- what a run prints when it fails or warns -----------------------------------------------------------
@@ -291,3 +398,154 @@ def test_a_closed_pipe_ends_the_output_quietly(project_copy: Project, settings: 
     assert result.returncode == 0
     assert result.stderr == ""
     assert len(result.stdout.splitlines()) == 2
+
+
+def test_an_unread_x_option_is_a_warning_naming_it(project_copy: Project, settings: Settings) -> None:
+    """Alembic passes any ``-x`` through, so a misspelt one would do nothing: after a run that applied
+    migrations, the names nobody read are one warning line each; the names read are not."""
+    result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(project_copy.config_path),
+                             "-x", "episodic_retention=30 days", "-x", "lock_timout=5", "upgrade", "head"],
+                            env=settings_env(settings), cwd=project_copy.root, capture_output=True, text=True,
+                            timeout=180)
+    print(result.stdout, result.stderr)
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if "was not read" in line]
+    assert warnings == ["WARNI [polyalembic] -x lock_timout was not read by polyalembic or by any migration that "
+                        "ran: check its spelling"], result.stderr
+
+
+def test_status_never_shows_a_secret_in_any_format(project_copy: Project, settings: Settings) -> None:
+    secrets = settings.replace(NEO4J_URI=settings.env["NEO4J_URI"].replace("bolt://", f"bolt://neo4j:{SECRET}@"),
+                               CHROMA_CLIENT_AUTH_CREDENTIALS=SECRET)
+    outputs = [_run(project_copy, secrets, *args) for args in
+               (("status",), ("status", "--format", "json"), ("-v", "status"), ("validate",))]
+    for result in outputs:
+        assert result.returncode == 0, result.stderr
+        assert SECRET not in result.stdout + result.stderr
+        assert settings.env["NEO4J_PASSWORD"] not in result.stdout + result.stderr
+    assert "bolt://neo4j:***@" in outputs[0].stdout + outputs[1].stdout
+
+
+def _sleeping(settings: Settings) -> bool:
+    import sqlalchemy as sa
+
+    from polyalembic.ledger import connect_ledger
+
+    with connect_ledger(settings) as connection:
+        return bool(connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                               "WHERE query = 'SELECT pg_sleep(4)'")).scalar())
+
+
+def test_nothing_to_apply_after_waiting_for_the_lock(project_copy: Project, settings: Settings) -> None:
+    """A run that waited while another applied everything says the one 'nothing to do' line."""
+    write("migrations/postgres/008_slow.py", REVISION.format(rev="postgres_008", store="postgres", extra="")
+          .replace('op.execute("SELECT 1")\ndef downgrade', 'op.execute("SELECT pg_sleep(4)")\ndef downgrade'))(
+        project_copy.root)
+    command = [sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "up"]
+    first = subprocess.Popen(command, env=settings_env(settings), cwd=project_copy.root, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _sleeping(settings):
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.1)
+    second = _run(project_copy, settings, "up")  # starts while the first holds the lock in pg_sleep
+    first.communicate(timeout=120)
+
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    lines = [line for line in second.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "waiting for the migration lock held by another run" in lines[0], second.stderr
+    assert second.stdout.strip().splitlines()[-1] == "Nothing to apply: the database is up to date."
+
+
+# --- servers that go away in the middle of a run ---------------------------------------------------------
+
+def the_one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """A failed run's single error line (exit 1, no traceback)."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("polyalembic: error:")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr and len(errors) == 1, result.stderr
+    return errors[0]
+
+
+KILL_CHROMA = '''import os, signal, time
+revision = "postgres_008"
+down_revision = "chromadb_001"
+store = "postgres"
+def upgrade():
+    os.killpg(int(os.environ["DOOMED_CHROMA_PID"]), signal.SIGKILL)  # the vector server dies here
+    time.sleep(0.5)
+def downgrade():
+    os.environ.get("DOOMED_CHROMA_PID")
+'''
+LATE_COLLECTION = '''from alembic import op
+revision = "chromadb_002"
+down_revision = "postgres_008"
+store = "chromadb"
+def upgrade():
+    op.create_collection("late_memories", metadata={"description": "made after the server came back"})
+def downgrade():
+    op.delete_collection("late_memories")
+'''
+
+
+def test_a_chroma_server_that_dies_mid_run_fails_that_migration_and_a_rerun_finishes(
+        project_copy: Project, settings: Settings, tmp_path: Path) -> None:
+    import chromadb
+
+    from stack.base import CACHE_DIR
+    from stack.chroma import ChromaService
+
+    server = ChromaService(stack_dir=tmp_path / "doomed", cache_dir=CACHE_DIR)
+    state = server.start()
+    try:
+        write("migrations/postgres/008_kill_chroma.py", KILL_CHROMA)(project_copy.root)
+        write("migrations/chromadb/002_late.py", LATE_COLLECTION)(project_copy.root)
+        doomed = settings.replace(**state.settings)
+        env = {**settings_env(doomed), "DOOMED_CHROMA_PID": str(state.pid)}
+        command = [sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "up"]
+        first = subprocess.run(command, env=env, cwd=project_copy.root, capture_output=True, text=True, timeout=180)
+        print(first.stdout, first.stderr)
+
+        error = the_one_error(first)
+        assert error.startswith("polyalembic: error: chromadb migration 002_late.py (chromadb_002) upgrade failed")
+        assert "repair resume chromadb_002" in error
+        statuses = {row.revision: row.status for row in ledger(doomed)}
+        assert statuses["postgres_008"] == "applied" and statuses["chromadb_002"] == "failed"
+        assert statuses["chromadb_001"] == "applied"
+
+        state = server.start()  # the server is back (on another port)
+        back = {**env, **state.settings}
+        retry = subprocess.run([*command[:-1], "repair", "retry", "chromadb_002"], env=back, cwd=project_copy.root,
+                               capture_output=True, text=True, timeout=180, input="y\n")
+        print(retry.stdout, retry.stderr)
+        assert retry.returncode == 0, retry.stderr
+        assert {row.revision: row.status for row in ledger(doomed)}["chromadb_002"] == "applied"
+        client = chromadb.HttpClient(host=state.settings["CHROMA_HOST"], port=int(state.settings["CHROMA_PORT"]))
+        assert "late_memories" in {c.name for c in client.list_collections()}
+    finally:
+        server.stop(state)
+
+
+KILL_OWN_CONNECTION = '''from alembic import op
+revision = "postgres_008"
+down_revision = "chromadb_001"
+store = "postgres"
+def upgrade():
+    op.execute("CREATE TABLE doomed_table (id int)")
+    op.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # the server drops this session
+def downgrade():
+    op.execute("DROP TABLE doomed_table")
+'''
+
+
+def test_a_postgresql_session_killed_mid_run_rolls_that_migration_back(project_copy: Project,
+                                                                        settings: Settings) -> None:
+    write("migrations/postgres/008_doomed.py", KILL_OWN_CONNECTION)(project_copy.root)
+    result = _run(project_copy, settings, "up")
+
+    error = the_one_error(result)
+    assert error.startswith("polyalembic: error: postgres migration 008_doomed.py (postgres_008) upgrade failed")
+    assert "rolled back" in error
+    state = snapshot(settings)
+    assert not any("doomed_table" in str(name) for name in state["postgres"]["objects"])
+    statuses = {revision: status for revision, status in state["ledger"]}
+    assert statuses["chromadb_001"] == "applied" and statuses.get("postgres_008") != "applied"

@@ -103,7 +103,8 @@ def test_down_more_than_applied_is_a_clear_error_and_changes_nothing(project: Pr
     before = snapshot(settings)
     result = run(project, settings, "down", "5")
     assert result.exit_code == 1
-    assert result.output.strip() == "polyalembic: error: cannot roll back 5 migrations: only 2 applied"
+    assert result.output.strip() == ("polyalembic: error: cannot roll back 5 migrations: only 2 applied "
+                                     "(`down 2` reverts them all)")
     assert snapshot(settings) == before
 
 
@@ -171,7 +172,7 @@ def test_validate_names_each_problem_and_needs_no_server(project_copy: Project, 
     assert "postgres/005_portfolio_holdings.up.sql: does not parse (syntax error at or near \")\" on line 4)" in out
     assert "migrations/postgres: numbering has a gap at 008" in out
     assert "2 heads" in out
-    assert out.strip().endswith("problem(s) found")
+    assert out.strip().endswith("problem(s) found, listed above with their fixes")
 
 
 def test_fresh_refuses_without_the_phrase_and_in_production(project: Project, settings: Settings) -> None:
