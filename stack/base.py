@@ -201,10 +201,11 @@ class Service(ABC):
         return True
 
     def password(self) -> str:
-        """The server's password, generated once and kept (mode 600) in .stack/<name>/password."""
+        """The server's password, generated once and kept (mode 600) in .stack/<name>/password.
+        Hex digits only: a password starting with '-' reads as an option to neo4j-admin."""
         path = self.dir / "password"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(18))
+            path.write_text(secrets.token_hex(16))
             path.chmod(0o600)
         return path.read_text().strip()
 
