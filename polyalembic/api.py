@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from alembic import command
 
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import same_database
@@ -51,7 +50,7 @@ def current_revision(project: Project) -> str | None:
 
 
 def current_revision_of(conn: sa.Connection) -> str | None:
-    if not sa.inspect(conn).has_table("alembic_version"):
+    if conn.execute(sa.text("SELECT to_regclass('alembic_version')")).scalar() is None:
         return None
     heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
     if len(heads) > 1:
@@ -113,15 +112,19 @@ def plan_down(project: Project, steps: int = 1) -> Plan:
 
 
 def up(project: Project, target: str = "head") -> Plan:
-    """Apply pending migrations up to ``target``."""
+    """Apply pending migrations up to ``target`` (Alembic is imported only when there are some)."""
     plan = plan_up(project, target)
     if plan.migrations:
+        from alembic import command
+
         command.upgrade(project.config(), plan.target)
     return plan
 
 
 def down(project: Project, steps: int = 1) -> Plan:
     """Roll back the last ``steps`` migrations across the stores, newest first."""
+    from alembic import command
+
     plan = plan_down(project, steps)
     # relative: Alembic resolves it from the heads it reads under the migration lock
     command.downgrade(project.config(), f"-{steps}")
@@ -130,6 +133,8 @@ def down(project: Project, steps: int = 1) -> Plan:
 
 def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
     """Write every store's statements or plan for ``plan`` (Alembic's offline mode; no store is touched)."""
+    from alembic import command
+
     if not plan.migrations:
         return
     config = project.config()
@@ -166,6 +171,8 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> li
     """Record ``target`` (and every migration before it) as applied without running them; return
     the migrations whose rows changed. Moving the ledger back (un-stamping what is recorded as
     applied: the stores still hold it) needs ``backwards``."""
+    from alembic import command
+
     chain = project.chain()
     start, end = position_of(chain, current_revision(project)), _resolve(chain, target)
     if end < start and not backwards:

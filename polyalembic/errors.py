@@ -1,12 +1,11 @@
-"""Errors polyalembic raises. They subclass Alembic's CommandError so that the `alembic` CLI
-prints them as one line (``FAILED: ...``) instead of a traceback."""
+"""Errors polyalembic raises. Plain exceptions, so that reading commands never import Alembic;
+where Alembic's own CLI can see them (migrations/env.py), ``runtime.environment`` raises them as
+Alembic's CommandError too, which that CLI prints as one line (``FAILED: ...``)."""
 
 from __future__ import annotations
 
-from alembic.util import CommandError
 
-
-class PolyalembicError(CommandError):
+class PolyalembicError(Exception):
     """A user-facing error: one line, passwords masked, names the store involved."""
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,9 @@ class Migration:
     revision: str
     store: str
     path: Path
+    #: the checksum and the pair files ((): none) when an up-to-date index already knows them
+    known_checksum: str | None = field(default=None, compare=False, repr=False)
+    known_pair: tuple[Path, ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_script(cls, script: Any) -> Migration:
@@ -46,6 +49,8 @@ class Migration:
 
     @cached_property
     def pair(self) -> tuple[Path, Path] | None:
+        if self.known_pair is not None:
+            return (self.known_pair[0], self.known_pair[1]) if self.known_pair else None
         return pair_paths(self.path)
 
     @property
@@ -69,6 +74,8 @@ class Migration:
 
     def checksum(self) -> str:
         """SHA-256 of what upgrade applies: the revision file, plus the ``.up`` file of a pair."""
+        if self.known_checksum:
+            return self.known_checksum
         digest = hashlib.sha256(self.path.read_bytes())
         if self.pair and self.pair[0].exists():
             digest.update(self.pair[0].read_bytes())
@@ -79,3 +86,23 @@ def chain(script_directory: Any) -> list[Migration]:
     """Every migration of the script directory, oldest first (base to head)."""
     scripts = list(script_directory.walk_revisions("base", "heads"))
     return [Migration.from_script(s) for s in reversed(scripts)]
+
+
+def indexed_chain(folders: list[Path]) -> list[Migration] | None:
+    """The chain from the revision files' index, without importing them; None when the index
+    can't vouch for it (then Alembic loads the chain, and words any error)."""
+    from polyalembic.index import Index, linear_chain
+
+    entries = Index(folders).entries()
+    ordered = linear_chain(entries) if entries is not None else None
+    if ordered is None:
+        return None
+    chain = []
+    for entry in ordered:
+        folder = entry.path.parent.name
+        store = entry.store or folder
+        if store not in STORES or (folder in STORES and folder != store):
+            return None
+        chain.append(Migration(entry.revision, store, entry.path, known_checksum=entry.checksum,
+                               known_pair=entry.pair or ()))
+    return chain

@@ -1,4 +1,9 @@
-"""The project a command works on: its alembic.ini, script directory, settings and chain."""
+"""The project a command works on: its alembic.ini, script directory, settings and chain.
+
+Reading commands (status, a no-op up, validate) take the chain from the revision index and the
+ini from ``inifile``, so they never import Alembic; everything that runs migrations, and every
+case the index can't vouch for, goes through Alembic's own Config and ScriptDirectory.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,16 @@ import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from alembic.config import Config
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING, Any
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.migration import Migration, chain
-from polyalembic.settings import Settings, settings_for
+from polyalembic.inifile import IniFile
+from polyalembic.migration import Migration, chain, indexed_chain
+from polyalembic.settings import Settings, settings_from
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 
 def find_config(path: str | os.PathLike[str] | None = None) -> Path:
@@ -42,26 +49,36 @@ class Project:
 
     def __post_init__(self) -> None:
         if self.settings is None:
-            self.settings = settings_for(self.alembic_config)
+            self.settings = settings_from(self.config_path.resolve().parent, self.ini.option("env_file", "polyalembic"))
 
     @property
     def root(self) -> Path:
         return self.config_path.parent
 
     @cached_property
+    def ini(self) -> IniFile:
+        return IniFile(self.config_path)
+
+    @cached_property
     def alembic_config(self) -> Config:
+        from alembic.config import Config
+
         config = Config(str(self.config_path))
         config.attributes["configure_logger"] = False
         return config
 
     def config(self, **attributes: Any) -> Config:
         """A fresh Alembic Config carrying the settings (and reporter) to migrations/env.py."""
+        from alembic.config import Config
+
         config = Config(str(self.config_path))
         config.attributes.update(configure_logger=False, polyalembic_settings=self.settings,
                                  polyalembic_reporter=self.reporter, **{**self.attributes, **attributes})
         return config
 
     def script(self) -> ScriptDirectory:
+        from alembic.script import ScriptDirectory
+
         check_version_locations(self.alembic_config)
         try:
             return ScriptDirectory.from_config(self.alembic_config)
@@ -70,11 +87,30 @@ class Project:
 
     @property
     def migrations_dir(self) -> Path:
-        return Path(self.alembic_config.get_main_option("script_location") or self.root / "migrations")
+        return self.ini.script_location or self.root / "migrations"
+
+    def version_folders(self) -> list[Path] | None:
+        """The folders Alembic reads revisions from; None when that takes Alembic to say (see
+        inifile.py) or one of them is missing (Alembic's path words that error)."""
+        folders = self.ini.version_folders()
+        return folders if folders is not None and all(folder.is_dir() for folder in folders) else None
+
+    @cached_property
+    def _indexed(self) -> list[Migration] | None:
+        folders = self.version_folders()
+        return indexed_chain(folders) if folders is not None else None
+
+    def indexed_chain(self) -> list[Migration] | None:
+        """The chain read from the revision files' index (see polyalembic/index.py), or None;
+        read once per command."""
+        return self._indexed
 
     def single_head(self) -> str | None:
         """The chain's one head (None when there are no revisions); an error naming the heads
         when there are several."""
+        indexed = self.indexed_chain()
+        if indexed is not None:
+            return indexed[-1].revision if indexed else None
         heads = self.script().get_heads()
         if len(heads) > 1:
             raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): point one's "
@@ -83,6 +119,9 @@ class Project:
 
     def chain(self) -> list[Migration]:
         """All migrations, oldest first, each with its declared store."""
+        indexed = self.indexed_chain()
+        if indexed is not None:
+            return indexed
         try:
             return chain(self.script())
         except PolyalembicError:

@@ -105,5 +105,9 @@ def settings_for(config: Any) -> Settings:
     """Settings for an Alembic ``Config``: the environment, then the env file its
     ``[polyalembic] env_file`` names (relative to alembic.ini), if any."""
     here = Path(config.config_file_name).resolve().parent if config.config_file_name else Path.cwd()
-    env_file = config.get_section_option("polyalembic", "env_file")
+    return settings_from(here, config.get_section_option("polyalembic", "env_file"))
+
+
+def settings_from(here: Path, env_file: str | None) -> Settings:
+    """The environment, then ``env_file`` (relative to ``here``, alembic.ini's folder) if given."""
     return load_settings(env_file=here / env_file if env_file else None)

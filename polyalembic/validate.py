@@ -1,14 +1,25 @@
 """``polyalembic validate``: checks the migration files (no server needed), then, when the ledger
-is reachable, compares applied checksums with the files. Each problem names the file and the fix."""
+is reachable, compares applied checksums with the files. Each problem names the file and the fix.
+
+The files are read, never run: a revision's imports are checked to exist, not executed (an
+upgrade loads every revision before it applies anything). What a file's text says (it parses,
+defines upgrade and downgrade, its SQL parses) is kept in ``__pycache__`` while the file is
+unchanged (``filecache``), so a long history costs a ``stat`` per file; what depends on other
+files (pairs, numbering, installed modules) is checked every time.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib.machinery
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from polyalembic.errors import PolyalembicError
+from polyalembic.filecache import FolderCache
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, pair_ops
 
@@ -38,43 +49,53 @@ def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
     return None
 
 
-def check_files(migrations_dir: Path) -> list[Problem]:
-    """Everything that can be checked without a server."""
+def check_files(migrations_dir: Path, search_path: list[str] | None = None) -> list[Problem]:
+    """Everything that can be checked without a server; ``search_path``: where revisions import
+    from besides ``sys.path`` (alembic.ini's ``prepend_sys_path``)."""
     problems: list[Problem] = []
     rel = lambda p: str(p.relative_to(migrations_dir.parent))  # noqa: E731
     for entry in sorted(migrations_dir.iterdir()):
         if entry.is_dir() and entry.name not in STORES and entry.name not in IGNORED_DIRS:
             problems.append(Problem(rel(entry), f"unknown store folder: rename it to one of {', '.join(STORES)}"))
+    modules = _Modules(search_path or [])
     for store, spec in STORES.items():
         folder = migrations_dir / store
-        if not folder.is_dir():
+        if folder.is_dir():
+            cache = FolderCache(folder, "checks")
+            problems += _check_folder(folder, store, spec, cache, modules, rel)
+            cache.save()
+    return problems
+
+
+def _check_folder(folder: Path, store: str, spec: Store, cache: FolderCache, modules: _Modules,
+                  rel: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    numbers: dict[int, list[str]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() or path.name.startswith(".") or path.name == "__init__.py":
             continue
-        numbers: dict[int, list[str]] = {}
-        for path in sorted(folder.iterdir()):
-            if path.is_dir() or path.name.startswith(".") or path.name == "__init__.py":
-                continue
-            match = NUMBERED.match(path.name)
-            if not match:
-                problems.append(Problem(rel(path), "name must be NNN_name.py or NNN_name.up/.down file "
-                                        "with [a-z0-9_] names: rename it"))
-                continue
-            if path.suffix == ".py":
-                numbers.setdefault(int(match["number"]), []).append(path.name)
-                problems += _check_revision(path, rel(path), spec.pair_suffix)
-            elif path.suffix not in pair_ops() or path.suffix != spec.pair_suffix:
-                problems.append(Problem(rel(path), f"{path.suffix} files don't belong in {store}/"))
-            elif path.name.endswith(f".up{path.suffix}") or path.name.endswith(f".down{path.suffix}"):
-                problems += _check_pair_file(path, rel(path), folder, spec)
-        for number, names in sorted(numbers.items()):
-            if len(names) > 1:
-                problems.append(Problem(f"migrations/{store}", f"number {number:03d} is used by {', '.join(names)}: "
-                                        "renumber one with `polyalembic generate`"))
-        expected = list(range(1, len(numbers) + 1))
-        if sorted(numbers) != expected:
-            missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
-            if missing:
-                problems.append(Problem(f"migrations/{store}", "numbering has a gap at "
-                                        f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
+        match = NUMBERED.match(path.name)
+        if not match:
+            problems.append(Problem(rel(path), "name must be NNN_name.py or NNN_name.up/.down file "
+                                    "with [a-z0-9_] names: rename it"))
+            continue
+        if path.suffix == ".py":
+            numbers.setdefault(int(match["number"]), []).append(path.name)
+            problems += _check_revision(path, rel(path), spec.pair_suffix, cache, modules)
+        elif path.suffix not in pair_ops() or path.suffix != spec.pair_suffix:
+            problems.append(Problem(rel(path), f"{path.suffix} files don't belong in {store}/"))
+        elif path.name.endswith(f".up{path.suffix}") or path.name.endswith(f".down{path.suffix}"):
+            problems += _check_pair_file(path, rel(path), folder, spec, cache)
+    for number, names in sorted(numbers.items()):
+        if len(names) > 1:
+            problems.append(Problem(f"migrations/{store}", f"number {number:03d} is used by {', '.join(names)}: "
+                                    "renumber one with `polyalembic generate`"))
+    expected = list(range(1, len(numbers) + 1))
+    if sorted(numbers) != expected:
+        missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+        if missing:
+            problems.append(Problem(f"migrations/{store}", "numbering has a gap at "
+                                    f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
     return problems
 
 
@@ -93,42 +114,80 @@ def read_text(path: Path) -> str:
             from None
 
 
-def _check_revision(path: Path, shown: str, pair_suffix: str | None) -> list[Problem]:
+class _Modules:
+    """Whether top-level modules can be imported, found (not imported) once per run."""
+
+    def __init__(self, search_path: list[str]) -> None:
+        self._search_path = search_path
+        self._found: dict[str, bool] = {}
+
+    def missing(self, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in self._found:
+                try:
+                    self._found[name] = importlib.util.find_spec(name) is not None or \
+                        importlib.machinery.PathFinder.find_spec(name, self._search_path) is not None
+                except (ImportError, ValueError):
+                    self._found[name] = False
+        return [name for name in names if not self._found[name]]
+
+
+def _revision_facts(path: Path) -> dict[str, Any]:
+    """What a revision file's text says: problems of its own, whether it binds a pair, and the
+    top-level modules it imports."""
     try:
         text = read_text(path)
         tree = ast.parse(text, filename=str(path))
     except Unreadable as exc:
-        return [Problem(shown, str(exc))]
+        return {"problems": [str(exc)], "uses_pair": False, "imports": []}
     except SyntaxError as exc:
-        return [Problem(shown, f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax")]
+        return {"problems": [f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax"],
+                "uses_pair": False, "imports": []}
+    imports = sorted({alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
+                      for alias in node.names} |
+                     {node.module.split(".")[0] for node in tree.body
+                      if isinstance(node, ast.ImportFrom) and node.module and not node.level})
+    if "migration_files" in text:
+        return {"problems": [], "uses_pair": True, "imports": imports}
     problems = []
-    stem = path.name.removesuffix(".py")
-    pair = [path.with_name(f"{stem}.{d}{pair_suffix}") for d in ("up", "down")] if pair_suffix else []
-    uses_pair = "migration_files" in text
-    if uses_pair:
-        for p in pair:
-            if not p.exists():
-                problems.append(Problem(shown, f"{p.name} is missing: create it (every migration needs up and down)"))
-        return problems
     for fn in ("upgrade", "downgrade"):
         empty = _function_is_empty(tree, fn)
         if empty is None:
-            problems.append(Problem(shown, f"defines no {fn}(): add it (every migration needs up and down)"))
+            problems.append(f"defines no {fn}(): add it (every migration needs up and down)")
         elif empty:
-            problems.append(Problem(shown, f"{fn}() is empty: write it (every migration needs up and down)"))
+            problems.append(f"{fn}() is empty: write it (every migration needs up and down)")
+    return {"problems": problems, "uses_pair": False, "imports": imports}
+
+
+def _check_revision(path: Path, shown: str, pair_suffix: str | None, cache: FolderCache,
+                    modules: _Modules) -> list[Problem]:
+    facts = cache.get(path.name, [path], lambda: _revision_facts(path))
+    problems = [Problem(shown, message) for message in facts["problems"]]
+    problems += [Problem(shown, f"imports {name}, which is not installed: install {name} or remove the import")
+                 for name in modules.missing(facts["imports"])]
+    if facts["uses_pair"] and pair_suffix:
+        stem = path.name.removesuffix(".py")
+        for p in (path.with_name(f"{stem}.{d}{pair_suffix}") for d in ("up", "down")):
+            if not p.exists():
+                problems.append(Problem(shown, f"{p.name} is missing: create it (every migration needs up and down)"))
     return problems
 
 
-def _check_pair_file(path: Path, shown: str, folder: Path, store: Store) -> list[Problem]:
+def _pair_file_facts(path: Path, store: Store) -> list[str]:
+    try:
+        return store.check_file(path, read_text(path))
+    except Unreadable as exc:
+        return [str(exc)]
+
+
+def _check_pair_file(path: Path, shown: str, folder: Path, store: Store, cache: FolderCache) -> list[Problem]:
     problems = []
     stem = path.name.split(".", 1)[0]
     if not (folder / f"{stem}.py").exists():
         problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
                                 "`polyalembic generate` or copy a sibling's"))
-    try:
-        problems += [Problem(shown, message) for message in store.check_file(path, read_text(path))]
-    except Unreadable as exc:
-        problems.append(Problem(shown, str(exc)))
+    problems += [Problem(shown, message) for message in cache.get(path.name, [path],
+                                                                 lambda: _pair_file_facts(path, store))]
     other = "down" if ".up." in path.name else "up"
     twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
     if not twin.exists():

@@ -26,8 +26,6 @@ class Group(click.Group):
     """Turns polyalembic's errors into one line and exit 1, wherever they are raised."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from alembic.util import CommandError
-
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -42,7 +40,17 @@ class Group(click.Group):
                 import traceback
 
                 click.echo(mask(traceback.format_exc()).rstrip(), err=True)
-            fail(str(exc) if isinstance(exc, CommandError) else f"{type(exc).__name__}: {exc}")
+            fail(str(exc) if _says_what_and_where(exc) else f"{type(exc).__name__}: {exc}")
+
+
+def _says_what_and_where(exc: Exception) -> bool:
+    """polyalembic's errors and Alembic's CommandError are written for the user as they are
+    (Alembic's checked without importing it: a reading command never needs it)."""
+    from polyalembic.errors import PolyalembicError
+
+    alembic_util = sys.modules.get("alembic.util")
+    return isinstance(exc, PolyalembicError) or (alembic_util is not None and
+                                                 isinstance(exc, alembic_util.CommandError))
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,7 +147,7 @@ def validate(ctx: click.Context) -> None:
     from polyalembic.errors import StoreUnavailable
 
     project = _project(ctx)
-    problems = v.check_files(project.migrations_dir) + v.check_chain(project)
+    problems = v.check_files(project.migrations_dir, project.ini.prepend_sys_path()) + v.check_chain(project)
     ledger_note = ""
     if not problems:
         try:

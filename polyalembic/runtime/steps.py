@@ -11,9 +11,11 @@ Alembic calls a revision's ``upgrade()``/``downgrade()`` on the ledger database'
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
@@ -43,10 +45,22 @@ class StepExecutor:
     def settings(self) -> Settings:
         return self.run.connections.settings
 
-    def bind(self, script_directory: Any) -> None:
-        """Wrap every revision's upgrade/downgrade of ``script_directory``."""
-        for script in script_directory.walk_revisions("base", "heads"):
+    def bind(self, script_directory: Any, checksums: dict[Path, str] | None = None) -> None:
+        """Wrap every revision's upgrade/downgrade of ``script_directory`` (loading it: a revision
+        that fails to load is named, before anything runs); ``checksums`` known from the index."""
+        from polyalembic.project import load_error
+
+        known = checksums or {}
+        try:
+            scripts = list(script_directory.walk_revisions("base", "heads"))
+        except PolyalembicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a revision that does not load is a user error
+            raise load_error(exc) from None
+        for script in scripts:
             migration = Migration.from_script(script)
+            if migration.path in known:
+                migration = dataclasses.replace(migration, known_checksum=known[migration.path])
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):

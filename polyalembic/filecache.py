@@ -1,0 +1,79 @@
+"""Facts computed from migration files, kept in ``__pycache__`` beside them and trusted only while
+the files are unchanged.
+
+Each fact is stored with the size and mtime (ns) of every file it was computed from (a revision
+and its pair, say); a lookup recomputes it when any of them differs, appeared or went away. A
+fact whose files were written in the last seconds is not stored: a file edited twice within the
+file system's timestamp granularity could keep its size and mtime. A folder that can't be written
+is simply not cached, and a cache that can't be read is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+_RACY_SECONDS = 2.0
+
+Stamp = list[int] | None
+
+
+def stamp(path: Path) -> Stamp:
+    """[size, mtime_ns] of ``path``; None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+class FolderCache:
+    """One folder's facts of one kind (``name``): ``__pycache__/polyalembic-<name>.json``."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.path = folder / "__pycache__" / f"polyalembic-{name}.json"
+        self._stored = _load(self.path)
+        self._kept: dict[str, Any] = {}
+        self._changed = False
+        self._now = time.time()
+
+    def get(self, key: str, files: Iterable[Path], compute: Callable[[], Any]) -> Any:
+        """The fact ``key`` about ``files``: stored if they are unchanged, else computed (and
+        stored when they are not too new). ``compute`` returns JSON-able values only."""
+        stamps = [stamp(p) for p in files]
+        hit = self._stored.get(key)
+        if hit is not None and hit["stamps"] == stamps:
+            value = hit["value"]
+        else:
+            value = compute()
+            self._changed = True
+        if all(s is None or self._now - s[1] / 1e9 > _RACY_SECONDS for s in stamps):
+            self._kept[key] = {"stamps": stamps, "value": value}
+        return value
+
+    def save(self) -> None:
+        """Write what this run looked up (dropping facts of files that are gone), if it changed."""
+        if not self._changed and self._kept.keys() == self._stored.keys():
+            return
+        try:
+            self.path.parent.mkdir(exist_ok=True)
+            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps({"version": VERSION, "facts": self._kept}))
+            os.replace(partial, self.path)
+        except OSError:
+            pass
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("facts"), dict):
+        return {}
+    return data["facts"]

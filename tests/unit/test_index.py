@@ -1,0 +1,89 @@
+"""The revision index: the chain read from the files' text, cached by size and mtime, never
+trusted when stale, and None (Alembic decides) whenever the text does not say for certain."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from polyalembic.index import Index, linear_chain
+from polyalembic.migration import chain, indexed_chain
+from polyalembic.project import Project
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path("__pycache__") / "polyalembic-index.json"
+REVISION = 'revision = "{rev}"\ndown_revision = {down!r}\nstore = "postgres"\n{extra}\ndef upgrade():\n    pass\n'
+
+
+def _write(folder: Path, name: str, text: str, age: float = 60.0) -> Path:
+    path = folder / name
+    path.write_text(text)
+    past = time.time() - age
+    os.utime(path, (past, past))
+    return path
+
+
+def _three(folder: Path) -> None:
+    for i, down in ((1, None), (2, "p_1"), (3, "p_2")):
+        _write(folder, f"00{i}_x.py", REVISION.format(rev=f"p_{i}", down=down, extra=""))
+
+
+def test_the_chain_is_read_in_order_and_cached(tmp_path: Path) -> None:
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    chain_ = indexed_chain([folder])
+    assert [m.revision for m in chain_ or []] == ["p_1", "p_2", "p_3"]
+    cached = json.loads((folder / CACHE).read_text())["facts"]
+    assert set(cached) == {"001_x.py", "002_x.py", "003_x.py"}
+
+
+def test_an_edited_file_is_read_again_and_a_fresh_one_is_not_cached(tmp_path: Path) -> None:
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    before = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    _write(folder, "002_x.py", REVISION.format(rev="p_2", down="p_1", extra="# edited"), age=0)
+    after = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    assert after["p_2"] != before["p_2"] and after["p_1"] == before["p_1"]
+    cached = json.loads((folder / CACHE).read_text())["facts"]
+    assert "002_x.py" not in cached  # written just now: its next edit might keep the mtime
+
+
+def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    (folder / "__pycache__").mkdir(exist_ok=True)
+    (folder / CACHE).write_text("{not json")
+    assert [m.revision for m in indexed_chain([folder]) or []] == ["p_1", "p_2", "p_3"]
+
+
+def test_what_the_text_cannot_vouch_for_goes_to_alembic(tmp_path: Path) -> None:
+    cases = {
+        "computed id": 'revision = make_id()\ndown_revision = None\n',
+        "depends_on": REVISION.format(rev="p_9", down=None, extra='depends_on = "other"'),
+        "merge": 'revision = "p_9"\ndown_revision = ("a", "b")\n',
+        "no revision": 'down_revision = None\n',
+    }
+    for what, text in cases.items():
+        folder = tmp_path / what.replace(" ", "_")
+        folder.mkdir()
+        _write(folder, "001_x.py", text)
+        assert Index([folder]).entries() is None, what
+    branch = tmp_path / "branch"
+    branch.mkdir()
+    _three(branch)
+    _write(branch, "004_x.py", REVISION.format(rev="p_4", down="p_2", extra=""))
+    assert linear_chain(Index([branch]).entries() or []) is None
+
+
+def test_the_index_agrees_with_alembic_on_the_seed_set() -> None:
+    project = Project(REPO / "alembic.ini", settings=None)
+    indexed = project.indexed_chain()
+    loaded = chain(project.script())
+    assert indexed is not None
+    assert [(m.revision, m.store, m.path, m.checksum()) for m in indexed] == \
+        [(m.revision, m.store, m.path, m.checksum()) for m in loaded]
