@@ -101,8 +101,8 @@ class Ledger:
                 .values(completed_steps=completed_steps))
 
     def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
-        execute(self._upsert(m, "applied", execution_ms=ms, completed_steps=None))
-        execute(self._audit(m, action, ms))
+        execute(_with_audit(self._upsert(m, "applied", execution_ms=ms, completed_steps=None),
+                            self._audit(m, action, ms)))
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
@@ -118,8 +118,9 @@ class Ledger:
         # a downgrade also keeps when and what was applied
         keep = () if upgrade else ("applied_at", "checksum")
         progress = {} if upgrade else {"completed_steps": 0}
-        execute(self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress))
-        execute(self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000]))
+        execute(_with_audit(
+            self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress),
+            self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000])))
 
     def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:
         """A downgrade failed: the migration is still applied as far as the chain is concerned,
@@ -127,8 +128,14 @@ class Ledger:
         execute(self._audit(m, "downgrade_failed", ms, error[:4000]))
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
-        execute(sa.delete(migrations_table).where(migrations_table.c.revision == m.revision))
-        execute(self._audit(m, action, ms))
+        execute(_with_audit(sa.delete(migrations_table).where(migrations_table.c.revision == m.revision),
+                            self._audit(m, action, ms)))
+
+
+def _with_audit(change: Any, audit: sa.Insert) -> sa.Insert:
+    """A change of the ledger and its audit row as one statement (a data-modifying WITH): one
+    round trip per migration instead of two, and they can't be separated."""
+    return audit.add_cte(change.returning(migrations_table.c.revision).cte("ledger_change"))
 
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:

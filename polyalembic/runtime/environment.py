@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
+from polyalembic.errors import PolyalembicError
 from polyalembic.ledger import Ledger, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
@@ -32,6 +33,29 @@ def run(context: Any = None) -> None:
     """Run the migrations Alembic asked for, online or (``--sql``) offline."""
     if context is None:
         from alembic import context
+    try:
+        _run(context)
+    except PolyalembicError as exc:
+        raise as_command_error(exc).with_traceback(exc.__traceback__) from exc.__cause__
+
+
+_COMMAND_ERRORS: dict[type, type] = {}
+
+
+def as_command_error(exc: PolyalembicError) -> PolyalembicError:
+    """``exc`` as an instance of its own class and of Alembic's CommandError, so that the
+    ``alembic`` CLI prints it as one line and callers still catch it by its polyalembic class."""
+    from alembic.util import CommandError
+
+    if isinstance(exc, CommandError):
+        return exc
+    cls = type(exc)
+    if cls not in _COMMAND_ERRORS:
+        _COMMAND_ERRORS[cls] = type(cls.__name__, (cls, CommandError), {"__module__": cls.__module__})
+    return _COMMAND_ERRORS[cls](*exc.args)
+
+
+def _run(context: Any) -> None:
     register_all_ops()
     check_version_locations(context.config)
     settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
@@ -68,6 +92,15 @@ def _run_offline(context: Any, state: Run) -> None:
     with context.begin_transaction():
         ledger_schema.render(context.execute)
         context.run_migrations()
+
+
+def known_checksums(script_directory: Any) -> dict[Path, str]:
+    """The revision files' checksums the index already knows (it is rebuilt where stale)."""
+    from polyalembic.index import Index
+
+    folders = [Path(location) for location in script_directory.version_locations]
+    entries = Index(folders).entries() if all(folder.is_dir() for folder in folders) else None
+    return {entry.path: entry.checksum for entry in entries or []}
 
 
 def preflight(migration_context: Any, executor: StepExecutor) -> None:
@@ -166,7 +199,7 @@ def _run_online(context: Any, state: Run) -> None:
                         if how == "resume" else 0) for rev, how in release.items()}
         recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
         executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
-        executor.bind(context.script)
+        executor.bind(context.script, known_checksums(context.script))
         context.configure(connection=connection, **_configure_kwargs(executor, state))
         planned = planned_command(context.get_context())
         if planned:
@@ -179,8 +212,11 @@ def _run_online(context: Any, state: Run) -> None:
             refuse_interrupted(rows, set(release), applied)
         preflight(context.get_context(), executor)
         runs_migrations = bool(planned_revisions(context.get_context()))
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            recorder.close()
     if runs_migrations:
         _warn_unread_options()
 

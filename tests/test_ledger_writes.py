@@ -1,0 +1,68 @@
+"""How the ledger's writes travel (issue 11): a migration's row goes to the server with the COMMIT
+of its transaction (polyalembic/ledger_pipeline.py), one statement with its audit row; reading
+commands never import Alembic. Against the real stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+
+from polyalembic.dsn import libpq_dsn
+from polyalembic.project import Project
+from polyalembic.settings import Settings
+from tests.conftest import settings_env
+from tests.support import ledger
+
+FAIL_AUDIT_OF_003 = """
+CREATE FUNCTION refuse_003() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit refused for %', NEW.revision; END $$;
+CREATE TRIGGER refuse_003 BEFORE INSERT ON schema_migrations_audit
+FOR EACH ROW WHEN (NEW.revision = 'postgres_003') EXECUTE FUNCTION refuse_003();
+"""
+
+
+def _cli(project: Project, settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(project.config_path), *args],
+                          env=settings_env(settings), capture_output=True, text=True, timeout=300)
+
+
+def _sql(settings: Settings, query: str) -> list[tuple]:
+    with psycopg.connect(libpq_dsn(settings.database_url("postgres")), autocommit=True) as conn:
+        cursor = conn.execute(query)
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_a_ledger_write_refused_at_commit_takes_its_migration_with_it(project_copy: Project,
+                                                                     settings: Settings) -> None:
+    assert _cli(project_copy, settings, "up", "--to", "postgres_001").returncode == 0
+    _sql(settings, FAIL_AUDIT_OF_003)
+    result = _cli(project_copy, settings, "up")
+    assert result.returncode == 1
+    assert "audit refused for postgres_003" in result.stderr
+    assert [(r.revision, r.status) for r in ledger(settings)] == [("postgres_001", "applied"),
+                                                                  ("postgres_002", "applied")]
+    assert _sql(settings, "SELECT version_num FROM alembic_version") == [("postgres_002",)]
+    assert _sql(settings, "SELECT to_regclass('semantic_memories')") == [(None,)]  # 003's change rolled back
+    _sql(settings, "DROP TRIGGER refuse_003 ON schema_migrations_audit")
+    again = _cli(project_copy, settings, "up")
+    assert again.returncode == 0, again.stderr
+    assert len([r for r in ledger(settings) if r.status == "applied"]) == 12
+    audit = _sql(settings, "SELECT revision, action FROM schema_migrations_audit ORDER BY id")
+    assert [a for a in audit if a[0] == "postgres_003"] == [("postgres_003", "upgrade")]
+
+
+def test_status_and_a_no_op_up_read_without_alembic(project: Project, settings: Settings) -> None:
+    assert _cli(project, settings, "up", "--to", "postgres_002").returncode == 0
+    code = ("import sys\nfrom polyalembic.cli import main\n"
+            "for argv in (['status'], ['up', '--to', 'postgres_002']):\n"
+            "    try:\n        main(['-c', sys.argv[1], *argv], standalone_mode=False)\n"
+            "    except SystemExit:\n        pass\n"
+            "print('alembic' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(project.config_path)], env=settings_env(settings),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "002_skill_progressions.up.sql      applied" in result.stdout
+    assert "Nothing to apply" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "False"
