@@ -13,7 +13,9 @@ _SCHEMA = re.compile(
     r"((RANGE|TEXT|POINT|LOOKUP|FULLTEXT|VECTOR|BTREE)\s+)?(CONSTRAINT|INDEX)\b",
     re.IGNORECASE)
 _IN_TRANSACTIONS = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)
-_CREATES_INDEX = re.compile(r"^\s*CREATE\b", re.IGNORECASE)
+_CREATES_INDEX = re.compile(
+    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?((RANGE|TEXT|POINT|LOOKUP|FULLTEXT|VECTOR|BTREE)\s+)?INDEX\b",
+    re.IGNORECASE)
 
 
 def split_statements(text: str) -> list[str]:
@@ -58,9 +60,12 @@ def is_schema(statement: str) -> bool:
     return bool(_SCHEMA.match(statement))
 
 
-def creates_schema(statement: str) -> bool:
-    """True for a schema statement that creates an index or a constraint (so: wait until ONLINE)."""
-    return is_schema(statement) and bool(_CREATES_INDEX.match(statement))
+def creates_index(statement: str) -> bool:
+    """True for CREATE INDEX (of any type): the index populates in the background after the
+    statement commits, so the run waits until it is ONLINE. Not for CREATE CONSTRAINT: Neo4j
+    populates and checks a constraint's backing index before the statement returns (a violation
+    or a value too large to index fails the statement itself), so it is ONLINE already."""
+    return bool(_CREATES_INDEX.match(statement))
 
 
 _CREATED_NAME = re.compile(

@@ -1,21 +1,30 @@
 """Executes the Neo4j ops with the driver, or prints their Cypher as comments under ``--sql``.
 
-Schema statements each run alone (``execute_query``, a managed transaction); consecutive data
-writes share one explicit transaction; ``CALL {} IN TRANSACTIONS`` runs auto-commit. After an
-index or constraint is created, the run waits until the indexes it named are ONLINE (every index
-when a name is unknown or absent) and fails clearly on a FAILED one.
+All statements of a run go through one session (``GraphConnection.session``). Schema statements
+each run alone in an auto-commit transaction; consecutive data writes share one explicit
+transaction (a single write runs auto-commit: the same one transaction, one round trip instead of
+three); ``CALL {} IN TRANSACTIONS`` runs auto-commit. After an op creates indexes, the run waits
+until those it named are ONLINE (``db.awaitIndex``; every index, ``db.awaitIndexes``, when a name
+is unknown or absent) and fails clearly on a FAILED one. Constraints need no wait: their backing
+index is populated before CREATE CONSTRAINT returns.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import time
 from typing import Any
 
 from alembic.operations import Operations
 
 from polyalembic.run import Run, run_of
-from polyalembic.stores.neo4j.cypher import created_name, creates_schema, is_schema, needs_autocommit
+from polyalembic.stores.neo4j.cypher import (
+    CYPHER_VERSION_PREFIX,
+    created_name,
+    creates_index,
+    is_schema,
+    needs_autocommit,
+)
 from polyalembic.stores.neo4j.introspect import index_states
 from polyalembic.stores.neo4j.ops import CypherOp
 from polyalembic.stores.neo4j.store import GraphConnection
@@ -30,47 +39,73 @@ def render(statement: str) -> str:
 
 
 class IndexFailed(RuntimeError):
-    """An index or constraint's backing index went FAILED while populating."""
+    """An index went FAILED while populating, or did not come ONLINE in time."""
 
 
 def await_indexes(graph: GraphConnection, names: set[str] | None = None,
                   timeout: float = INDEX_TIMEOUT_S) -> None:
-    """Wait until the named indexes (all, when a name is unknown) are ONLINE; raise IndexFailed
-    naming any FAILED one. Constraints' backing indexes carry the constraint's name."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = index_states(graph)
-        if names is not None and names <= set(states):
-            # (a name that isn't there: IF NOT EXISTS found an equivalent index under another
-            # name, which may still be populating, so every index is waited for)
-            states = {n: s for n, s in states.items() if n in names}
-        failed = {n: s for n, s in states.items() if s[0] == "FAILED"}
-        if failed:
-            name, (_, message) = next(iter(failed.items()))
-            raise IndexFailed(f"neo4j index {name} FAILED: {message or 'no failure message'}")
-        pending = [n for n, s in states.items() if s[0] != "ONLINE"]
-        if not pending:
-            return
-        if time.monotonic() > deadline:
-            raise IndexFailed(f"neo4j indexes still not ONLINE after {timeout:.0f}s: {', '.join(pending)}")
-        time.sleep(0.1)
+    """Wait until the named indexes (all, when ``names`` is None or a name is unknown) are
+    ONLINE; raise IndexFailed naming a FAILED one. The server does the waiting (one call per
+    name, no polling); only when it reports a problem are the indexes read to name it."""
+    seconds = max(1, math.ceil(timeout))
+    session = graph.session()
+    try:
+        for name in sorted(names) if names is not None else ():
+            try:
+                session.run(CYPHER_VERSION_PREFIX + "CALL db.awaitIndex($name, $seconds)",
+                            name=name, seconds=seconds).consume()
+            except Exception as exc:
+                if not getattr(exc, "code", "").endswith("IndexNotFound"):
+                    raise
+                # IF NOT EXISTS found an equivalent index under another name, which may
+                # still be populating: wait for every index
+                names = None
+                break
+        if names is None:
+            session.run(CYPHER_VERSION_PREFIX + "CALL db.awaitIndexes($seconds)", seconds=seconds).consume()
+    except Exception as exc:
+        if not getattr(exc, "code", None):  # not the server's answer (a lost connection): as it is
+            raise
+        _raise_index_problem(graph, names, timeout)
+        raise
+
+
+def _raise_index_problem(graph: GraphConnection, names: set[str] | None, timeout: float) -> None:
+    """Name the FAILED (or still populating) index among ``names`` (all when None)."""
+    states = index_states(graph)
+    if names is not None and names <= set(states):
+        states = {n: s for n, s in states.items() if n in names}
+    failed = {n: s for n, s in states.items() if s[0] == "FAILED"}
+    if failed:
+        name, (_, message) = next(iter(sorted(failed.items())))
+        raise IndexFailed(f"neo4j index {name} FAILED: {message or 'no failure message'}") from None
+    pending = sorted(n for n, s in states.items() if s[0] != "ONLINE")
+    if pending:
+        raise IndexFailed(f"neo4j indexes still not ONLINE after {timeout:.0f}s: {', '.join(pending)}") from None
 
 
 def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
                        parameters: dict[str, Any] | None = None, autocommit: bool = False) -> None:
     """Run statements with the transaction rules above."""
     params = parameters or {}
+    session = graph.session()
     batch: list[str] = []
     created: list[str | None] = []
+
+    def run_alone(statement: str) -> None:
+        run.checkpoint(f"cypher: {statement[:120]}", lambda: session.run(statement, params).consume())
 
     def flush() -> None:
         if not batch:
             return
         statements = list(batch)
         batch.clear()
+        if len(statements) == 1:
+            run_alone(statements[0])
+            return
 
         def write() -> None:
-            with graph.driver.session(database=graph.database) as session, session.begin_transaction() as tx:
+            with session.begin_transaction() as tx:
                 for statement in statements:
                     with run.step(f"cypher: {statement[:120]}"):
                         tx.run(statement, params).consume()
@@ -78,20 +113,12 @@ def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
 
         run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}", write)
 
-    def autocommit_statement(statement: str) -> None:
-        with graph.driver.session(database=graph.database) as session:
-            session.run(statement, params).consume()
-
     for statement in statements:
-        if is_schema(statement):
+        if is_schema(statement) or autocommit or needs_autocommit(statement):
             flush()
-            run.checkpoint(f"cypher: {statement[:120]}",
-                           lambda s=statement: graph.driver.execute_query(s, params, database_=graph.database))
-            if creates_schema(statement):
+            run_alone(statement)
+            if creates_index(statement):
                 created.append(created_name(statement))
-        elif autocommit or needs_autocommit(statement):
-            flush()
-            run.checkpoint(f"cypher: {statement[:120]}", lambda s=statement: autocommit_statement(s))
         else:
             batch.append(statement)
     flush()

@@ -1,0 +1,192 @@
+"""Cypher migrations at scale (issue 11): N one-statement Cypher migrations (half uniqueness
+constraints, half 1,000-node MERGE writes) applied from an empty Neo4j and an empty ledger, as
+whole commands, alternated, medians:
+
+- ``python -m polyalembic -c INI up`` on a project whose only version folder is ``migrations/neo4j``;
+- a plain Python script running the same statements in order with the ``neo4j`` driver (one
+  session, auto-commit, then ``db.awaitIndexes``): the speed of the raw driver;
+- the neo4j-migrations CLI 2.19.2 ``apply`` on the same statements as ``V0001__name.cypher`` files
+  (its jars come from Maven Central into the per-user cache, as the stack's Neo4j jars do).
+
+    python bench/neo4j_scale.py [--reps 3] [--quick]      (needs the stack: make services-up)
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.run import Bench  # noqa: E402
+from stack.base import CACHE_DIR  # noqa: E402
+from stack.neo4j import find_java  # noqa: E402
+
+NEO4J_MIGRATIONS = "2.19.2"
+POM = REPO / "bench" / "maven" / "neo4j-migrations-pom.xml"
+MAIN_CLASS = "ac.simons.neo4j.migrations.cli.MigrationsCli"
+
+BINDER = '''"""{title}."""
+
+from polyalembic.pairs import migration_files
+
+revision = "neo4j_{i:03d}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+store = "neo4j"
+
+upgrade, downgrade = migration_files(__file__)
+'''
+
+# the raw-driver baseline: what a hand-written deploy script would do
+RAW_SCRIPT = '''
+import os, pathlib, sys
+import neo4j
+
+files = sorted(pathlib.Path(sys.argv[1]).glob("*.up.cql"))
+driver = neo4j.GraphDatabase.driver(os.environ["NEO4J_URI"],
+                                    auth=(os.environ["NEO4J_USER"], os.environ["NEO4J_PASSWORD"]))
+with driver.session(database=os.environ.get("NEO4J_DATABASE", "neo4j")) as session:
+    for f in files:
+        session.run(f.read_text().strip().rstrip(";")).consume()
+    session.run("CALL db.awaitIndexes(300)").consume()
+driver.close()
+'''
+
+
+def statements(n: int) -> list[tuple[str, str, str]]:
+    """(name, up, down) of ``n`` migrations: constraint on Thing{k}.id, then 1,000 MERGEs of it."""
+    out = []
+    for i in range(1, n + 1):
+        k = (i + 1) // 2
+        if i % 2:
+            out.append((f"thing_{k}_id_unique",
+                        f"CREATE CONSTRAINT thing_{k}_id IF NOT EXISTS FOR (n:Thing{k}) REQUIRE n.id IS UNIQUE",
+                        f"DROP CONSTRAINT thing_{k}_id IF EXISTS"))
+        else:
+            out.append((f"thing_{k}_nodes", f"UNWIND range(1, 1000) AS i MERGE (:Thing{k} {{id: i}})",
+                        f"MATCH (n:Thing{k}) DETACH DELETE n"))
+    return out
+
+
+def make_projects(root: Path, n: int) -> tuple[Path, Path]:
+    """(polyalembic's alembic.ini, neo4j-migrations' folder), both with the same ``n`` statements."""
+    poly, cypher = root / "poly", root / "cypher"
+    folder = poly / "migrations" / "neo4j"
+    folder.mkdir(parents=True)
+    cypher.mkdir()
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(REPO / "migrations" / name, poly / "migrations" / name)
+    ini = (REPO / "alembic.ini").read_text()
+    start = ini.index("version_locations = ")
+    ini = ini[:start] + "version_locations = %(here)s/migrations/neo4j" + ini[ini.index("\n", start):]
+    (poly / "alembic.ini").write_text(ini)
+    down = None
+    for i, (name, up, undo) in enumerate(statements(n), start=1):
+        stem = f"{i:03d}_{name}"
+        (folder / f"{stem}.py").write_text(BINDER.format(title=name.replace("_", " "), i=i, down=down))
+        (folder / f"{stem}.up.cql").write_text(up + ";\n")
+        (folder / f"{stem}.down.cql").write_text(undo + ";\n")
+        (cypher / f"V{i:04d}__{name}.cypher").write_text(up + ";\n")
+        down = f"neo4j_{i:03d}"
+    return poly / "alembic.ini", cypher
+
+
+def neo4j_migrations_classpath() -> str:
+    """The CLI's classpath: its two jars (``dependency:get``, no transitive resolution: their parent
+    POM is not on Maven Central) and their dependencies (``POM``), fetched once into the cache."""
+    lib = CACHE_DIR / "neo4j-migrations" / NEO4J_MIGRATIONS
+    repo = CACHE_DIR / "m2"
+    jars = [repo / "eu" / "michael-simons" / "neo4j" / a / NEO4J_MIGRATIONS / f"{a}-{NEO4J_MIGRATIONS}.jar"
+            for a in ("neo4j-migrations-cli", "neo4j-migrations")]
+    if not lib.is_dir() or not all(j.exists() for j in jars):
+        mvn = ["mvn", "-q", "-B", "-Dstyle.color=never", f"-Dmaven.repo.local={repo}"]
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        with open(CACHE_DIR / "m2.lock", "w") as lock:  # one Maven at a time in the shared repository
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for artifact in ("neo4j-migrations-cli", "neo4j-migrations"):
+                subprocess.run([*mvn, "dependency:get", "-Dtransitive=false",
+                                f"-Dartifact=eu.michael-simons.neo4j:{artifact}:{NEO4J_MIGRATIONS}"], check=True)
+            staging = lib.with_name(f"{lib.name}.partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            subprocess.run([*mvn, "-f", str(POM), "dependency:copy-dependencies",
+                            f"-DoutputDirectory={staging}"], check=True)
+            shutil.rmtree(lib, ignore_errors=True)
+            staging.rename(lib)
+    return os.pathsep.join([*map(str, jars), str(lib / "*")])
+
+
+def alternated(subjects: list[Callable[[], None]], reps: int, setup: Callable[[], None]) -> list[list[float]]:
+    """Seconds of each subject per repetition, the subjects run in turn (each after ``setup``)."""
+    times: list[list[float]] = [[] for _ in subjects]
+    for _ in range(reps):
+        for fn, out in zip(subjects, times, strict=True):
+            setup()
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return times
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="40 migrations instead of 200")
+    parser.add_argument("--migrations", type=int, default=None, help="how many (default 200, --quick 40)")
+    args = parser.parse_args(argv)
+    n = args.migrations or (40 if args.quick else 200)
+    bench = Bench(args.reps)
+    root = Path(tempfile.mkdtemp(prefix="bench-neo4j-"))
+    py = sys.executable
+    java = str(find_java(17))
+    try:
+        ini, cypher = make_projects(root, n)
+        raw_script = root / "raw.py"
+        raw_script.write_text(RAW_SCRIPT)
+        classpath = neo4j_migrations_classpath()
+        settings = bench.base
+
+        def neo4j_migrations() -> None:
+            bench.run([java, "-cp", classpath, MAIN_CLASS, "--address", settings.env["NEO4J_URI"],
+                       "--username", settings.env.get("NEO4J_USER") or "neo4j",
+                       "--password:env=NEO4J_PASSWORD", "--database", settings.env.get("NEO4J_DATABASE") or "neo4j",
+                       "--location", f"file:{cypher}", "apply"])
+
+        subjects = [lambda: bench.run([py, "-m", "polyalembic", "-c", str(ini), "up"]),
+                    lambda: bench.run([py, str(raw_script), str(ini.parent / "migrations" / "neo4j")]),
+                    neo4j_migrations]
+        poly, raw, java_t = alternated(subjects, args.reps, bench.fresh)
+        print(f"{n} Cypher migrations, reps {args.reps}: polyalembic {_fmt(poly)} | raw driver {_fmt(raw)} | "
+              f"neo4j-migrations {_fmt(java_t)}")
+        bench.record(f"polyalembic up: {n} Cypher migrations", statistics.median(poly),
+                     "raw neo4j driver script", statistics.median(raw))
+        bench.record(f"polyalembic up: {n} Cypher migrations", statistics.median(poly),
+                     f"neo4j-migrations {NEO4J_MIGRATIONS} apply", statistics.median(java_t))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if bench.db_dsn:
+            from tests.scratch import drop_database
+
+            drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+    print("\n| subject | median | baseline | median | ratio |\n|---|---:|---|---:|---:|")
+    for what, subject, name, baseline, ratio in bench.rows:
+        print(f"| {what} | {subject * 1000:.0f} ms | {name} | {baseline * 1000:.0f} ms | {ratio:.2f} |")
+
+
+def _fmt(times: list[float]) -> str:
+    return "/".join(f"{t:.2f}" for t in times) + " s"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
