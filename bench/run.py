@@ -72,7 +72,7 @@ class Bench:
         if not self.base.database_url("postgres"):
             sys.exit("bench: the local stack is not running (make services-up)")
         self.db_dsn = ""
-        self.rows: list[tuple[str, float, str, float, float]] = []
+        self.rows: list[tuple[str, float, str, float, float, float | None]] = []
 
     # -- fresh stores per repetition -------------------------------------------------------
     def fresh(self) -> None:
@@ -100,10 +100,28 @@ class Bench:
         if result.returncode != 0:
             sys.exit(f"bench: {' '.join(args)} failed:\n{result.stderr[-2000:]}")
 
-    def record(self, what: str, subject: float, baseline_name: str, baseline: float) -> None:
-        self.rows.append((what, subject, baseline_name, baseline, subject / baseline if baseline else 0.0))
+    def record(self, what: str, subject: float, baseline_name: str, baseline: float,
+               target: float | None = None) -> None:
+        """One row: medians (s) of the subject and its baseline; ``target``: the ratio it must not
+        exceed (the row then says whether it holds)."""
+        ratio = subject / baseline if baseline else 0.0
+        self.rows.append((what, subject, baseline_name, baseline, ratio, target))
+        verdict = "" if target is None else f"  (target <= {target:.2f}: {'met' if ratio <= target else 'MISSED'})"
         print(f"{what:<48} {subject * 1000:9.0f} ms | {baseline_name:<34} {baseline * 1000:9.0f} ms | "
-              f"x{subject / baseline:5.2f}", flush=True)
+              f"x{ratio:5.2f}{verdict}", flush=True)
+
+    def table(self) -> str:
+        """The rows as the Markdown table of bench/README.md."""
+        lines = ["| subject | median | baseline | median | ratio | target |", "|---|---:|---|---:|---:|---|"]
+        for what, subject, name, baseline, ratio, target in self.rows:
+            goal = "" if target is None else f"<= {target:.2f} {'met' if ratio <= target else 'MISSED'}"
+            lines.append(f"| {what} | {subject * 1000:.0f} ms | {name} | {baseline * 1000:.0f} ms | {ratio:.2f} | "
+                         f"{goal} |")
+        return "\n".join(lines)
+
+    def missed(self) -> list[str]:
+        """The rows whose ratio is over their target."""
+        return [row[0] for row in self.rows if row[5] is not None and row[4] > row[5]]
 
     # -- the benchmarks ------------------------------------------------------------------------
     def seed_set(self) -> None:

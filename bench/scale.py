@@ -1,0 +1,190 @@
+"""Speed at scale (issue 11): long histories of PostgreSQL revisions, whole commands, medians,
+each next to plain Alembic on the same chain with a vanilla env.py, alternated.
+
+    python bench/scale.py [--reps 3] [--sizes 100 1000 5000] [--upgrade 1000] [--plot growth.png]
+    python bench/scale.py --quick      (make bench-quick: 5,000 revisions read, 300 upgraded)
+
+- ``status`` / ``up`` with nothing pending / ``validate`` on N revisions vs ``alembic current``
+  (the baseline loads every revision module, as Alembic must);
+- ``alembic upgrade head`` of 1,000 CREATE TABLE revisions through polyalembic's env.py (ledger,
+  lock, audit) vs plain Alembic with ``transaction_per_migration=True``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.run import VANILLA_ENV, Bench  # noqa: E402
+from tests.scratch import drop_database  # noqa: E402
+
+BINDER = '''"""Table {i}."""
+
+from polyalembic.pairs import migration_files
+
+revision = "postgres_{i:05d}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+store = "postgres"
+
+upgrade, downgrade = migration_files(__file__)
+'''
+PLAIN = '''from alembic import op
+revision = "postgres_{i:05d}"
+down_revision = {down!r}
+def upgrade():
+    op.execute("CREATE TABLE t_{i:05d} (id int PRIMARY KEY, name text)")
+def downgrade():
+    op.execute("DROP TABLE t_{i:05d}")
+'''
+def make_projects(root: Path, n: int) -> tuple[Path, Path]:
+    """(polyalembic project's alembic.ini, plain Alembic's alembic.ini) with ``n`` revisions each."""
+    poly, plain = root / f"poly{n}", root / f"plain{n}"
+    if poly.exists():
+        return poly / "alembic.ini", plain / "alembic.ini"
+    folder = poly / "migrations" / "postgres"
+    folder.mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(REPO / "migrations" / name, poly / "migrations" / name)
+    ini = (REPO / "alembic.ini").read_text()
+    start = ini.index("version_locations = ")
+    ini = ini[:start] + "version_locations = %(here)s/migrations/postgres" + ini[ini.index("\n", start):]
+    (poly / "alembic.ini").write_text(ini)
+    (plain / "versions").mkdir(parents=True)
+    (plain / "env.py").write_text(VANILLA_ENV)
+    (plain / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
+    down = None
+    for i in range(1, n + 1):
+        stem = f"{i:05d}_table_{i}"
+        (folder / f"{stem}.py").write_text(BINDER.format(i=i, down=down))
+        (folder / f"{stem}.up.sql").write_text(f"CREATE TABLE t_{i:05d} (id int PRIMARY KEY, name text);\n")
+        (folder / f"{stem}.down.sql").write_text(f"DROP TABLE t_{i:05d};\n")
+        (plain / "versions" / f"{stem}.py").write_text(PLAIN.format(i=i, down=down))
+        down = f"postgres_{i:05d}"
+    return poly / "alembic.ini", plain / "alembic.ini"
+
+
+def alternated(runs: dict[str, Callable[[], None]], reps: int,
+               setup: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Median seconds of each run, the runs taken in turn in every repetition (each after ``setup``)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, fn in runs.items():
+            setup()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def age(root: Path, seconds: float = 60.0) -> None:
+    """Date every generated file back: a file written in the last seconds is never cached (see
+    polyalembic/filecache.py), and a real history is older than that."""
+    past = time.time() - seconds
+    for path in root.rglob("*"):
+        os.utime(path, (past, past))
+
+
+READING = (("status", ("status",)), ("up, nothing pending", ("up",)), ("validate", ("validate",)))
+READING_TARGET = 0.3  # issue 11: at most 0.3x `alembic current` on 5,000 revisions
+UPGRADE_TARGET = 1.15  # issue 11: at most 1.15x plain Alembic, transaction_per_migration
+
+
+def main(argv: list[str] | None = None) -> Bench:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 1000, 5000])
+    parser.add_argument("--upgrade", type=int, default=1000, help="revisions for the upgrade pair (0: skip)")
+    parser.add_argument("--quick", action="store_true", help="5,000 revisions read, 300 upgraded (make bench-quick)")
+    parser.add_argument("--plot", type=Path, default=None, help="write the growth plot here (needs matplotlib)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.upgrade = [5000], 300
+    bench = Bench(args.reps)
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    py = sys.executable
+
+    def command(entry: str, ini: Path, *argv: str) -> Callable[[], None]:
+        return lambda: bench.run([py, "-m", entry, "-c", str(ini), *argv])
+
+    growth: dict[str, dict[int, float]] = {}
+    try:
+        if args.upgrade:
+            poly, plain = make_projects(root, args.upgrade)
+            age(root)
+            medians = alternated({"poly": command("alembic", poly, "upgrade", "head"),
+                                  "plain": command("alembic", plain, "upgrade", "head")}, args.reps, bench.fresh)
+            bench.record(f"alembic upgrade head: {args.upgrade} SQL revisions", medians["poly"],
+                         "plain Alembic, transaction_per_migration", medians["plain"], UPGRADE_TARGET)
+        for n in args.sizes:
+            poly, plain = make_projects(root, n)
+            age(root)
+            bench.fresh()
+            bench.run([py, "-m", "alembic", "-c", str(poly), "stamp", "head"])  # all applied: up has nothing to do
+            bench.run([py, "-m", "polyalembic", "-c", str(poly), "validate"])  # builds the index, as any first run
+            runs = {"alembic current": command("alembic", plain, "current")}
+            runs |= {what: command("polyalembic", poly, *cli) for what, cli in READING}
+            medians = alternated(runs, args.reps)
+            growth.setdefault("alembic current (vanilla env.py)", {})[n] = medians["alembic current"]
+            for what, _ in READING:
+                growth.setdefault(f"polyalembic {what}", {})[n] = medians[what]
+                bench.record(f"polyalembic {what}: {n} revisions", medians[what], "alembic current (vanilla env.py)",
+                             medians["alembic current"], READING_TARGET if n >= 5000 else None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if bench.db_dsn:
+            drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+    print()
+    print(bench.table())
+    print()
+    print(growth_table(growth))
+    if args.plot:
+        plot(growth, args.plot)
+    return bench
+
+
+def growth_table(growth: dict[str, dict[int, float]]) -> str:
+    """Median seconds per command over the chain lengths measured."""
+    sizes = sorted({n for values in growth.values() for n in values})
+    lines = ["| command | " + " | ".join(f"{n:,} revisions" for n in sizes) + " |",
+             "|---|" + "---:|" * len(sizes)]
+    for name, values in growth.items():
+        lines.append(f"| {name} | " + " | ".join(f"{values[n] * 1000:.0f} ms" if n in values else "-"
+                                                for n in sizes) + " |")
+    return "\n".join(lines)
+
+
+def plot(growth: dict[str, dict[int, float]], path: Path) -> None:
+    """The growth as a PNG, when matplotlib is installed (it is not a dependency)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"bench: matplotlib is not installed: no plot at {path}")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in growth.items():
+        sizes = sorted(values)
+        ax.plot(sizes, [values[n] for n in sizes], marker="o", label=name)
+    ax.set(xlabel="revisions in the chain", ylabel="median seconds (whole command)", xscale="log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"bench: plot written to {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(1 if main().missed() else 0)
