@@ -9,19 +9,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING
 
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import same_database
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import applied_by, audit_insert, connect_ledger, migrations_table, read_rows
-from polyalembic.lock import migration_lock
+from polyalembic.ledger_read import current_revision as read_current_revision
+from polyalembic.ledger_read import read_rows, reading
 from polyalembic.migration import Migration
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.status import MigrationStatus, compute
 from polyalembic.stores import STORES, get_store
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 CONFIRM_PHRASE = "DELETE ALL DATA"
 PRODUCTION_VARIABLES = ("POLYALEMBIC_ENV", "APP_ENV")
@@ -37,25 +39,11 @@ class Plan:
     target: str
 
 
-def ledger_connection(project: Project) -> sa.Connection:
-    """A connection to the ledger database."""
-    assert project.settings is not None
-    return connect_ledger(project.settings)
-
-
 def current_revision(project: Project) -> str | None:
     """The revision the chain is at (alembic_version), None at base."""
-    with ledger_connection(project) as conn:
-        return current_revision_of(conn)
-
-
-def current_revision_of(conn: sa.Connection) -> str | None:
-    if conn.execute(sa.text("SELECT to_regclass('alembic_version')")).scalar() is None:
-        return None
-    heads = [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
-    if len(heads) > 1:
-        raise PolyalembicError(f"alembic_version holds several heads ({', '.join(heads)}): merge them first")
-    return heads[0] if heads else None
+    assert project.settings is not None
+    with reading(project.settings) as query:
+        return read_current_revision(query)
 
 
 def position_of(chain: list[Migration], revision: str | None) -> int:
@@ -163,8 +151,9 @@ class _Writer:
 def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
     """Every migration's state, and the current revision."""
     chain = project.chain()
-    with ledger_connection(project) as conn:
-        return compute(chain, read_rows(conn)), current_revision_of(conn)
+    assert project.settings is not None
+    with reading(project.settings) as query:
+        return compute(chain, read_rows(query)), read_current_revision(query)
 
 
 def stamp(project: Project, target: str = "head", backwards: bool = False) -> list[Migration]:
@@ -192,6 +181,9 @@ def production_guard() -> None:
 
 def drop_everything(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     """The destructive half of ``fresh``: refuses in production or without the phrase."""
+    from polyalembic.ledger import connect_ledger
+    from polyalembic.lock import migration_lock
+
     production_guard()
     if confirmation != CONFIRM_PHRASE:
         raise PolyalembicError(f"fresh needs the confirmation phrase {CONFIRM_PHRASE!r}; nothing was changed")
@@ -224,6 +216,10 @@ def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
 
 
 def _clear_ledger(conn: sa.Connection) -> None:
+    import sqlalchemy as sa
+
+    from polyalembic.ledger import applied_by, audit_insert, migrations_table
+
     inspector = sa.inspect(conn)
     if inspector.has_table("alembic_version"):
         conn.execute(sa.text("DELETE FROM alembic_version"))

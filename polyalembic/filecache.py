@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,21 @@ def stamp(path: Path) -> Stamp:
     return [st.st_size, st.st_mtime_ns]
 
 
+def folder_stamps(folder: Path) -> dict[str, Stamp]:
+    """The stamp of every file in ``folder`` (not its sub-folders), by name: one pass."""
+    found: dict[str, Stamp] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            found[entry.name] = [st.st_size, st.st_mtime_ns]
+    return found
+
+
 class FolderCache:
     """One folder's facts of one kind (``name``): ``__pycache__/polyalembic-<name>.json``."""
 
@@ -42,10 +57,10 @@ class FolderCache:
         self._changed = False
         self._now = time.time()
 
-    def get(self, key: str, files: Iterable[Path], compute: Callable[[], Any]) -> Any:
-        """The fact ``key`` about ``files``: stored if they are unchanged, else computed (and
-        stored when they are not too new). ``compute`` returns JSON-able values only."""
-        stamps = [stamp(p) for p in files]
+    def get(self, key: str, stamps: list[Stamp], compute: Callable[[], Any]) -> Any:
+        """The fact ``key`` about the files whose ``stamps`` are given: stored if they are
+        unchanged, else computed (and stored when they are not too new). ``compute`` returns
+        JSON-able values only."""
         hit = self._stored.get(key)
         if hit is not None and hit["stamps"] == stamps:
             value = hit["value"]

@@ -11,13 +11,12 @@ also gives the precise error.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyalembic.filecache import FolderCache
+from polyalembic.filecache import FolderCache, folder_stamps
 from polyalembic.stores import pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
@@ -49,7 +48,7 @@ class Entry:
     down: str | None
     store: str | None  # None: the folder's
     checksum: str
-    pair: tuple[Path, Path] | None = None
+    pair_names: tuple[str, str] | None = None  # the .up/.down files beside it
 
 
 def pair_of(stem: str, names: set[str], suffixes: list[str]) -> tuple[str, str] | None:
@@ -62,7 +61,7 @@ def pair_of(stem: str, names: set[str], suffixes: list[str]) -> tuple[str, str] 
     return None
 
 
-def _read(path: Path, pair: tuple[Path, Path] | None) -> dict[str, Any] | None:
+def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | None:
     """The facts of one revision file, from its text; None when the text does not say for certain."""
     try:
         data = path.read_bytes()
@@ -75,8 +74,9 @@ def _read(path: Path, pair: tuple[Path, Path] | None) -> dict[str, Any] | None:
     if _literal(text, "depends_on") not in (None, ...) or _literal(text, "branch_labels") not in (None, ...):
         return None
     digest = hashlib.sha256(data)
-    if pair and pair[0].exists():
-        digest.update(pair[0].read_bytes())
+    up = path.with_name(pair_names[0]) if pair_names else None
+    if up is not None and up.exists():
+        digest.update(up.read_bytes())
     return {"revision": revision, "down": down, "store": None if store is ... else store,
             "checksum": digest.hexdigest()}
 
@@ -100,20 +100,21 @@ class Index:
 
 def _folder_entries(folder: Path) -> list[Entry] | None:
     cache = FolderCache(folder, "index")
-    names = set(os.listdir(folder))
+    stamps = folder_stamps(folder)
+    names = set(stamps)
     suffixes = list(pair_ops())
     entries = []
     for name in sorted(names):
         if not _REVISION_FILE.match(name):
             continue
-        path = folder / name
         pair_names = pair_of(name[:-3], names, suffixes)
-        pair = (folder / pair_names[0], folder / pair_names[1]) if pair_names else None
-        facts = cache.get(name, (path, *(pair or ())), lambda p=path, q=pair: _read(p, q))
+        path = folder / name
+        files = (name, *(pair_names or ()))
+        facts = cache.get(name, [stamps.get(f) for f in files], lambda p=path, q=pair_names: _read(p, q))
         if facts is None:
             cache.save()
             return None
-        entries.append(Entry(path, **facts, pair=pair))
+        entries.append(Entry(path, **facts, pair_names=pair_names))
     cache.save()
     return entries
 

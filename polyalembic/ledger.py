@@ -1,4 +1,5 @@
-"""The shared ledger ``schema_migrations``: its schema and how a row is written or read.
+"""The shared ledger ``schema_migrations``: how a row is written (its schema is in
+``ledger_schema.py``, plain reads in ``ledger_read.py``).
 
 One row per migration over every store; every event is also appended to
 ``schema_migrations_audit``. *When* each row is written is decided in one place:
@@ -7,23 +8,20 @@ One row per migration over every store; every event is also appended to
 
 from __future__ import annotations
 
+import functools
 import getpass
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from polyalembic import sql
-from polyalembic.dsn import same_database
-from polyalembic.errors import StoreUnavailable
-from polyalembic.ledger_schema import TABLE, audit_table, migrations_table
+from polyalembic import ledger_read, sql
+from polyalembic.ledger_read import LedgerRow, Query, ledger_target
+from polyalembic.ledger_schema import audit_table, migrations_table
 from polyalembic.migration import Migration
-from polyalembic.settings import LEDGER_VARIABLE, Settings
-from polyalembic.stores import ledger_home
+from polyalembic.settings import Settings
 
 
 def audit_insert() -> sa.Insert:
@@ -43,27 +41,62 @@ def applied_by() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    """One row of schema_migrations as read back."""
+#: the columns of a row that every upsert sets (``applied_at`` is the transaction's ``now()``)
+_ROW = ("revision", "database_type", "migration_file", "checksum", "status", "applied_by", "error",
+        "failed_step", "execution_ms", "completed_steps")
+_AUDIT = {"revision": "revision", "database_type": "database_type", "migration_file": "migration_file",
+          "action": "action", "checksum": "checksum", "execution_ms": "execution_ms", "error": "error",
+          "by": "applied_by"}
 
-    revision: str
-    database_type: str
-    migration_file: str
-    checksum: str
-    status: str
-    applied_at: datetime | None
-    execution_ms: int | None
-    applied_by: str
-    error: str | None
-    failed_step: str | None
-    completed_steps: int | None = None
 
-    @property
-    def interrupted(self) -> bool:
-        """True when the store may hold part of the migration: it is running (or died running), or
-        it failed outside a single transaction (it recorded progress)."""
-        return self.status == "running" or (self.status == "failed" and self.completed_steps is not None)
+def _upsert_of(value: Callable[[str], Any], keep: tuple[str, ...] = ()) -> Any:
+    """INSERT ... ON CONFLICT UPDATE of a row; columns in ``keep`` keep their old value."""
+    row = {column: value(column) for column in _ROW} | {"applied_at": sa.func.now()}
+    stmt = pg_insert(migrations_table).values(**row)
+    return stmt.on_conflict_do_update(
+        index_elements=["revision"],
+        set_={k: stmt.excluded[k] for k in row if k != "revision" and k not in keep})
+
+
+def _audit_of(value: Callable[[str], Any]) -> sa.Insert:
+    return audit_insert().values(**{column: value(name) for column, name in _AUDIT.items()}, at=sa.func.now())
+
+
+def _with_audit(change: Any, audit: sa.Insert) -> sa.Insert:
+    """A change of the ledger and its audit row as one statement (a data-modifying WITH): one
+    round trip per migration instead of two, and they can't be separated."""
+    return audit.add_cte(change.returning(migrations_table.c.revision).cte("ledger_change"))
+
+
+#: the statements every migration writes, each built once from the table definitions above
+_STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
+    "applied": lambda v: _with_audit(_upsert_of(v), _audit_of(v)),
+    "running": lambda v: _upsert_of(v),
+    "progress": lambda v: sa.update(migrations_table).where(migrations_table.c.revision == v("revision"))
+    .values(completed_steps=v("completed_steps")),
+    "reverted": lambda v: _with_audit(sa.delete(migrations_table).where(migrations_table.c.revision == v("revision")),
+                                      _audit_of(v)),
+}
+
+
+@functools.cache
+def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
+    """The statement ``kind`` as SQL text with named parameters (and their names), compiled once:
+    binding a migration's values to it costs a fraction of building the statement anew."""
+    from sqlalchemy.dialects import postgresql
+
+    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=postgresql.dialect(paramstyle="named"))
+    # the dialect's casts (":name::VARCHAR") escaped, so that text() sees ":name" as the parameter
+    return sa.text(str(compiled).replace("::", "\\:\\:")), frozenset(compiled.params)
+
+
+def _bound(kind: str, **values: Any) -> sa.TextClause:
+    text, names = _text_of(kind)
+    return text.bindparams(*(sa.bindparam(k, v, type_=_TYPES.get(k)) for k, v in values.items() if k in names))
+
+
+#: the parameters' SQL types, so that --sql renders a NULL or a number as such
+_TYPES = {"execution_ms": sa.Integer(), "completed_steps": sa.Integer()}
 
 
 class Ledger:
@@ -72,37 +105,29 @@ class Ledger:
     def __init__(self) -> None:
         self.by = applied_by()
 
+    def _values(self, m: Migration, status: str, **values: Any) -> dict[str, Any]:
+        return dict(revision=m.revision, database_type=m.store, migration_file=m.migration_file,
+                    checksum=m.checksum(), status=status, applied_by=self.by, error=None, failed_step=None,
+                    execution_ms=None, completed_steps=None) | values
+
     def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
-        """INSERT ... ON CONFLICT UPDATE of ``m``'s row; columns in ``keep`` keep their old value."""
-        row = dict(revision=m.revision, database_type=m.store,
-                   migration_file=m.migration_file, checksum=m.checksum(), status=status,
-                   applied_at=sa.func.now(), applied_by=self.by, error=None, failed_step=None,
-                   execution_ms=None)
-        row.update(values)
-        stmt = pg_insert(migrations_table).values(**row)
-        return stmt.on_conflict_do_update(
-            index_elements=["revision"],
-            set_={k: stmt.excluded[k] for k in row if k != "revision" and k not in keep},
-        )
+        literal = self._values(m, status, **values)
+        return _upsert_of(lambda name: literal[name], keep)
 
     def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
-        return audit_insert().values(
-            revision=m.revision, database_type=m.store, migration_file=m.migration_file,
-            action=action, checksum=m.checksum(), execution_ms=ms, error=error,
-            at=sa.func.now(), by=self.by)
+        literal = self._values(m, "", action=action, execution_ms=ms, error=error)
+        return _audit_of(lambda name: literal[name])
 
     def running(self, execute: Execute, m: Migration, completed_steps: int | None) -> None:
         """``running``; ``completed_steps`` is None for a migration that runs as one transaction."""
-        execute(self._upsert(m, "running", completed_steps=completed_steps))
+        execute(_bound("running", **self._values(m, "running", completed_steps=completed_steps)))
 
     def progress(self, execute: Execute, m: Migration, completed_steps: int) -> None:
         """Another step of a migration that commits as it goes is done."""
-        execute(sa.update(migrations_table).where(migrations_table.c.revision == m.revision)
-                .values(completed_steps=completed_steps))
+        execute(_bound("progress", revision=m.revision, completed_steps=completed_steps))
 
     def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
-        execute(_with_audit(self._upsert(m, "applied", execution_ms=ms, completed_steps=None),
-                            self._audit(m, action, ms)))
+        execute(_bound("applied", **self._values(m, "applied", execution_ms=ms, action=action)))
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
@@ -116,7 +141,7 @@ class Ledger:
         error and the step."""
         # completed_steps stays as the progress recorded it (a downgrade that may be partial: 0);
         # a downgrade also keeps when and what was applied
-        keep = () if upgrade else ("applied_at", "checksum")
+        keep = ("completed_steps",) if upgrade else ("applied_at", "checksum")
         progress = {} if upgrade else {"completed_steps": 0}
         execute(_with_audit(
             self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress),
@@ -128,34 +153,25 @@ class Ledger:
         execute(self._audit(m, "downgrade_failed", ms, error[:4000]))
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
-        execute(_with_audit(sa.delete(migrations_table).where(migrations_table.c.revision == m.revision),
-                            self._audit(m, action, ms)))
+        execute(_bound("reverted", **self._values(m, "", execution_ms=ms, action=action)))
 
 
-def _with_audit(change: Any, audit: sa.Insert) -> sa.Insert:
-    """A change of the ledger and its audit row as one statement (a data-modifying WITH): one
-    round trip per migration instead of two, and they can't be separated."""
-    return audit.add_cte(change.returning(migrations_table.c.revision).cte("ledger_change"))
+def sa_query(connection: sa.Connection) -> Query:
+    """A ``ledger_read.Query`` on a SQLAlchemy connection."""
+    return lambda text: [dict(row._mapping) for row in connection.execute(sa.text(text))]
 
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:
     """Every ledger row, oldest first; [] when the ledger does not exist yet."""
-    if connection.execute(sa.text("SELECT to_regclass(:t)"), {"t": TABLE}).scalar() is None:
-        return []
-    # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
-    result = connection.execute(sa.text(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision"))
-    fields = set(LedgerRow.__dataclass_fields__)
-    return [LedgerRow(**{k: v for k, v in row._mapping.items() if k in fields}) for row in result]
+    return ledger_read.read_rows(sa_query(connection))
+
+
+def current_revision_of(connection: sa.Connection) -> str | None:
+    """The revision the chain is at, None at base."""
+    return ledger_read.current_revision(sa_query(connection))
 
 
 def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:
     """The ledger database (schema_migrations, the advisory lock); errors name the store whose
     database it is (or "ledger" for a database of its own) and what to set when it is unset."""
-    home = ledger_home()
-    dsn = settings.ledger_dsn
-    if not dsn:
-        hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
-        raise StoreUnavailable(f"ledger: no database configured: {hint}")
-    owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
-    source = LEDGER_VARIABLE if settings.env.get(LEDGER_VARIABLE) or not home else home.source(settings)
-    return sql.connect(dsn, owner, source, autocommit=autocommit)
+    return sql.connect(*ledger_target(settings), autocommit=autocommit)

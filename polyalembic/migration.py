@@ -38,9 +38,9 @@ class Migration:
     revision: str
     store: str
     path: Path
-    #: the checksum and the pair files ((): none) when an up-to-date index already knows them
+    #: the checksum and the names of the pair files ((): none) when an up-to-date index knows them
     known_checksum: str | None = field(default=None, compare=False, repr=False)
-    known_pair: tuple[Path, ...] | None = field(default=None, compare=False, repr=False)
+    known_pair: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_script(cls, script: Any) -> Migration:
@@ -50,7 +50,8 @@ class Migration:
     @cached_property
     def pair(self) -> tuple[Path, Path] | None:
         if self.known_pair is not None:
-            return (self.known_pair[0], self.known_pair[1]) if self.known_pair else None
+            return (self.path.with_name(self.known_pair[0]), self.path.with_name(self.known_pair[1])) \
+                if self.known_pair else None
         return pair_paths(self.path)
 
     @property
@@ -61,12 +62,22 @@ class Migration:
     @property
     def migration_file(self) -> str:
         """What the ledger's ``migration_file`` column shows, e.g. ``002_skill_progressions.up.sql``."""
+        if self.known_pair is not None:
+            return self.known_pair[0] if self.known_pair else self.path.name
         return self.up_file.name
 
     def commits_early(self, upgrade: bool = True) -> bool:
         """True for a pair whose up (or down) file the store runs outside a transaction: its work
         is committed statement by statement (see runtime/recording.py)."""
-        return bool(self.pair) and get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
+        return self._commits_early[0 if upgrade else 1]
+
+    @cached_property
+    def _commits_early(self) -> tuple[bool, bool]:
+        """(up, down): read once per run (the recorder asks before every migration)."""
+        if not self.pair:
+            return False, False
+        store = get_store(self.store)
+        return store.commits_early(self.pair[0]), store.commits_early(self.pair[1])
 
     @property
     def folder(self) -> str:
@@ -104,5 +115,5 @@ def indexed_chain(folders: list[Path]) -> list[Migration] | None:
         if store not in STORES or (folder in STORES and folder != store):
             return None
         chain.append(Migration(entry.revision, store, entry.path, known_checksum=entry.checksum,
-                               known_pair=entry.pair or ()))
+                               known_pair=entry.pair_names or ()))
     return chain

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from polyalembic import ledger_schema
-from polyalembic.api import current_revision_of, position_of
+from polyalembic.api import position_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger import (
     Ledger,
@@ -22,6 +22,7 @@ from polyalembic.ledger import (
     applied_by,
     audit_insert,
     connect_ledger,
+    current_revision_of,
     migrations_table,
     read_rows,
 )

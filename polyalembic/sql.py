@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import re
-
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any
 
 from polyalembic.dsn import normalized, sqlalchemy_url
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_dsn, mask_text
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 @functools.lru_cache(maxsize=16)
@@ -18,6 +19,9 @@ def make_engine(dsn: str) -> sa.Engine:
     """An engine without a pool (a migration run opens few connections and must close them), made
     once per DSN in a process (creating one costs ~40 ms). Sessions are left as the server and the
     role configure them (search_path included)."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
     return sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool, connect_args={"connect_timeout": 10})
 
 
@@ -37,19 +41,40 @@ def connection_fix(reason: str, source: str) -> str:
     return fix.format(source=source)
 
 
+def _checked(dsn: str, what: str, source: str) -> str:
+    try:
+        return normalized(dsn)
+    except ValueError as exc:
+        raise StoreUnavailable(f"{what}: {source}={mask_dsn(dsn)} {exc}") from None
+
+
+def _refused(what: str, dsn: str, source: str, driver_error: BaseException) -> StoreUnavailable:
+    reason = mask_text(str(driver_error).strip().splitlines()[0] if str(driver_error).strip() else
+                       type(driver_error).__name__)
+    reason = reason.replace("connection failed: ", "", 1).replace("FATAL:  ", "")
+    return cannot_connect(what, mask_dsn(dsn) or "", reason, connection_fix(reason, source))
+
+
 def connect(dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
     """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger), the masked DSN and
     the fix in ``source`` (the variable the DSN came from)."""
-    try:
-        dsn = normalized(dsn)
-    except ValueError as exc:
-        raise StoreUnavailable(f"{what}: {source}={mask_dsn(dsn)} {exc}") from None
+    import sqlalchemy as sa
+
+    dsn = _checked(dsn, what, source)
     engine = make_engine(dsn)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
         return engine.connect()
     except sa.exc.DBAPIError as exc:
-        reason = mask_text(str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc))
-        reason = reason.replace("connection failed: ", "", 1).replace("FATAL:  ", "")
-        raise cannot_connect(what, mask_dsn(dsn) or "", reason, connection_fix(reason, source)) from None
+        raise _refused(what, dsn, source, exc.orig or exc) from None
+
+
+def connect_driver(dsn: str, what: str, source: str, dbapi_connect: Any) -> Any:
+    """A plain driver connection (``dbapi_connect(url)``, the store's) with the same errors as
+    ``connect``; None when the store has no such connection."""
+    dsn = _checked(dsn, what, source)
+    try:
+        return dbapi_connect(dsn)
+    except Exception as exc:  # noqa: BLE001 - the driver's connection errors, worded as connect's
+        raise _refused(what, dsn, source, exc) from None

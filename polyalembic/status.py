@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from polyalembic.ledger import LedgerRow
+from polyalembic.ledger_read import LedgerRow
 from polyalembic.migration import Migration
 
 # What a migration can be, as `polyalembic status` shows it.

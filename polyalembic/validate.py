@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.filecache import FolderCache
+from polyalembic.filecache import FolderCache, folder_stamps
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, pair_ops
 
@@ -53,48 +53,62 @@ def check_files(migrations_dir: Path, search_path: list[str] | None = None) -> l
     """Everything that can be checked without a server; ``search_path``: where revisions import
     from besides ``sys.path`` (alembic.ini's ``prepend_sys_path``)."""
     problems: list[Problem] = []
-    rel = lambda p: str(p.relative_to(migrations_dir.parent))  # noqa: E731
+    top = migrations_dir.name
     for entry in sorted(migrations_dir.iterdir()):
         if entry.is_dir() and entry.name not in STORES and entry.name not in IGNORED_DIRS:
-            problems.append(Problem(rel(entry), f"unknown store folder: rename it to one of {', '.join(STORES)}"))
+            problems.append(Problem(f"{top}/{entry.name}",
+                                    f"unknown store folder: rename it to one of {', '.join(STORES)}"))
     modules = _Modules(search_path or [])
     for store, spec in STORES.items():
         folder = migrations_dir / store
         if folder.is_dir():
             cache = FolderCache(folder, "checks")
-            problems += _check_folder(folder, store, spec, cache, modules, rel)
+            problems += _check_folder(_Folder(folder, f"{top}/{store}"), spec, cache, modules)
             cache.save()
     return problems
 
 
-def _check_folder(folder: Path, store: str, spec: Store, cache: FolderCache, modules: _Modules,
-                  rel: Any) -> list[Problem]:
+class _Folder:
+    """One store folder's files, listed (with their stamps) in one pass."""
+
+    def __init__(self, path: Path, shown: str) -> None:
+        self.path = path
+        self.shown = shown  # as problems name it: migrations/<store>
+        self.stamps = folder_stamps(path)
+
+    def has(self, name: str) -> bool:
+        return name in self.stamps
+
+
+def _check_folder(folder: _Folder, spec: Store, cache: FolderCache, modules: _Modules) -> list[Problem]:
     problems: list[Problem] = []
     numbers: dict[int, list[str]] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_dir() or path.name.startswith(".") or path.name == "__init__.py":
+    for name in sorted(folder.stamps):
+        if name.startswith(".") or name == "__init__.py":
             continue
-        match = NUMBERED.match(path.name)
+        shown = f"{folder.shown}/{name}"
+        match = NUMBERED.match(name)
         if not match:
-            problems.append(Problem(rel(path), "name must be NNN_name.py or NNN_name.up/.down file "
+            problems.append(Problem(shown, "name must be NNN_name.py or NNN_name.up/.down file "
                                     "with [a-z0-9_] names: rename it"))
             continue
-        if path.suffix == ".py":
-            numbers.setdefault(int(match["number"]), []).append(path.name)
-            problems += _check_revision(path, rel(path), spec.pair_suffix, cache, modules)
-        elif path.suffix not in pair_ops() or path.suffix != spec.pair_suffix:
-            problems.append(Problem(rel(path), f"{path.suffix} files don't belong in {store}/"))
-        elif path.name.endswith(f".up{path.suffix}") or path.name.endswith(f".down{path.suffix}"):
-            problems += _check_pair_file(path, rel(path), folder, spec, cache)
+        suffix = name[name.rfind("."):]
+        if suffix == ".py":
+            numbers.setdefault(int(match["number"]), []).append(name)
+            problems += _check_revision(folder, name, shown, spec.pair_suffix, cache, modules)
+        elif suffix not in pair_ops() or suffix != spec.pair_suffix:
+            problems.append(Problem(shown, f"{suffix} files don't belong in {spec.name}/"))
+        elif name.endswith(f".up{suffix}") or name.endswith(f".down{suffix}"):
+            problems += _check_pair_file(folder, name, shown, spec, cache)
     for number, names in sorted(numbers.items()):
         if len(names) > 1:
-            problems.append(Problem(f"migrations/{store}", f"number {number:03d} is used by {', '.join(names)}: "
+            problems.append(Problem(folder.shown, f"number {number:03d} is used by {', '.join(names)}: "
                                     "renumber one with `polyalembic generate`"))
     expected = list(range(1, len(numbers) + 1))
     if sorted(numbers) != expected:
         missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
         if missing:
-            problems.append(Problem(f"migrations/{store}", "numbering has a gap at "
+            problems.append(Problem(folder.shown, "numbering has a gap at "
                                     f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
     return problems
 
@@ -159,17 +173,19 @@ def _revision_facts(path: Path) -> dict[str, Any]:
     return {"problems": problems, "uses_pair": False, "imports": imports}
 
 
-def _check_revision(path: Path, shown: str, pair_suffix: str | None, cache: FolderCache,
+def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | None, cache: FolderCache,
                     modules: _Modules) -> list[Problem]:
-    facts = cache.get(path.name, [path], lambda: _revision_facts(path))
+    path = folder.path / name
+    facts = cache.get(name, [folder.stamps[name]], lambda: _revision_facts(path))
     problems = [Problem(shown, message) for message in facts["problems"]]
-    problems += [Problem(shown, f"imports {name}, which is not installed: install {name} or remove the import")
-                 for name in modules.missing(facts["imports"])]
+    problems += [Problem(shown, f"imports {module}, which is not installed: install {module} or remove the import")
+                 for module in modules.missing(facts["imports"])]
     if facts["uses_pair"] and pair_suffix:
-        stem = path.name.removesuffix(".py")
-        for p in (path.with_name(f"{stem}.{d}{pair_suffix}") for d in ("up", "down")):
-            if not p.exists():
-                problems.append(Problem(shown, f"{p.name} is missing: create it (every migration needs up and down)"))
+        stem = name.removesuffix(".py")
+        for pair_file in (f"{stem}.{d}{pair_suffix}" for d in ("up", "down")):
+            if not folder.has(pair_file):
+                problems.append(Problem(shown, f"{pair_file} is missing: create it (every migration needs up "
+                                        "and down)"))
     return problems
 
 
@@ -180,18 +196,19 @@ def _pair_file_facts(path: Path, store: Store) -> list[str]:
         return [str(exc)]
 
 
-def _check_pair_file(path: Path, shown: str, folder: Path, store: Store, cache: FolderCache) -> list[Problem]:
+def _check_pair_file(folder: _Folder, name: str, shown: str, store: Store, cache: FolderCache) -> list[Problem]:
     problems = []
-    stem = path.name.split(".", 1)[0]
-    if not (folder / f"{stem}.py").exists():
+    stem = name.split(".", 1)[0]
+    if not folder.has(f"{stem}.py"):
         problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
                                 "`polyalembic generate` or copy a sibling's"))
-    problems += [Problem(shown, message) for message in cache.get(path.name, [path],
+    path = folder.path / name
+    problems += [Problem(shown, message) for message in cache.get(name, [folder.stamps[name]],
                                                                  lambda: _pair_file_facts(path, store))]
-    other = "down" if ".up." in path.name else "up"
-    twin = path.with_name(path.name.replace(".up." if other == "down" else ".down.", f".{other}."))
-    if not twin.exists():
-        problems.append(Problem(shown, f"{twin.name} is missing: create it (every migration needs up and down)"))
+    other = "down" if ".up." in name else "up"
+    twin = name.replace(".up." if other == "down" else ".down.", f".{other}.")
+    if not folder.has(twin):
+        problems.append(Problem(shown, f"{twin} is missing: create it (every migration needs up and down)"))
     return problems
 
 

@@ -1,6 +1,6 @@
-"""How the ledger's writes travel (issue 11): a migration's row goes to the server with the COMMIT
-of its transaction (polyalembic/ledger_pipeline.py), one statement with its audit row; reading
-commands never import Alembic. Against the real stack."""
+"""How the ledger is written and read (issue 11): a migration's row and its audit row are one
+statement in the migration's transaction; reading commands never import Alembic. Against the real
+stack."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _sql(settings: Settings, query: str) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
-def test_a_ledger_write_refused_at_commit_takes_its_migration_with_it(project_copy: Project,
+def test_a_refused_ledger_write_takes_its_migration_with_it(project_copy: Project,
                                                                      settings: Settings) -> None:
     assert _cli(project_copy, settings, "up", "--to", "postgres_001").returncode == 0
     _sql(settings, FAIL_AUDIT_OF_003)

@@ -212,11 +212,8 @@ def _run_online(context: Any, state: Run) -> None:
             refuse_interrupted(rows, set(release), applied)
         preflight(context.get_context(), executor)
         runs_migrations = bool(planned_revisions(context.get_context()))
-        try:
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            recorder.close()
+        with context.begin_transaction():
+            context.run_migrations()
     if runs_migrations:
         _warn_unread_options()
 

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import LedgerRow
+from polyalembic.ledger_read import LedgerRow
 from polyalembic.migration import Migration
 
 _BATCHED = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)

@@ -3,9 +3,7 @@
 1. **In the ledger's transaction.** A migration of a transactional store (a SQL database) whose
    database is the ledger's runs in Alembic's per-migration transaction; its ``applied`` row (or,
    on downgrade, the row's deletion) is written inside that transaction by Alembic's
-   ``on_version_apply`` hook. The schema change and the row commit together or not at all. The
-   row travels to the server with the COMMIT (``ledger_pipeline.py``); the same holds for the
-   ``applied`` row of rule 2, written in Alembic's transaction on the ledger's database.
+   ``on_version_apply`` hook. The schema change and the row commit together or not at all.
 2. **Everywhere else** (Neo4j, ChromaDB, a SQL store on another database, a pair file marked
    ``-- polyalembic: no-transaction``): a ``running`` row is committed on the lock's connection
    before the migration starts, and replaced by ``applied`` when it finishes. A crash in between
@@ -38,7 +36,6 @@ from __future__ import annotations
 from typing import Any
 
 from polyalembic.ledger import Execute, Ledger
-from polyalembic.ledger_pipeline import CommitPipeline
 from polyalembic.migration import Migration
 from polyalembic.run import Run
 from polyalembic.settings import Settings
@@ -55,17 +52,18 @@ class Recorder:
         self.run = run
         self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
         self.resume = resume or {}  # revision -> completed steps to skip (repair resume/retry)
-        self.pipeline = CommitPipeline()
+        self._shares_ledger: dict[str, bool] = {}
 
     def in_ledger_transaction(self, store: str) -> bool:
-        return self.settings.shares_ledger_database(store)
+        if store not in self._shares_ledger:  # asked for every migration; settings are fixed for the run
+            self._shares_ledger[store] = self.settings.shares_ledger_database(store)
+        return self._shares_ledger[store]
 
     def _status(self, ctx: Any) -> Execute:
         return self.status_execute or ctx.execute
 
     def starting(self, ctx: Any, m: Migration, upgrade: bool) -> None:
         """Rules 2, 3 and 3b, before a migration's function runs."""
-        self.pipeline.close()  # the previous migration has committed
         run = self.run
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
         if not upgrade:
@@ -103,16 +101,10 @@ class Recorder:
 
     def finished(self, ctx: Any, m: Migration, upgrade: bool, ms: int | None) -> None:
         """Rule 1 (and the second half of rule 2): inside the ledger database's transaction."""
-        if not ctx.as_sql:
-            self.pipeline.open(ctx.connection)
         if upgrade:
             self.ledger.applied(ctx.execute, m, ms)
         else:
             self.ledger.reverted(ctx.execute, m, ms)
-
-    def close(self) -> None:
-        """The run is over (or failing): no statement stays queued."""
-        self.pipeline.close()
 
     def stamped(self, ctx: Any, m: Migration, upgrade: bool) -> None:
         """Rule 6."""

@@ -85,6 +85,13 @@ class Store(ABC):
         """Release ``handle``."""
         del handle
 
+    def dbapi_connect(self, dsn: str) -> Any:
+        """A SQL store's plain DB-API connection to ``dsn``, for reading the ledger without
+        importing SQLAlchemy (status, a no-op up); None when the store has none (the reads then
+        go through SQLAlchemy). The driver's errors are raised as they are."""
+        del dsn
+        return None
+
     def verify(self, handle: Any, settings: Settings) -> None:
         """Preflight beyond connecting (an extension the migrations need, say): raise
         ``StoreUnavailable`` with the fix. ``handle`` may be in a transaction: leave it as it was."""

@@ -78,6 +78,13 @@ class PostgresStore(Store):
             raise
         return connection
 
+    def dbapi_connect(self, dsn: str) -> Any:
+        import psycopg
+
+        from polyalembic.dsn import libpq_dsn
+
+        return psycopg.connect(libpq_dsn(dsn), connect_timeout=10)
+
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         """Migrations create things: refuse a user who may not create in its schema before anything
         runs, rather than failing half-way through the chain."""

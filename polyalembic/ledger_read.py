@@ -1,0 +1,119 @@
+"""Reading the ledger: its rows and the chain's current revision.
+
+The reads are plain SQL through a ``Query`` (SQL text in, rows as dicts out), so ``status``, a
+no-op ``up`` and ``validate`` can read through the ledger's driver alone, without importing
+SQLAlchemy (``reading``); runs and repairs read through their SQLAlchemy connection
+(``ledger.sa_query``). How rows are written is ``ledger.py``'s business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from polyalembic.errors import PolyalembicError, StoreUnavailable
+from polyalembic.settings import LEDGER_VARIABLE, Settings
+
+TABLE = "schema_migrations"
+VERSION_TABLE = "alembic_version"
+
+Query = Callable[[str], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of schema_migrations as read back."""
+
+    revision: str
+    database_type: str
+    migration_file: str
+    checksum: str
+    status: str
+    applied_at: datetime | None
+    execution_ms: int | None
+    applied_by: str
+    error: str | None
+    failed_step: str | None
+    completed_steps: int | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the store may hold part of the migration: it is running (or died running), or
+        it failed outside a single transaction (it recorded progress)."""
+        return self.status == "running" or (self.status == "failed" and self.completed_steps is not None)
+
+
+_FIELDS = {f.name for f in fields(LedgerRow)}
+
+
+def _exists(query: Query, table: str) -> bool:
+    return query(f"SELECT to_regclass('{table}') IS NOT NULL AS found")[0]["found"]
+
+
+def read_rows(query: Query) -> list[LedgerRow]:
+    """Every ledger row, oldest first; [] when the ledger does not exist yet."""
+    if not _exists(query, TABLE):
+        return []
+    # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
+    rows = query(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision")
+    return [LedgerRow(**{k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
+
+
+def current_revision(query: Query) -> str | None:
+    """The revision the chain is at (Alembic's version table), None at base."""
+    if not _exists(query, VERSION_TABLE):
+        return None
+    heads = [row["version_num"] for row in query(f"SELECT version_num FROM {VERSION_TABLE}")]
+    if len(heads) > 1:
+        raise PolyalembicError(f"{VERSION_TABLE} holds several heads ({', '.join(heads)}): merge them first")
+    return heads[0] if heads else None
+
+
+def ledger_target(settings: Settings) -> tuple[str, str, str]:
+    """(the ledger's DSN, who owns that database for errors: a store or "ledger", the variable to
+    fix); StoreUnavailable naming what to set when none is configured."""
+    from polyalembic.dsn import same_database
+    from polyalembic.stores import ledger_home
+
+    home = ledger_home()
+    dsn = settings.ledger_dsn
+    if not dsn:
+        hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
+        raise StoreUnavailable(f"ledger: no database configured: {hint}")
+    owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
+    source = LEDGER_VARIABLE if settings.env.get(LEDGER_VARIABLE) or not home else home.source(settings)
+    return dsn, owner, source
+
+
+@contextmanager
+def reading(settings: Settings) -> Iterator[Query]:
+    """A ``Query`` on the ledger's database, through the driver alone when its store has one."""
+    from polyalembic import sql
+    from polyalembic.stores import ledger_home
+
+    dsn, owner, source = ledger_target(settings)
+    home = ledger_home()
+    connection = sql.connect_driver(dsn, owner, source, home.dbapi_connect) if home else None
+    if connection is None:
+        from polyalembic.ledger import sa_query
+
+        with sql.connect(dsn, owner, source) as sa_connection:
+            yield sa_query(sa_connection)
+        return
+    try:
+        yield lambda text: _dicts(connection, text)
+    finally:
+        connection.close()
+
+
+def _dicts(connection: Any, text: str) -> list[dict[str, Any]]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(text)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
