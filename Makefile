@@ -7,7 +7,7 @@ INSTALLED = .cache/installed.stamp
 # The Neo4j release line the stack's settings point at: lts (5.26) or newest (2026.x).
 export POLYALEMBIC_NEO4J ?= lts
 
-.PHONY: install services-up services-down services-status migrate status validate test lint bench crash
+.PHONY: install services-up services-down services-status migrate status validate test lint bench bench-quick crash
 
 # pip runs when pyproject.toml changed or this interpreter can't import the package and its tools
 install:            ## Python package with all extras and the dev tools
@@ -44,8 +44,16 @@ test: install       ## the test suite, against the real servers
 lint:
 	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
 
+# every comparison of bench/README.md with its baseline (~25 min on 2 cores); exit 1 if a target is missed
 bench: services-up
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/scale.py --plot bench/growth.png
+	$(PYTHON) bench/neo4j_scale.py
+
+# before you stop, when you touched the path: status/no-op up/validate on 5,000 revisions and a
+# 300-revision upgrade against Alembic (under 3 minutes)
+bench-quick: services-up
+	$(PYTHON) bench/scale.py --quick
 
 crash: services-up  ## SIGKILL `up` at 50 points, recover, check every store converged
 	$(PYTHON) bench/crash.py --kills 50

@@ -17,24 +17,22 @@ import argparse
 import fcntl
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import Bench  # noqa: E402
+from bench.run import Bench, alternated  # noqa: E402
 from stack.base import CACHE_DIR  # noqa: E402
 from stack.neo4j import find_java  # noqa: E402
 
 NEO4J_MIGRATIONS = "2.19.2"
 POM = REPO / "bench" / "maven" / "neo4j-migrations-pom.xml"
 MAIN_CLASS = "ac.simons.neo4j.migrations.cli.MigrationsCli"
+RAW_TARGET, CLI_TARGET = 1.10, 0.70  # issue 11: at most 1.10x the raw driver, 0.7x neo4j-migrations
 
 BINDER = '''"""{title}."""
 
@@ -127,19 +125,7 @@ def neo4j_migrations_classpath() -> str:
     return os.pathsep.join([*map(str, jars), str(lib / "*")])
 
 
-def alternated(subjects: list[Callable[[], None]], reps: int, setup: Callable[[], None]) -> list[list[float]]:
-    """Seconds of each subject per repetition, the subjects run in turn (each after ``setup``)."""
-    times: list[list[float]] = [[] for _ in subjects]
-    for _ in range(reps):
-        for fn, out in zip(subjects, times, strict=True):
-            setup()
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-    return times
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> Bench:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="40 migrations instead of 200")
@@ -163,30 +149,24 @@ def main(argv: list[str] | None = None) -> None:
                        "--password:env=NEO4J_PASSWORD", "--database", settings.env.get("NEO4J_DATABASE") or "neo4j",
                        "--location", f"file:{cypher}", "apply"])
 
-        subjects = [lambda: bench.run([py, "-m", "polyalembic", "-c", str(ini), "up"]),
-                    lambda: bench.run([py, str(raw_script), str(ini.parent / "migrations" / "neo4j")]),
-                    neo4j_migrations]
-        poly, raw, java_t = alternated(subjects, args.reps, bench.fresh)
-        print(f"{n} Cypher migrations, reps {args.reps}: polyalembic {_fmt(poly)} | raw driver {_fmt(raw)} | "
-              f"neo4j-migrations {_fmt(java_t)}")
-        bench.record(f"polyalembic up: {n} Cypher migrations", statistics.median(poly),
-                     "raw neo4j driver script", statistics.median(raw))
-        bench.record(f"polyalembic up: {n} Cypher migrations", statistics.median(poly),
-                     f"neo4j-migrations {NEO4J_MIGRATIONS} apply", statistics.median(java_t))
+        medians = alternated({
+            "polyalembic": lambda: bench.run([py, "-m", "polyalembic", "-c", str(ini), "up"]),
+            "raw": lambda: bench.run([py, str(raw_script), str(ini.parent / "migrations" / "neo4j")]),
+            "neo4j-migrations": neo4j_migrations}, args.reps, bench.fresh)
+        bench.record(f"polyalembic up: {n} Cypher migrations", medians["polyalembic"],
+                     "raw neo4j driver script", medians["raw"], RAW_TARGET)
+        bench.record(f"polyalembic up: {n} Cypher migrations", medians["polyalembic"],
+                     f"neo4j-migrations {NEO4J_MIGRATIONS} apply", medians["neo4j-migrations"], CLI_TARGET)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         if bench.db_dsn:
             from tests.scratch import drop_database
 
             drop_database(bench.base.database_url("postgres"), bench.db_dsn)
-    print("\n| subject | median | baseline | median | ratio |\n|---|---:|---|---:|---:|")
-    for what, subject, name, baseline, ratio in bench.rows:
-        print(f"| {what} | {subject * 1000:.0f} ms | {name} | {baseline * 1000:.0f} ms | {ratio:.2f} |")
-
-
-def _fmt(times: list[float]) -> str:
-    return "/".join(f"{t:.2f}" for t in times) + " s"
+    print()
+    print(bench.table())
+    return bench
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(1 if main(sys.argv[1:]).missed() else 0)

@@ -55,6 +55,19 @@ def downgrade():
 '''
 
 
+def alternated(runs: dict[str, Callable[[], None]], reps: int,
+               setup: Callable[[], None] = lambda: None) -> dict[str, float]:
+    """Median seconds of each run, the runs taken in turn in every repetition (each after ``setup``)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, fn in runs.items():
+            setup()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def median_s(fn: Callable[[], None], reps: int, setup: Callable[[], None]) -> tuple[float, list[float]]:
     times = []
     for _ in range(reps):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import VANILLA_ENV, Bench  # noqa: E402
+from bench.run import VANILLA_ENV, Bench, alternated  # noqa: E402
 from tests.scratch import drop_database  # noqa: E402
 
 BINDER = '''"""Table {i}."""
@@ -73,19 +72,6 @@ def make_projects(root: Path, n: int) -> tuple[Path, Path]:
         (plain / "versions" / f"{stem}.py").write_text(PLAIN.format(i=i, down=down))
         down = f"postgres_{i:05d}"
     return poly / "alembic.ini", plain / "alembic.ini"
-
-
-def alternated(runs: dict[str, Callable[[], None]], reps: int,
-               setup: Callable[[], None] = lambda: None) -> dict[str, float]:
-    """Median seconds of each run, the runs taken in turn in every repetition (each after ``setup``)."""
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(reps):
-        for name, fn in runs.items():
-            setup()
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def age(root: Path, seconds: float = 60.0) -> None:
