@@ -15,11 +15,6 @@ from polyalembic.settings import Settings, connection_keys
 PREFIX = "POLYALEMBIC_TEST_"
 
 
-def test_variables() -> tuple[str, ...]:
-    """Every variable the plugin reads: the prefixed form of each store's own variable."""
-    return tuple(PREFIX + key for key in connection_keys())
-
-
 def settings_from_test_environment(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings whose ``TIMESCALE_DSN`` is ``POLYALEMBIC_TEST_TIMESCALE_DSN`` and so on; the env
     file and the unprefixed variables are ignored."""

@@ -7,16 +7,18 @@ Each takes the plugin's ``polyalembic_migrator`` fixture (fresh stores per test)
 
 from __future__ import annotations
 
+from typing import Any
+
 from polyalembic.status import APPLIED, has_problems
 from polyalembic.testing.migrator import Migrator
 
 __all__ = [
-    "test_single_head_revision",
-    "test_upgrade_base_to_head",
-    "test_up_down_up_every_revision",
     "test_downgrade_to_base_leaves_stores_empty",
     "test_ledger_agrees_after_upgrade",
+    "test_single_head_revision",
     "test_sql_render_offline",
+    "test_up_down_up_every_revision",
+    "test_upgrade_base_to_head",
 ]
 
 
@@ -43,7 +45,7 @@ def test_up_down_up_every_revision(polyalembic_migrator: Migrator) -> None:
         migrator.down(previous)
         after = migrator.snapshot([migration.store])
         assert after == before, f"{migration.store}: downgrading {migration.migration_file} ({migration.revision}) " \
-                                f"does not restore the schema from before its upgrade"
+                                f"does not restore the schema from before its upgrade: {difference(before, after)}"
         migrator.up(migration.revision)
         previous = migration.revision
 
@@ -53,8 +55,9 @@ def test_downgrade_to_base_leaves_stores_empty(polyalembic_migrator: Migrator) -
     polyalembic_migrator.up("head")
     polyalembic_migrator.down("base")
     after = polyalembic_migrator.snapshot()
-    left = [store for store in after if after[store] != polyalembic_migrator.empty_snapshot[store]]
-    assert not left, f"downgrading to base leaves objects in {', '.join(left)}"
+    empty = polyalembic_migrator.empty_snapshot
+    left = [store for store in after if after[store] != empty[store]]
+    assert not left, f"downgrading to base leaves objects in {', '.join(left)}: {difference(empty, after)}"
     assert polyalembic_migrator.current() is None
 
 
@@ -84,3 +87,23 @@ def test_sql_render_offline(polyalembic_migrator: Migrator) -> None:
         assert migration.revision in upgrade, f"{migration.revision} is missing from the --sql upgrade"
         assert migration.revision in downgrade, f"{migration.revision} is missing from the --sql downgrade"
     assert "PROBLEM" not in upgrade, [line for line in upgrade.splitlines() if "PROBLEM" in line]
+
+
+def difference(before: dict[str, Any], after: dict[str, Any], path: str = "") -> str:
+    """What changed between two snapshots, as short ``path: +added -removed`` parts (for failure messages)."""
+    parts = []
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        where = f"{path}{key}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            parts.append(difference(old, new, where + "."))
+        elif isinstance(old, list) and isinstance(new, list):  # a list of names (Neo4j's constraints, indexes)
+            parts += [f"+{where}.{item}" for item in new if item not in old]
+            parts += [f"-{where}.{item}" for item in old if item not in new]
+        elif old is None or new is None:
+            parts.append(f"{'+' if old is None else '-'}{where}")
+        else:
+            parts.append(f"{where} changed")
+    return "; ".join(parts)
