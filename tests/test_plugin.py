@@ -4,14 +4,20 @@ stack's servers passed in through ``POLYALEMBIC_TEST_*``."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
+from polyalembic.dsn import libpq_dsn, sqlalchemy_url
 from polyalembic.settings import Settings
+from polyalembic.testing.disposable import create_database, disposable_stores, drop_database
 from tests.conftest import REPO, plugin_test_env
 
 PROJECT = REPO / "tests" / "plugin_project"
@@ -79,3 +85,32 @@ def test_the_plugin_is_off_until_enabled(base_settings: Settings, tmp_path: Path
     result = run_pytest(folder, base_settings, "-p", "polyalembic.testing.switch", "-k", "single_head")
     assert result.returncode != 0
     assert "fixture 'polyalembic_migrator' not found" in result.stdout, result.stdout[-3000:]
+
+
+@pytest.fixture
+def owned_database(admin_dsn: str) -> Iterator[str]:
+    """A database with the timescaledb extension, owned by a role that may not CREATE DATABASE."""
+    role = f"pa_nocreatedb_{secrets.token_hex(3)}"
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD 'secret-pw'")
+    dsn = create_database(admin_dsn, prefix="pa_owned", extensions=("timescaledb",))
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{dsn.rsplit("/", 1)[1]}" OWNER TO {role}')
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+        conn.execute(f"ALTER SCHEMA public OWNER TO {role}")
+    url = make_url(sqlalchemy_url(dsn)).set(username=role, password="secret-pw")
+    yield url.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    drop_database(admin_dsn, dsn)
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        conn.execute(f"DROP ROLE {role}")
+
+
+def test_without_createdb_the_given_database_is_emptied_instead(owned_database: str) -> None:
+    with psycopg.connect(libpq_dsn(owned_database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE leftover (id int); CREATE TABLE schema_migrations (revision text)")
+    settings = Settings({"TIMESCALE_DSN": owned_database})
+    with disposable_stores(settings, {"postgres", "timescaledb"}) as fresh:
+        assert fresh == settings  # no new database: the role may not create one
+        with psycopg.connect(libpq_dsn(owned_database)) as conn:
+            left = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    assert left == []  # the user's objects and the ledger are gone
