@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database
@@ -27,7 +28,7 @@ def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[s
     name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    dsn = with_database(admin_dsn, name)
     if extensions:
         with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
             for extension in extensions:
@@ -38,10 +39,20 @@ def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[s
 def drop_database(admin_dsn: str, dsn: str) -> None:
     """Drop the database ``dsn`` names (connections to it are closed first)."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
-    name = dsn.rsplit("/", 1)[1]
+    name = conninfo_to_dict(libpq_dsn(dsn))["dbname"]
     with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def with_database(dsn: str, name: str) -> str:
+    """``dsn`` (a URL or a libpq keyword DSN, kept in its form and options) naming database ``name``."""
+    from psycopg.conninfo import make_conninfo
+
+    if "://" in dsn:
+        return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
+    return make_conninfo(dsn, dbname=name)
 
 
 @contextmanager

@@ -6,7 +6,10 @@ import importlib
 import tomllib
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict
+
 from polyalembic.settings import Settings
+from polyalembic.testing.disposable import with_database
 from polyalembic.testing.environment import missing_stores, prefixed, settings_from_test_environment
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,3 +40,10 @@ def test_a_store_without_a_test_server_is_named_with_its_variables() -> None:
     ]
     assert prefixed("set POSTGRES_DSN or TIMESCALE_DSN") == \
         "set POLYALEMBIC_TEST_POSTGRES_DSN or POLYALEMBIC_TEST_TIMESCALE_DSN"
+
+
+def test_a_new_database_keeps_the_dsn_form_and_options() -> None:
+    assert with_database("postgresql://u:p@h:5433/app?sslmode=require", "t1") == \
+        "postgresql://u:p@h:5433/t1?sslmode=require"
+    assert conninfo_to_dict(with_database("host=h port=5433 dbname=app user=u", "t1")) == \
+        {"host": "h", "port": "5433", "dbname": "t1", "user": "u"}
