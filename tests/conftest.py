@@ -183,4 +183,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def plugin_test_env(settings: Settings) -> dict[str, str]:
+    """The environment of a subprocess whose polyalembic pytest plugin uses ``settings``' servers,
+    through the ``POLYALEMBIC_TEST_*`` variables (and no deployment variable)."""
+    env = settings_env(Settings({}))
+    env.update({f"POLYALEMBIC_TEST_{key}": value for key, value in settings.env.items()})
+    return env
+
+
 __all__ = ["REPO", "STORES", "reset_stores", "settings_env"]

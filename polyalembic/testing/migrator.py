@@ -1,0 +1,99 @@
+"""Moving a project's chain up and down in a test, and reading its stores in between.
+
+A data-migration test upgrades to the revision before the one under test, inserts rows, nodes
+or records with each store's own handle (``with migrator.connection("postgres") as conn``),
+upgrades on and asserts on the data. Every move goes through ``polyalembic.api`` (Alembic's
+commands, the project's env.py, the ledger and the lock), exactly as ``polyalembic up`` would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from polyalembic import api
+from polyalembic.connections import StoreConnections
+from polyalembic.migration import Migration
+from polyalembic.project import Project
+from polyalembic.settings import Settings
+from polyalembic.status import MigrationStatus
+from polyalembic.stores import get_store
+
+
+class Migrator:
+    """The project's migrations against one test's disposable stores."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        #: every store's snapshot before anything ran: what a downgrade to base must give back
+        self.empty_snapshot = self.snapshot()
+
+    @property
+    def settings(self) -> Settings:
+        assert self.project.settings is not None
+        return self.project.settings
+
+    @cached_property
+    def chain(self) -> list[Migration]:
+        """Every migration, oldest first."""
+        return self.project.chain()
+
+    @property
+    def revisions(self) -> list[str]:
+        return [m.revision for m in self.chain]
+
+    @property
+    def stores(self) -> list[str]:
+        """The stores the chain migrates, each once, in chain order."""
+        return list(dict.fromkeys(m.store for m in self.chain))
+
+    def current(self) -> str | None:
+        """The revision the stores are at (None at base)."""
+        return api.current_revision(self.project)
+
+    def up(self, to: str = "head") -> list[Migration]:
+        """Apply the migrations up to ``to`` (a revision, ``head``); return the ones applied."""
+        return api.up(self.project, to).migrations
+
+    def down(self, to: str = "base") -> list[Migration]:
+        """Roll back to ``to`` (a revision id, which stays applied, or ``base``); return the ones reverted."""
+        here = api.position_of(self.chain, self.current())
+        there = api.position_of(self.chain, None if to == "base" else to)
+        if there > here:
+            raise ValueError(f"{to} is not applied yet (current: {self.current()}): use up()")
+        return api.down(self.project, here - there).migrations if here > there else []
+
+    def status(self) -> list[MigrationStatus]:
+        """Every migration's state, as ``polyalembic status`` shows it."""
+        return api.status(self.project)[0]
+
+    @contextmanager
+    def connection(self, store: str) -> Iterator[Any]:
+        """A new handle on ``store`` (SQLAlchemy connection, Neo4j ``GraphConnection``, Chroma client);
+        SQL work is committed on a clean exit, and the handle is closed, so it holds no lock a
+        migration would wait for."""
+        with StoreConnections(self.settings) as connections:
+            handle = connections.get(store)
+            yield handle
+            if get_store(store).transactional:
+                handle.commit()
+
+    def snapshot(self, stores: list[str] | None = None) -> dict[str, Any]:
+        """``{store: its declared schema}`` (the store contract's canonical JSON), for ``stores``
+        (default: every store the chain migrates)."""
+        with StoreConnections(self.settings) as connections:
+            return {name: get_store(name).snapshot(connections.get(name)) for name in stores or self.stores}
+
+    def render(self, direction: str = "upgrade") -> str:
+        """The ``--sql`` text of the whole chain (``upgrade`` base → head, or ``downgrade`` head →
+        base), rendered offline: the project's settings are not used, nothing is connected to."""
+        offline = Project(self.project.config_path, settings=Settings({}))
+        migrations = self.chain if direction == "upgrade" else list(reversed(self.chain))
+        plan = api.Plan(direction, migrations, None if direction == "upgrade" else self.chain[-1].revision,
+                        self.chain[-1].revision if direction == "upgrade" else "base")
+        parts: list[str] = []
+        write: Callable[[str], None] = parts.append
+        api.render(offline, plan, write)
+        return "".join(parts)

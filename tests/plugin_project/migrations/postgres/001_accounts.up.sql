@@ -1,0 +1,4 @@
+CREATE TABLE accounts (
+    id    SERIAL PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE
+);
