@@ -108,8 +108,8 @@ class Bench:
             env["BENCH_URL"] = s.database_url("postgres").replace("postgresql://", "postgresql+psycopg://")
         return env
 
-    def run(self, args: list[str], cwd: Path = REPO) -> None:
-        result = subprocess.run(args, env=self.env(), cwd=cwd, capture_output=True, text=True)
+    def run(self, args: list[str], cwd: Path = REPO, **env: str) -> None:
+        result = subprocess.run(args, env={**self.env(), **env}, cwd=cwd, capture_output=True, text=True)
         if result.returncode != 0:
             sys.exit(f"bench: {' '.join(args)} failed:\n{result.stderr[-2000:]}")
 

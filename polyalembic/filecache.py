@@ -10,6 +10,7 @@ is simply not cached, and a cache that can't be read is rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -19,8 +20,11 @@ from typing import Any
 
 VERSION = 1
 _RACY_SECONDS = 2.0
+_FOLDER_KEY = "*folder*"
 
 Stamp = list[int] | None
+#: a folder's file stamps by name (``folder_stamps``, or a command's memo of it)
+Listing = Callable[[Path], dict[str, Stamp]]
 
 
 def stamp(path: Path) -> Stamp:
@@ -55,6 +59,7 @@ class FolderCache:
         self._stored = _load(self.path)
         self._kept: dict[str, Any] = {}
         self._changed = False
+        self._unchanged = False  # a whole-folder fact was found: nothing was looked up, nothing to write
         self._now = time.time()
 
     def get(self, key: str, stamps: list[Stamp], compute: Callable[[], Any]) -> Any:
@@ -71,9 +76,25 @@ class FolderCache:
             self._kept[key] = {"stamps": stamps, "value": value}
         return value
 
+    def get_folder(self, stamps: dict[str, Stamp], compute: Callable[[], Any]) -> Any:
+        """A fact about the folder as a whole (every file's stamp): stored while no file changed,
+        appeared or went away; computed otherwise (its per-file facts are then looked up with
+        ``get`` and the whole stored by ``save``)."""
+        signature = hashlib.sha256(json.dumps(sorted(stamps.items())).encode()).hexdigest()
+        hit = self._stored.get(_FOLDER_KEY)
+        if hit is not None and hit["stamps"] == signature:
+            self._unchanged = True
+            return hit["value"]
+        value = compute()
+        newest = max((s[1] for s in stamps.values() if s), default=0)
+        if self._now - newest / 1e9 > _RACY_SECONDS:
+            self._kept[_FOLDER_KEY] = {"stamps": signature, "value": value}
+        self._changed = True
+        return value
+
     def save(self) -> None:
         """Write what this run looked up (dropping facts of files that are gone), if it changed."""
-        if not self._changed and self._kept.keys() == self._stored.keys():
+        if self._unchanged or (not self._changed and self._kept.keys() == self._stored.keys()):
             return
         try:
             self.path.parent.mkdir(exist_ok=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from polyalembic.filecache import FolderCache, folder_stamps
+from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.stores import pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
@@ -82,25 +82,25 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
 
 
 class Index:
-    """The entries of the revision files in some folders."""
+    """The entries of the revision files in some folders (``listing``: a folder's file stamps)."""
 
-    def __init__(self, folders: list[Path]) -> None:
+    def __init__(self, folders: list[Path], listing: Listing = folder_stamps) -> None:
         self.folders = folders
+        self.listing = listing
 
     def entries(self) -> list[Entry] | None:
         """Every revision file's entry, or None when one can't be read with certainty."""
         found: list[Entry] = []
         for folder in self.folders:
-            entries = _folder_entries(folder)
+            entries = _folder_entries(folder, self.listing(folder))
             if entries is None:
                 return None
             found += entries
         return found
 
 
-def _folder_entries(folder: Path) -> list[Entry] | None:
+def _folder_entries(folder: Path, stamps: dict[str, Stamp]) -> list[Entry] | None:
     cache = FolderCache(folder, "index")
-    stamps = folder_stamps(folder)
     names = set(stamps)
     suffixes = list(pair_ops())
     entries = []

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalembic.errors import PolyalembicError
+from polyalembic.filecache import Listing, folder_stamps
 from polyalembic.pairs import pair_paths
 from polyalembic.stores import STORES, get_store
 
@@ -99,12 +100,12 @@ def chain(script_directory: Any) -> list[Migration]:
     return [Migration.from_script(s) for s in reversed(scripts)]
 
 
-def indexed_chain(folders: list[Path]) -> list[Migration] | None:
+def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list[Migration] | None:
     """The chain from the revision files' index, without importing them; None when the index
     can't vouch for it (then Alembic loads the chain, and words any error)."""
     from polyalembic.index import Index, linear_chain
 
-    entries = Index(folders).entries()
+    entries = Index(folders, listing).entries()
     ordered = linear_chain(entries) if entries is not None else None
     if ordered is None:
         return None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyalembic.errors import PolyalembicError
+from polyalembic.filecache import Stamp, folder_stamps
 from polyalembic.inifile import IniFile
 from polyalembic.migration import Migration, chain, indexed_chain
 from polyalembic.settings import Settings, settings_from
@@ -46,6 +47,11 @@ class Project:
     reporter: Any = None
     # passed to every Alembic Config this project makes (e.g. polyalembic_lock_timeout)
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: the migration files don't change while this project lives (one CLI command): the folders
+    #: are listed and the chain read once. A long-lived project (a test, an app) reads them anew
+    #: at each call (still cheap: see polyalembic/filecache.py).
+    frozen_files: bool = False
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.settings is None:
@@ -95,15 +101,23 @@ class Project:
         folders = self.ini.version_folders()
         return folders if folders is not None and all(folder.is_dir() for folder in folders) else None
 
-    @cached_property
-    def _indexed(self) -> list[Migration] | None:
-        folders = self.version_folders()
-        return indexed_chain(folders) if folders is not None else None
+    def listing(self, folder: Path) -> dict[str, Stamp]:
+        """The stamps of ``folder``'s files (read once per command with ``frozen_files``)."""
+        if not self.frozen_files:
+            return folder_stamps(folder)
+        if ("listing", folder) not in self._memo:
+            self._memo["listing", folder] = folder_stamps(folder)
+        return self._memo["listing", folder]
 
     def indexed_chain(self) -> list[Migration] | None:
-        """The chain read from the revision files' index (see polyalembic/index.py), or None;
-        read once per command."""
-        return self._indexed
+        """The chain read from the revision files' index (see polyalembic/index.py), or None."""
+        if "chain" in self._memo:
+            return self._memo["chain"]
+        folders = self.version_folders()
+        found = indexed_chain(folders, self.listing) if folders is not None else None
+        if self.frozen_files:
+            self._memo["chain"] = found
+        return found
 
     def single_head(self) -> str | None:
         """The chain's one head (None when there are no revisions); an error naming the heads

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.filecache import FolderCache, folder_stamps
+from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, pair_ops
 
@@ -49,9 +49,11 @@ def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
     return None
 
 
-def check_files(migrations_dir: Path, search_path: list[str] | None = None) -> list[Problem]:
+def check_files(migrations_dir: Path, search_path: list[str] | None = None,
+                listing: Listing = folder_stamps) -> list[Problem]:
     """Everything that can be checked without a server; ``search_path``: where revisions import
-    from besides ``sys.path`` (alembic.ini's ``prepend_sys_path``)."""
+    from besides ``sys.path`` (alembic.ini's ``prepend_sys_path``); ``listing``: a folder's file
+    stamps."""
     problems: list[Problem] = []
     top = migrations_dir.name
     for entry in sorted(migrations_dir.iterdir()):
@@ -62,26 +64,40 @@ def check_files(migrations_dir: Path, search_path: list[str] | None = None) -> l
     for store, spec in STORES.items():
         folder = migrations_dir / store
         if folder.is_dir():
-            cache = FolderCache(folder, "checks")
-            problems += _check_folder(_Folder(folder, f"{top}/{store}"), spec, cache, modules)
-            cache.save()
+            problems += _check_folder(_Folder(folder, f"{top}/{store}", listing(folder)), spec, modules)
     return problems
 
 
 class _Folder:
     """One store folder's files, listed (with their stamps) in one pass."""
 
-    def __init__(self, path: Path, shown: str) -> None:
+    def __init__(self, path: Path, shown: str, stamps: dict[str, Stamp]) -> None:
         self.path = path
         self.shown = shown  # as problems name it: migrations/<store>
-        self.stamps = folder_stamps(path)
+        self.stamps = stamps
 
     def has(self, name: str) -> bool:
         return name in self.stamps
 
 
-def _check_folder(folder: _Folder, spec: Store, cache: FolderCache, modules: _Modules) -> list[Problem]:
+def _check_folder(folder: _Folder, spec: Store, modules: _Modules) -> list[Problem]:
+    """The folder's problems; while none of its files changed, the verdict of the last look
+    (the imports are checked anew: what is installed may have changed). The verdict and the
+    per-file facts are kept apart, so that an unchanged folder reads one small file."""
+    verdicts = FolderCache(folder.path, "verdict")
+    verdict = verdicts.get_folder(folder.stamps, lambda: _folder_verdict(folder, spec))
+    verdicts.save()
+    problems = [Problem(shown, message) for shown, message in verdict["problems"]]
+    for shown, imports in verdict["imports"]:
+        problems += [Problem(shown, f"imports {module}, which is not installed: install {module} or remove "
+                             "the import") for module in modules.missing(imports)]
+    return problems
+
+
+def _folder_verdict(folder: _Folder, spec: Store) -> dict[str, Any]:
+    cache = FolderCache(folder.path, "checks")
     problems: list[Problem] = []
+    imports: list[tuple[str, list[str]]] = []
     numbers: dict[int, list[str]] = {}
     for name in sorted(folder.stamps):
         if name.startswith(".") or name == "__init__.py":
@@ -95,7 +111,10 @@ def _check_folder(folder: _Folder, spec: Store, cache: FolderCache, modules: _Mo
         suffix = name[name.rfind("."):]
         if suffix == ".py":
             numbers.setdefault(int(match["number"]), []).append(name)
-            problems += _check_revision(folder, name, shown, spec.pair_suffix, cache, modules)
+            found, imported = _check_revision(folder, name, shown, spec.pair_suffix, cache)
+            problems += found
+            if imported:
+                imports.append((shown, imported))
         elif suffix not in pair_ops() or suffix != spec.pair_suffix:
             problems.append(Problem(shown, f"{suffix} files don't belong in {spec.name}/"))
         elif name.endswith(f".up{suffix}") or name.endswith(f".down{suffix}"):
@@ -110,7 +129,8 @@ def _check_folder(folder: _Folder, spec: Store, cache: FolderCache, modules: _Mo
         if missing:
             problems.append(Problem(folder.shown, "numbering has a gap at "
                                     f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
-    return problems
+    cache.save()
+    return {"problems": [[p.path, p.message] for p in problems], "imports": imports}
 
 
 class Unreadable(ValueError):
@@ -173,20 +193,18 @@ def _revision_facts(path: Path) -> dict[str, Any]:
     return {"problems": problems, "uses_pair": False, "imports": imports}
 
 
-def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | None, cache: FolderCache,
-                    modules: _Modules) -> list[Problem]:
-    path = folder.path / name
-    facts = cache.get(name, [folder.stamps[name]], lambda: _revision_facts(path))
+def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | None,
+                    cache: FolderCache) -> tuple[list[Problem], list[str]]:
+    """The revision's problems, and the modules it imports (checked by the caller)."""
+    facts = cache.get(name, [folder.stamps[name]], lambda: _revision_facts(folder.path / name))
     problems = [Problem(shown, message) for message in facts["problems"]]
-    problems += [Problem(shown, f"imports {module}, which is not installed: install {module} or remove the import")
-                 for module in modules.missing(facts["imports"])]
     if facts["uses_pair"] and pair_suffix:
         stem = name.removesuffix(".py")
         for pair_file in (f"{stem}.{d}{pair_suffix}" for d in ("up", "down")):
             if not folder.has(pair_file):
                 problems.append(Problem(shown, f"{pair_file} is missing: create it (every migration needs up "
                                         "and down)"))
-    return problems
+    return problems, facts["imports"]
 
 
 def _pair_file_facts(path: Path, store: Store) -> list[str]:
@@ -202,9 +220,8 @@ def _check_pair_file(folder: _Folder, name: str, shown: str, store: Store, cache
     if not folder.has(f"{stem}.py"):
         problems.append(Problem(shown, f"no {stem}.py binds it into the chain: create it with "
                                 "`polyalembic generate` or copy a sibling's"))
-    path = folder.path / name
     problems += [Problem(shown, message) for message in cache.get(name, [folder.stamps[name]],
-                                                                 lambda: _pair_file_facts(path, store))]
+                                                                 lambda: _pair_file_facts(folder.path / name, store))]
     other = "down" if ".up." in name else "up"
     twin = name.replace(".up." if other == "down" else ".down.", f".{other}.")
     if not folder.has(twin):

@@ -19,7 +19,8 @@ def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
 
     attributes = {} if ctx.obj["lock_timeout"] is None else {"polyalembic_lock_timeout": ctx.obj["lock_timeout"]}
-    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes)
+    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes,
+                   frozen_files=True)
 
 
 class Group(click.Group):
@@ -147,7 +148,8 @@ def validate(ctx: click.Context) -> None:
     from polyalembic.errors import StoreUnavailable
 
     project = _project(ctx)
-    problems = v.check_files(project.migrations_dir, project.ini.prepend_sys_path()) + v.check_chain(project)
+    problems = v.check_files(project.migrations_dir, project.ini.prepend_sys_path(), project.listing) + \
+        v.check_chain(project)
     ledger_note = ""
     if not problems:
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from polyalembic.index import Index, linear_chain
 from polyalembic.migration import chain, indexed_chain
 from polyalembic.project import Project
+from polyalembic.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path("__pycache__") / "polyalembic-index.json"
@@ -87,3 +88,17 @@ def test_the_index_agrees_with_alembic_on_the_seed_set() -> None:
     assert indexed is not None
     assert [(m.revision, m.store, m.path, m.checksum()) for m in indexed] == \
         [(m.revision, m.store, m.path, m.checksum()) for m in loaded]
+
+
+def test_a_project_reads_the_files_anew_unless_they_are_frozen_for_one_command(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations" / "postgres"
+    folder.mkdir(parents=True)
+    _three(folder)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n"
+                                          "version_locations = %(here)s/migrations/postgres\npath_separator = space\n")
+    living, command = (Project(tmp_path / "alembic.ini", settings=Settings({}), frozen_files=frozen)
+                       for frozen in (False, True))
+    assert len(living.chain()) == len(command.chain()) == 3
+    _write(folder, "004_x.py", REVISION.format(rev="p_4", down="p_3", extra=""))
+    assert [m.revision for m in living.chain()][-1] == "p_4"  # a test or an app that writes a revision
+    assert len(command.chain()) == 3  # one CLI command: read once
