@@ -87,6 +87,7 @@ def test_each_kind_of_drift_is_worded_accepted_and_audited(project: Project, set
                      "chromadb: collection semantic_memories metadata changed"):
         assert expected in lines, result.output
     unmanaged = lines[lines.index(next(line for line in lines if line.startswith("Not managed"))) + 1:]
+    assert "  postgres: index scratch_notes_pkey" not in unmanaged  # the key's own index is the key's
     assert "  postgres: table scratch_notes" in unmanaged and "  chromadb: collection hand_made" in unmanaged
     assert not any("scratch_notes" in line or "hand_made" in line for line in lines if not line.startswith("  "))
     assert "neo4j: index memory_id_unique dropped" not in lines  # the constraint's own index is the constraint
@@ -162,3 +163,4 @@ def test_alembic_sql_renders_the_ledger_upgrade_and_records_nothing(project: Pro
     assert "CREATE TABLE IF NOT EXISTS schema_migrations_snapshots" in text
     assert "INSERT INTO schema_migrations_snapshots" not in text
     assert sql(settings.ledger_dsn, "SELECT to_regclass('schema_migrations_snapshots')") == [(None,)]
+

@@ -21,7 +21,10 @@ def objects(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     for name, (table, definition) in snapshot.get("constraints", {}).items():
         constraints.setdefault(table, {})[name] = definition
     found: dict[str, Any] = {}
+    owned = set(snapshot.get("constraints", {}))  # a key's own index is the key's (one difference, not two)
     for name, kind in snapshot.get("objects", {}).items():
+        if kind == "index" and name in owned:
+            continue
         if kind in _WITH_COLUMNS:
             found[f"{kind} {name}"] = {"columns": columns.get(name, []), "constraints": constraints.get(name, {})}
         else:
