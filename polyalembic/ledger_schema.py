@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.schema import CreateTable
 
@@ -21,6 +22,7 @@ log = logging.getLogger("polyalembic")
 TABLE = "schema_migrations"
 AUDIT_TABLE = "schema_migrations_audit"
 META_TABLE = "schema_migrations_meta"
+SNAPSHOTS_TABLE = "schema_migrations_snapshots"
 
 # The one definition of the ledger's schema: created from these (CREATE TABLE IF NOT EXISTS,
 # also rendered under --sql) and written through them.
@@ -62,11 +64,25 @@ meta_table = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+# each store's schema as the last run that touched it (or `drift --accept`) left it: the baseline
+# `polyalembic drift` compares the live store with (version 3)
+snapshots_table = sa.Table(
+    SNAPSHOTS_TABLE, _meta,
+    sa.Column("store", sa.String(32), primary_key=True),
+    sa.Column("snapshot", JSONB, nullable=False),
+    # every object any recorded snapshot of the store held: an object outside it was never managed
+    sa.Column("managed", JSONB, nullable=False),
+    sa.Column("revision", sa.String(128)),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("recorded_by", sa.String(255), nullable=False),
+)
+TABLES = (migrations_table, audit_table, meta_table, snapshots_table)
 
 # version -> what brings a ledger of the version before it there (idempotent statements)
 UPGRADES: dict[int, tuple[str, ...]] = {
     2: (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS completed_steps INTEGER",
         f"ALTER TABLE {AUDIT_TABLE} ALTER COLUMN action TYPE VARCHAR(32)"),
+    3: (),  # schema_migrations_snapshots: created with the other tables (CREATE TABLE IF NOT EXISTS)
 }
 VERSION = max(UPGRADES)
 
@@ -80,7 +96,7 @@ def _version_row(version: int) -> Any:
 
 def render(execute: Execute) -> None:
     """``--sql``: every statement that brings any ledger (or none) to the current version."""
-    for table in (migrations_table, audit_table, meta_table):
+    for table in TABLES:
         execute(CreateTable(table, if_not_exists=True))
     for statements in UPGRADES.values():
         for statement in statements:
@@ -101,7 +117,7 @@ def ensure(connection: sa.Connection) -> int:
         found = 1 if has_ledger else 0
     if found >= VERSION:
         return found
-    for table in (migrations_table, audit_table, meta_table):
+    for table in TABLES:
         connection.execute(CreateTable(table, if_not_exists=True))
     if found:
         for version in range(found + 1, VERSION + 1):

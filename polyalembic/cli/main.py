@@ -1,4 +1,4 @@
-"""``polyalembic``: up, down, status, validate, fresh, generate, stamp, help."""
+"""``polyalembic``: up, down, status, drift, validate, fresh, generate, stamp, repair, help."""
 
 from __future__ import annotations
 
@@ -123,20 +123,87 @@ def down(ctx: click.Context, count: int, dry_run: bool) -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--check", is_flag=True, help="Exit 1 when anything is pending, failed, running or drifted.")
+@click.option("--drift", "with_drift", is_flag=True,
+              help="Also compare every store's live schema with its recorded snapshot (connects to the stores).")
 @click.pass_context
-def status(ctx: click.Context, fmt: str, check: bool) -> None:
+def status(ctx: click.Context, fmt: str, check: bool, with_drift: bool) -> None:
     """Show every migration of every store: applied, pending, failed, drifted."""
     from polyalembic import api
     from polyalembic import status as st
 
     project = _project(ctx)
     statuses, current = api.status(project)
+    reports = _drift_reports(project) if with_drift else None
     if fmt == "json":
         locations = {s: project.settings.location(s) for s in STORES}
-        echo(json.dumps(st.as_json(statuses, [current] if current else [], locations), indent=2))
+        document = st.as_json(statuses, [current] if current else [], locations)
+        if reports is not None:
+            from polyalembic import drift
+
+            document["drift"] = drift.as_json(reports)
+            document["ok"] = document["ok"] and not drift.drifted(reports)
+        echo(json.dumps(document, indent=2))
     else:
         echo(st.render_table(statuses))
-    if check and st.has_problems(statuses):
+        if reports is not None:
+            echo(_drift_lines(reports))
+    if check and (st.has_problems(statuses) or (reports is not None and _any_drift(reports))):
+        sys.exit(1)
+
+
+def _drift_reports(project: Any) -> list[Any]:
+    from polyalembic import drift
+
+    return drift.check(project)
+
+
+def _any_drift(reports: list[Any]) -> bool:
+    from polyalembic import drift
+
+    return drift.drifted(reports)
+
+
+def _drift_lines(reports: list[Any]) -> str:
+    """``status --drift``: one line per store under the table."""
+    lines = [""]
+    for r in reports:
+        detail = f" ({len(r.differences)} difference(s): `polyalembic drift` lists them)" if r.differences else ""
+        lines.append(f"drift: {r.store}: {r.state}{detail}")
+    return "\n".join(lines)
+
+
+@main.command(name="drift")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--accept", is_flag=True, help="Record every store's live state as its new baseline (audited).")
+@click.option("--all", "include_unmanaged", is_flag=True,
+              help="Count objects no migration ever managed as drift (with --accept: adopt them).")
+@click.option("--store", "stores", multiple=True, type=click.Choice(list(STORES)),
+              help="Only this store (repeatable; default: every store the chain migrates).")
+@click.pass_context
+def drift_command(ctx: click.Context, fmt: str, accept: bool, include_unmanaged: bool, stores: tuple[str, ...]) -> None:
+    """Compare every store's live schema with the snapshot its last migration run recorded.
+
+    Exit 1 when anything drifted. Objects no migration ever managed are listed apart.
+    """
+    from polyalembic import drift
+
+    project = _project(ctx)
+    if accept:
+        reports = drift.accept(project, stores, include_unmanaged, lock_timeout=ctx.obj["lock_timeout"])
+        if fmt == "json":
+            echo(json.dumps(drift.as_json(reports, include_unmanaged) | {"accepted": True}, indent=2))
+            return
+        for r in reports:
+            what = (f"{len(r.differences)} difference(s) accepted" if r.state != drift.NO_SNAPSHOT
+                    else "first baseline")
+            _echo(ctx, f"{r.store}: recorded the live state as the baseline ({what})")
+        return
+    reports = drift.check(project, stores, include_unmanaged)
+    if fmt == "json":
+        echo(json.dumps(drift.as_json(reports, include_unmanaged), indent=2))
+    else:
+        echo(drift.render(reports, include_unmanaged))
+    if drift.drifted(reports):
         sys.exit(1)
 
 

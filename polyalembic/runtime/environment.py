@@ -212,10 +212,36 @@ def _run_online(context: Any, state: Run) -> None:
             refuse_interrupted(rows, set(release), applied)
         preflight(context.get_context(), executor)
         runs_migrations = bool(planned_revisions(context.get_context()))
-        with context.begin_transaction():
-            context.run_migrations()
+        succeeded = False
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            succeeded = True
+        finally:
+            _record_snapshots(context, executor, connection, status_connection, quietly=not succeeded)
     if runs_migrations:
         _warn_unread_options()
+
+
+def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Connection,
+                      status_connection: sa.Connection, quietly: bool) -> None:
+    """Recording's rule 8, still under the lock: the touched stores' live snapshots. A store in the
+    ledger's database is read on the migrations' connection, the others on the run's own handles."""
+    from polyalembic.ledger import sa_query
+
+    recorder = executor.recorder
+    used = list(dict.fromkeys(m.store for m in executor.migrations.values()))
+    stores = recorder.stores_to_snapshot(executor.touched, executor.failed_stores, used)
+    if not stores:
+        return
+    try:
+        heads = context.get_context().get_current_heads()
+    except Exception:  # noqa: BLE001 - the revision is a note on the record, not a reason to skip it
+        heads = ()
+    handle_of = lambda store: (connection if recorder.in_ledger_transaction(store)  # noqa: E731
+                               else executor.run.connections.get(store))
+    recorder.record_snapshots(stores, handle_of, sa_query(status_connection), heads[0] if heads else None,
+                              quietly=quietly)
 
 
 def _warn_unread_options() -> None:

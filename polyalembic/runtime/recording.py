@@ -27,19 +27,29 @@
 6. **Stamps** write ``applied`` (action ``stamp``) or delete rows (``unstamp``) for every revision
    between the source and the destination, running nothing.
 7. **--sql** renders the statements that would be written; nothing is recorded.
+8. **Snapshots.** After a run that applied or reverted migrations, every store it touched (and
+   every store sharing a database with one) gets its live snapshot recorded in
+   ``schema_migrations_snapshots``, under the lock: the baseline of ``polyalembic drift``. A run
+   that failed records the stores it finished, never the one that failed (nor one sharing its
+   database). A run with nothing to do records nothing (and takes no snapshot); so do stamps.
 
 Every write is also an audit row (upgrade, downgrade, stamp, unstamp, failed, downgrade_failed).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from polyalembic.ledger import Execute, Ledger
+from polyalembic.ledger_read import Query
 from polyalembic.migration import Migration
 from polyalembic.run import Run
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+
+log = logging.getLogger("polyalembic")
 
 
 class Recorder:
@@ -112,3 +122,45 @@ class Recorder:
             self.ledger.applied(ctx.execute, m, None, action="stamp")
         else:
             self.ledger.reverted(ctx.execute, m, None, action="unstamp")
+
+    def stores_to_snapshot(self, touched: Iterable[str], failed: Iterable[str], used: Iterable[str]) -> list[str]:
+        """Rule 8's stores: those touched, plus those of ``used`` sharing a database with one, minus
+        the failed ones and those sharing their database."""
+        from polyalembic.dsn import same_database
+
+        def sharing(names: Iterable[str]) -> set[str]:
+            urls = [self.settings.database_url(n) for n in names]
+            return set(names) | {s for s in used if (url := self.settings.database_url(s)) and
+                                 any(other and same_database(url, other) for other in urls)}
+
+        failed = sharing(failed)
+        return [s for s in used if s in sharing(touched) and s not in failed]
+
+    def record_snapshots(self, stores: list[str], handle_of: Callable[[str], Any], query: Query,
+                         revision: str | None, quietly: bool = False) -> None:
+        """Rule 8: record each store's live snapshot. The migrations are in whatever happens here,
+        so a store that can't be read is one warning naming the fix (``quietly``, after a failed
+        run: the failure is the line that matters), never a failed run."""
+        from polyalembic import snapshots
+
+        if not stores or self.status_execute is None:
+            return
+        try:
+            recorded = snapshots.read_recorded(query)
+        except Exception as exc:  # noqa: BLE001 - see above
+            self._not_recorded(", ".join(stores), exc, quietly)
+            return
+        for name in stores:
+            store = get_store(name)
+            try:
+                live = snapshots.take(store, handle_of(name))
+                snapshots.record(self.status_execute, store, live,
+                                 snapshots.after_run(store, live, recorded.get(name)), revision, self.ledger.by)
+            except Exception as exc:  # noqa: BLE001 - see above
+                self._not_recorded(name, exc, quietly)
+
+    def _not_recorded(self, what: str, exc: Exception, quietly: bool) -> None:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        (log.debug if quietly else log.warning)(
+            "%s", self.settings.mask(f"{what}: the snapshot for drift detection was not recorded ({reason}): "
+                                     "run `polyalembic drift --accept` once the store answers"))

@@ -40,6 +40,10 @@ class StepExecutor:
         self.reporter = reporter
         self.migrations: dict[str, Migration] = {}
         self.timings_ms: dict[str, int] = {}
+        # stores whose migrations this run applied or reverted, and those whose migration failed
+        # (recording.py's rule 8 decides which get their snapshot recorded)
+        self.touched: dict[str, None] = {}
+        self.failed_stores: set[str] = set()
 
     @property
     def settings(self) -> Settings:
@@ -95,6 +99,8 @@ class StepExecutor:
             step, self.run.current_step = self.run.current_step, None
             step = self.settings.mask(step) if step else step  # a statement may hold a password
             self.recorder.failed(ctx, m, upgrade, error, step, ms)
+            if not ctx.as_sql:
+                self.failed_stores.add(m.store)
             if self.reporter and not ctx.as_sql:
                 self.reporter("failed", m, ms)
             where = f" at step [{step}]" if step else ""
@@ -132,6 +138,8 @@ class StepExecutor:
         m = self.migrations[step.up_revision_id]
         ms = None if ctx.as_sql else self.timings_ms.pop(m.revision, None)
         self.recorder.finished(ctx, m, step.is_upgrade, ms)
+        if not ctx.as_sql:
+            self.touched[m.store] = None
         if self.reporter and not ctx.as_sql:
             self.reporter("applied" if step.is_upgrade else "reverted", m, ms)
 

@@ -103,6 +103,39 @@ class Store(ABC):
         """The declared schema as canonical JSON-able data (sorted; no row counts or other
         volatile facts): equal snapshots mean equal schemas."""
 
+    # -- drift (``polyalembic drift``: a recorded snapshot against the live one) ---------------
+    def snapshot_objects(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        """The snapshot as its objects, ``"<kind> <name>" -> definition``: the unit drift reports as
+        added, dropped or changed, and what counts as managed once a snapshot held it. The default
+        takes every entry of a mapping or list section, named by the section."""
+        found: dict[str, Any] = {}
+        for section, value in snapshot.items():
+            if isinstance(value, Mapping):
+                found |= {f"{section} {name}": definition for name, definition in value.items()}
+            elif isinstance(value, list):
+                found |= {f"{section} {_label(item)}": item for item in value}
+            else:
+                found[section] = value
+        return found
+
+    def describe_object(self, key: str, old: Any, new: Any) -> list[str]:
+        """Plain words for one object that differs (``old`` None: added by hand; ``new`` None: gone).
+        Stores word their own kinds (a column, a policy, an hnsw setting); this is the fallback."""
+        if old is None:
+            return [f"{key} added (not in any migration)"]
+        if new is None:
+            return [f"{key} dropped"]
+        return [f"{key} changed"]
+
+    def describe_difference(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+        """Every difference between two snapshots of this store, in plain words, sorted by object."""
+        before, after = self.snapshot_objects(old), self.snapshot_objects(new)
+        lines: list[str] = []
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                lines += self.describe_object(key, before.get(key), after.get(key))
+        return lines
+
     @abstractmethod
     def drop_all(self, handle: Any) -> list[str]:
         """Drop everything in the store (dev only: ``fresh``, tests) and commit; say what went."""
@@ -129,3 +162,10 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<store {self.name}>"
+
+
+def _label(item: Any) -> str:
+    """A list item's name in drift's words: a string as it is, a pair or tuple joined."""
+    if isinstance(item, (list, tuple)):
+        return " ".join(str(part) for part in item)
+    return str(item)

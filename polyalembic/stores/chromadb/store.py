@@ -87,6 +87,22 @@ class ChromaStore(Store):
 
         return introspect.snapshot(handle)
 
+    def snapshot_objects(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        return {f"collection {name}": shape for name, shape in snapshot.get("collections", {}).items()}
+
+    def describe_object(self, key: str, old: Any, new: Any) -> list[str]:
+        """A collection's hnsw settings one by one (``hnsw space changed cosine -> l2``), its metadata."""
+        if old is None or new is None:
+            return super().describe_object(key, old, new)
+        lines = []
+        before, after = old.get("hnsw") or {}, new.get("hnsw") or {}
+        for setting in sorted(before.keys() | after.keys()):
+            if before.get(setting) != after.get(setting):
+                lines.append(f"{key} hnsw {setting} changed {before.get(setting)} -> {after.get(setting)}")
+        if old.get("metadata") != new.get("metadata"):
+            lines.append(f"{key} metadata changed")
+        return lines or [f"{key} changed"]
+
     def drop_all(self, handle: Any) -> list[str]:
         from polyalembic.stores.chromadb import reset
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,6 +174,13 @@ class Neo4jStore(Store):
         from polyalembic.stores.neo4j import introspect
 
         return introspect.snapshot(handle)
+
+    def snapshot_objects(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        """Constraints and indexes by name; a constraint's own index is the constraint's (dropping
+        one by hand is one difference, not two)."""
+        constraints = list(snapshot.get("constraints", []))
+        return {**{f"constraint {name}": name for name in constraints},
+                **{f"index {name}": name for name in snapshot.get("indexes", []) if name not in constraints}}
 
     def drop_all(self, handle: GraphConnection) -> list[str]:
         from polyalembic.stores.neo4j import reset

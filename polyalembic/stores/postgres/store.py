@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -103,6 +104,16 @@ class PostgresStore(Store):
 
     def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
         return _reading(handle, importlib.import_module(self.introspect_module).snapshot)
+
+    def snapshot_objects(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        from polyalembic.stores.postgres import drift
+
+        return drift.objects(snapshot)
+
+    def describe_object(self, key: str, old: Any, new: Any) -> list[str]:
+        from polyalembic.stores.postgres import drift
+
+        return drift.describe(key, old, new)
 
     def drop_all(self, handle: sa.Connection) -> list[str]:
         dropped = importlib.import_module(self.reset_module).drop_all(handle)

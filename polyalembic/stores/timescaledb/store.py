@@ -4,7 +4,8 @@ continuous aggregates in its snapshot."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from polyalembic.stores.postgres.store import PostgresStore, _reading
 
@@ -35,3 +36,12 @@ class TimescaleStore(PostgresStore):
             raise StoreUnavailable(f"timescaledb: the timescaledb extension is not installed in "
                                    f"{self.location(settings)}: run CREATE EXTENSION timescaledb")
 
+    def snapshot_objects(self, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        from polyalembic.stores.timescaledb import drift
+
+        return drift.objects(snapshot)
+
+    def describe_object(self, key: str, old: Any, new: Any) -> list[str]:
+        from polyalembic.stores.timescaledb import drift
+
+        return drift.describe(key, old, new)
