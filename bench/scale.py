@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None) -> Bench:
             drop_database(bench.base.database_url("postgres"), bench.db_dsn)
     print()
     print(bench.table())
-    print()
-    print(growth_table(growth))
-    if args.plot:
+    if growth:
+        print()
+        print(growth_table(growth))
+    if args.plot and growth:
         plot(growth, args.plot)
     return bench
 
