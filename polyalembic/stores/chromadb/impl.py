@@ -125,17 +125,21 @@ def _new_metadata(op: BackfillMetadataOp, rid: str, meta: dict[str, Any] | None,
 
 def backfill(client: Any, op: BackfillMetadataOp, run: Run) -> None:
     """Update metadata of every record, one page at a time (``update`` merges keys); the next
-    page (metadatas and documents, no embeddings) is read while the current one is written."""
+    page is read while the current one is written. Only ``compute`` needs the records' metadatas
+    and documents: otherwise a page is its ids (embeddings are never read)."""
     collection = get(client, op.name)
     total, size, offset = collection.count(), paging.page_size(client, op.batch_size), 0
-    with closing(paging.pages(collection, ["metadatas", "documents"], size, total)) as reader:
+    include = ["metadatas", "documents"] if op.compute else []
+    with closing(paging.pages(collection, include, size, total)) as reader:
         while offset < total:
             with run.step(f"backfill {op.name}: records {offset}..{offset + size}"):
                 page = next(reader, None)
                 if page is None:
                     break
+                unread = [None] * len(page["ids"])
                 ids, metadatas = [], []
-                for rid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                for rid, meta, doc in zip(page["ids"], page["metadatas"] or unread, page["documents"] or unread,
+                                          strict=True):
                     new = _new_metadata(op, rid, meta, doc)
                     if new is not None:
                         ids.append(rid)
