@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from alembic.operations import Operations
 
 from polyalembic.run import Run, run_of
+from polyalembic.stores.chromadb import paging
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (
     IMMUTABLE_HNSW,
@@ -23,12 +25,6 @@ from polyalembic.stores.chromadb.ops import (
 def render(plan: str) -> str:
     """A plan line as a comment of the ``--sql`` output."""
     return f"-- [chromadb] {plan}"
-
-
-def batch_size(client: Any, requested: int | None) -> int:
-    """The batch size to use: the requested one, capped at the server's maximum."""
-    limit = int(client.get_max_batch_size())
-    return max(1, min(requested or limit, limit))
 
 
 def get(client: Any, name: str) -> Any:
@@ -62,10 +58,6 @@ def modify(client: Any, op: ModifyCollectionOp) -> None:
     get(client, op.name).modify(**kwargs)
 
 
-def _page(collection: Any, offset: int, limit: int) -> dict[str, Any]:
-    return collection.get(include=["embeddings", "documents", "metadatas"], limit=limit, offset=offset)
-
-
 def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
     kwargs: dict[str, Any] = {"ids": page["ids"], "embeddings": embeddings}
     for key in ("documents", "metadatas"):
@@ -78,8 +70,10 @@ def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
 def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
 
-    A rerun after a failure between deleting the original and the rename (the staging copy was
-    complete: its count had matched) finishes the swap.
+    The copy reads one page while it writes the previous one (``paging``), with pages sized by
+    the embedding dimension, so it runs at the raw client's speed in memory that does not grow
+    with the collection. A rerun after a failure between deleting the original and the rename
+    (the staging copy was complete: its count had matched) finishes the swap.
     """
     names = collection_names(client)
     if op.name not in names and op.staging_name in names:
@@ -91,15 +85,21 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
         client.delete_collection(op.staging_name)  # leftover of an interrupted rebuild
     target = client.create_collection(op.staging_name, configuration=op.configuration,
                                       metadata=op.metadata or source.metadata, embedding_function=None)
-    total, size, offset = source.count(), batch_size(client, op.batch_size), 0
-    while offset < total:
-        with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
-            page = _page(source, offset, size)
-            if not page["ids"]:
-                break
-            embeddings = op.embed(page["documents"], page["metadatas"]) if op.embed else page["embeddings"]
-            _upsert(target, page, embeddings)
-            offset += len(page["ids"])
+    total = source.count()
+    size = paging.page_size(client, op.batch_size, None if op.batch_size else paging.dimension(source))
+    # re-embedding needs the documents and metadatas only: the old embeddings are not read
+    include = ["documents", "metadatas"] if op.embed else ["embeddings", "documents", "metadatas"]
+    offset = 0
+    with closing(paging.pages(source, include, size, total)) as reader:
+        while offset < total:
+            with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
+                page = next(reader, None)
+                if page is None:
+                    break
+                embeddings = op.embed(page["documents"], page["metadatas"]) if op.embed else page["embeddings"]
+                _upsert(target, page, embeddings)
+                offset += len(page["ids"])
+                del page, embeddings  # before the next page arrives: at most two pages are held
     copied = target.count()
     if copied != total:
         raise RuntimeError(f"rebuild of {op.name!r} copied {copied} of {total} records; "
@@ -109,31 +109,45 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
         target.modify(name=op.name)
 
 
+def _new_metadata(op: BackfillMetadataOp, rid: str, meta: dict[str, Any] | None,
+                  doc: str | None) -> dict[str, Any] | None:
+    """The keys to set on one record (None: leave it alone)."""
+    if op.remove:
+        return dict.fromkeys(op.keys)
+    new = dict(op.values or {})
+    if op.compute:
+        computed = op.compute(rid, meta, doc)
+        if computed is None:
+            return None
+        new.update(computed)
+    return new
+
+
 def backfill(client: Any, op: BackfillMetadataOp, run: Run) -> None:
-    """Update metadata of every record, one batch at a time (``update`` merges keys)."""
+    """Update metadata of every record, one page at a time (``update`` merges keys); the next
+    page is read while the current one is written. Only ``compute`` needs the records' metadatas
+    and documents: otherwise a page is its ids (embeddings are never read)."""
     collection = get(client, op.name)
-    total, size, offset = collection.count(), batch_size(client, op.batch_size), 0
-    while offset < total:
-        with run.step(f"backfill {op.name}: records {offset}..{offset + size}"):
-            page = collection.get(include=["metadatas", "documents"], limit=size, offset=offset)
-            ids, metadatas = [], []
-            for rid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
-                if op.remove:
-                    new = dict.fromkeys(op.keys)
-                else:
-                    new = dict(op.values or {})
-                    if op.compute:
-                        computed = op.compute(rid, meta, doc)
-                        if computed is None:
-                            continue
-                        new.update(computed)
-                ids.append(rid)
-                metadatas.append(new)
-            if ids:
-                collection.update(ids=ids, metadatas=metadatas)
-            if not page["ids"]:
-                break
-            offset += len(page["ids"])
+    total, size, offset = collection.count(), paging.page_size(client, op.batch_size), 0
+    include = ["metadatas", "documents"] if op.compute else []
+    with closing(paging.pages(collection, include, size, total)) as reader:
+        while offset < total:
+            with run.step(f"backfill {op.name}: records {offset}..{offset + size}"):
+                page = next(reader, None)
+                if page is None:
+                    break
+                unread = [None] * len(page["ids"])
+                ids, metadatas = [], []
+                for rid, meta, doc in zip(page["ids"], page["metadatas"] or unread, page["documents"] or unread,
+                                          strict=True):
+                    new = _new_metadata(op, rid, meta, doc)
+                    if new is not None:
+                        ids.append(rid)
+                        metadatas.append(new)
+                if ids:
+                    collection.update(ids=ids, metadatas=metadatas)
+                offset += len(page["ids"])
+                del page
 
 
 @Operations.implementation_for(ChromaOp)
