@@ -27,6 +27,9 @@ from polyalembic.settings import Settings, load_settings  # noqa: E402
 from polyalembic.stores import STORES  # noqa: E402
 from tests.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
+# a user's project of its own, with its own conftest: tests/test_plugin.py runs its pytest
+collect_ignore = ["plugin_project"]
+
 _SETTINGS: dict[str, str] = {}
 TEST_VARIABLES = ("TIMESCALE_DSN", "NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE")
 
