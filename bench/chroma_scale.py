@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import Bench  # noqa: E402
+from bench.run import Bench, project_for  # noqa: E402
 from polyalembic.connections import StoreConnections  # noqa: E402
 
 DIM = 384
@@ -162,16 +162,9 @@ def measured(bench: Bench, args: list[str], cwd: Path) -> Measure:
 
 def make_project(root: Path, name: str, revision: str) -> Path:
     """A project whose one migration is ``revision`` (Chroma only); its alembic.ini."""
-    project = root / name
-    (project / "migrations" / "chromadb").mkdir(parents=True)
-    for file in ("env.py", "script.py.mako"):
-        shutil.copy(REPO / "migrations" / file, project / "migrations" / file)
-    ini = (REPO / "alembic.ini").read_text()
-    start = ini.index("version_locations = ")
-    ini = ini[:start] + "version_locations = %(here)s/migrations/chromadb" + ini[ini.index("\n", start):]
-    (project / "alembic.ini").write_text(ini)
-    (project / "migrations" / "chromadb" / "001_bench.py").write_text(revision)
-    return project / "alembic.ini"
+    ini, folder = project_for(root / name, "chromadb")
+    (folder / "001_bench.py").write_text(revision)
+    return ini
 
 
 def load(bench: Bench, records: int) -> None:

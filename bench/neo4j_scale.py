@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import Bench, alternated  # noqa: E402
+from bench.run import BINDER, Bench, alternated, project_for  # noqa: E402
 from stack.base import CACHE_DIR  # noqa: E402
 from stack.neo4j import find_java  # noqa: E402
 
@@ -33,19 +33,6 @@ NEO4J_MIGRATIONS = "2.19.2"
 POM = REPO / "bench" / "maven" / "neo4j-migrations-pom.xml"
 MAIN_CLASS = "ac.simons.neo4j.migrations.cli.MigrationsCli"
 RAW_TARGET, CLI_TARGET = 1.10, 0.70  # issue 11: at most 1.10x the raw driver, 0.7x neo4j-migrations
-
-BINDER = '''"""{title}."""
-
-from polyalembic.pairs import migration_files
-
-revision = "neo4j_{i:03d}"
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-store = "neo4j"
-
-upgrade, downgrade = migration_files(__file__)
-'''
 
 # the raw-driver baseline: what a hand-written deploy script would do
 RAW_SCRIPT = '''
@@ -80,25 +67,19 @@ def statements(n: int) -> list[tuple[str, str, str]]:
 
 def make_projects(root: Path, n: int) -> tuple[Path, Path]:
     """(polyalembic's alembic.ini, neo4j-migrations' folder), both with the same ``n`` statements."""
-    poly, cypher = root / "poly", root / "cypher"
-    folder = poly / "migrations" / "neo4j"
-    folder.mkdir(parents=True)
+    ini, folder = project_for(root / "poly", "neo4j")
+    cypher = root / "cypher"
     cypher.mkdir()
-    for name in ("env.py", "script.py.mako"):
-        shutil.copy(REPO / "migrations" / name, poly / "migrations" / name)
-    ini = (REPO / "alembic.ini").read_text()
-    start = ini.index("version_locations = ")
-    ini = ini[:start] + "version_locations = %(here)s/migrations/neo4j" + ini[ini.index("\n", start):]
-    (poly / "alembic.ini").write_text(ini)
     down = None
     for i, (name, up, undo) in enumerate(statements(n), start=1):
         stem = f"{i:03d}_{name}"
-        (folder / f"{stem}.py").write_text(BINDER.format(title=name.replace("_", " "), i=i, down=down))
+        (folder / f"{stem}.py").write_text(BINDER.format(title=name.replace("_", " "), revision=f"neo4j_{i:03d}",
+                                                         down=down, store="neo4j"))
         (folder / f"{stem}.up.cql").write_text(up + ";\n")
         (folder / f"{stem}.down.cql").write_text(undo + ";\n")
         (cypher / f"V{i:04d}__{name}.cypher").write_text(up + ";\n")
         down = f"neo4j_{i:03d}"
-    return poly / "alembic.ini", cypher
+    return ini, cypher
 
 
 def neo4j_migrations_classpath() -> str:

@@ -55,6 +55,34 @@ def downgrade():
 '''
 
 
+BINDER = '''"""{title}."""
+
+from polyalembic.pairs import migration_files
+
+revision = "{revision}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+store = "{store}"
+
+upgrade, downgrade = migration_files(__file__)
+'''
+
+
+def project_for(root: Path, store: str) -> tuple[Path, Path]:
+    """A polyalembic project in ``root`` whose only version folder is ``migrations/<store>``, with
+    this repository's env.py: (its alembic.ini, that folder)."""
+    folder = root / "migrations" / store
+    folder.mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        shutil.copy(REPO / "migrations" / name, root / "migrations" / name)
+    ini = (REPO / "alembic.ini").read_text()
+    start = ini.index("version_locations = ")
+    ini = ini[:start] + f"version_locations = %(here)s/migrations/{store}" + ini[ini.index("\n", start):]
+    (root / "alembic.ini").write_text(ini)
+    return root / "alembic.ini", folder
+
+
 def alternated(runs: dict[str, Callable[[], None]], reps: int,
                setup: Callable[[], None] = lambda: None) -> dict[str, float]:
     """Median seconds of each run, the runs taken in turn in every repetition (each after ``setup``)."""
@@ -151,13 +179,9 @@ class Bench:
         """The 7 PostgreSQL migrations: polyalembic (ledger, lock) vs plain Alembic, same SQL."""
         tmp = Path(tempfile.mkdtemp(prefix="bench-"))
         try:
-            poly = tmp / "poly"
-            shutil.copytree(REPO / "migrations", poly / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
-            ini = (REPO / "alembic.ini").read_text().replace(
-                "version_locations = %(here)s/migrations/postgres %(here)s/migrations/timescaledb "
-                "%(here)s/migrations/neo4j %(here)s/migrations/chromadb",
-                "version_locations = %(here)s/migrations/postgres")
-            (poly / "alembic.ini").write_text(ini)
+            ini, folder = project_for(tmp / "poly", "postgres")
+            for path in (REPO / "migrations" / "postgres").glob("[0-9]*"):
+                shutil.copy(path, folder / path.name)
             plain = tmp / "plain"
             (plain / "versions").mkdir(parents=True)
             (plain / "env.py").write_text(VANILLA_ENV)
@@ -170,7 +194,7 @@ class Bench:
                     down_file=str(binder.with_name(f"{stem}.down.sql"))))
                 down = rev
             (plain / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
-            poly_t, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "-c", str(poly / "alembic.ini"),
+            poly_t, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "-c", str(ini),
                                                    "upgrade", "head"]), self.reps, self.fresh)
             plain_t, _ = median_s(lambda: self.run([sys.executable, "-m", "alembic", "-c",
                                                     str(plain / "alembic.ini"), "upgrade", "head"]),

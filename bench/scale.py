@@ -24,21 +24,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.run import VANILLA_ENV, Bench, alternated  # noqa: E402
+from bench.run import BINDER, VANILLA_ENV, Bench, alternated, project_for  # noqa: E402
 from tests.scratch import create_database, drop_database  # noqa: E402
 
-BINDER = '''"""Table {i}."""
-
-from polyalembic.pairs import migration_files
-
-revision = "postgres_{i:05d}"
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-store = "postgres"
-
-upgrade, downgrade = migration_files(__file__)
-'''
 PLAIN = '''from alembic import op
 revision = "postgres_{i:05d}"
 down_revision = {down!r}
@@ -52,21 +40,15 @@ def make_projects(root: Path, n: int) -> tuple[Path, Path]:
     poly, plain = root / f"poly{n}", root / f"plain{n}"
     if poly.exists():
         return poly / "alembic.ini", plain / "alembic.ini"
-    folder = poly / "migrations" / "postgres"
-    folder.mkdir(parents=True)
-    for name in ("env.py", "script.py.mako"):
-        shutil.copy(REPO / "migrations" / name, poly / "migrations" / name)
-    ini = (REPO / "alembic.ini").read_text()
-    start = ini.index("version_locations = ")
-    ini = ini[:start] + "version_locations = %(here)s/migrations/postgres" + ini[ini.index("\n", start):]
-    (poly / "alembic.ini").write_text(ini)
+    _, folder = project_for(poly, "postgres")
     (plain / "versions").mkdir(parents=True)
     (plain / "env.py").write_text(VANILLA_ENV)
     (plain / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n")
     down = None
     for i in range(1, n + 1):
         stem = f"{i:05d}_table_{i}"
-        (folder / f"{stem}.py").write_text(BINDER.format(i=i, down=down))
+        (folder / f"{stem}.py").write_text(BINDER.format(title=f"Table {i}", revision=f"postgres_{i:05d}", down=down,
+                                                         store="postgres"))
         (folder / f"{stem}.up.sql").write_text(f"CREATE TABLE t_{i:05d} (id int PRIMARY KEY, name text);\n")
         (folder / f"{stem}.down.sql").write_text(f"DROP TABLE t_{i:05d};\n")
         (plain / "versions" / f"{stem}.py").write_text(PLAIN.format(i=i, down=down))
