@@ -13,7 +13,7 @@ export POLYALEMBIC_NEO4J ?= lts
 install:            ## Python package with all extras and the dev tools
 	@if [ $(INSTALLED) -nt pyproject.toml ] && \
 	    $(PYTHON) -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
-	      ('polyalembic', 'alembic', 'neo4j', 'chromadb', 'pglast', 'pytest', 'pytest_alembic', 'ruff')))"; then :; \
+	      ('polyalembic', 'alembic', 'neo4j', 'chromadb', 'pglast', 'pytest', 'pytest_alembic', 'ruff', 'jsonschema', 'dockerfile_parse')))"; then :; \
 	else $(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]' && mkdir -p .cache && touch $(INSTALLED); fi
 
 services-up: install ## start PostgreSQL (+ TimescaleDB), Neo4j ($(POLYALEMBIC_NEO4J)) and ChromaDB on 127.0.0.1

@@ -1,0 +1,55 @@
+"""The wheel builds, installs into a clean venv and brings the command, the pytest plugin and the
+type information (py.typed, op.pyi) with it.
+
+The venv sees the system's site-packages, so the dependencies are not downloaded again; the
+wheel is installed with --no-deps and the test checks that the venv's copy is the one in use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str | Path, cwd: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_wheel_installs_the_command_and_the_pytest_plugin(tmp_path: Path) -> None:
+    source = tmp_path / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source)
+    shutil.copytree(REPO / "polyalembic", source / "polyalembic", ignore=shutil.ignore_patterns("__pycache__"))
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--disable-pip-version-check",
+         "-w", tmp_path / "dist", source, cwd=tmp_path)
+    (wheel,) = (tmp_path / "dist").glob("polyalembic-*.whl")
+
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path)
+    python = venv / "bin" / "python"
+    _run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", wheel,
+         cwd=tmp_path)
+
+    assert "Usage: polyalembic" in _run(venv / "bin" / "polyalembic", "--help", cwd=tmp_path)
+    probe = (
+        "import importlib.metadata as m, pathlib, polyalembic\n"
+        "(ep,) = [e for e in m.entry_points(group='pytest11') if e.name == 'polyalembic']\n"
+        "package = pathlib.Path(polyalembic.__file__).parent\n"
+        "print(ep.value, package, (package / 'py.typed').exists(), (package / 'op.pyi').exists())\n"
+    )
+    entry_point, package, typed, stub = _run(python, "-c", probe, cwd=tmp_path).split()
+    assert entry_point == "polyalembic.testing.switch"
+    assert Path(package).is_relative_to(venv), f"the venv imported {package}, not its own copy"
+    assert (typed, stub) == ("True", "True")
