@@ -82,12 +82,13 @@ _STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
 @functools.cache
 def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
     """The statement ``kind`` as SQL text with named parameters (and their names), compiled once:
-    binding a migration's values to it costs a fraction of building the statement anew."""
-    from sqlalchemy.dialects import postgresql
+    binding a migration's values to it costs a fraction of building the statement anew. Compiled
+    for a PostgreSQL dialect that renders no parameter casts (``:name::VARCHAR`` is neither what
+    text() reads as a parameter nor what ``--sql`` should print)."""
+    from sqlalchemy.dialects.postgresql import psycopg2
 
-    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=postgresql.dialect(paramstyle="named"))
-    # the dialect's casts (":name::VARCHAR") escaped, so that text() sees ":name" as the parameter
-    return sa.text(str(compiled).replace("::", "\\:\\:")), frozenset(compiled.params)
+    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=psycopg2.dialect(paramstyle="named"))
+    return sa.text(str(compiled)), frozenset(compiled.params)
 
 
 def _bound(kind: str, **values: Any) -> sa.TextClause:
