@@ -46,6 +46,15 @@ def outcomes(stdout: str) -> dict[str, str]:
     return found
 
 
+def _switch() -> tuple[str, ...]:
+    """Installed (make install), the pytest11 entry point loads the switch itself; from a checkout
+    on PYTHONPATH only, ``-p`` does what the entry point would."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value.startswith("polyalembic") for ep in entry_points(group="pytest11"))
+    return () if installed else ("-p", "polyalembic.testing.switch")
+
+
 def copy_project(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -70,7 +79,7 @@ def test_a_downgrade_that_leaves_a_constraint_fails_the_right_ready_tests(base_s
     (folder / "pytest.ini").write_text("[pytest]\npolyalembic = true\n")
     (folder / "migrations" / "neo4j" / "001_people.down.cql").write_text(
         "DROP CONSTRAINT person_email_unique_misspelt IF EXISTS;\n")
-    result = run_pytest(folder, base_settings, "-p", "polyalembic.testing.switch", "-k", " or ".join(READY_TESTS))
+    result = run_pytest(folder, base_settings, *_switch(), "-k", " or ".join(READY_TESTS))
     results = outcomes(result.stdout)
     assert results == {**dict.fromkeys(READY_TESTS, "PASSED"), "test_up_down_up_every_revision": "FAILED",
                        "test_downgrade_to_base_leaves_stores_empty": "FAILED"}, result.stdout[-4000:]
@@ -82,7 +91,7 @@ def test_a_downgrade_that_leaves_a_constraint_fails_the_right_ready_tests(base_s
 def test_the_plugin_is_off_until_enabled(base_settings: Settings, tmp_path: Path) -> None:
     folder = copy_project(tmp_path)
     (folder / "conftest.py").unlink()
-    result = run_pytest(folder, base_settings, "-p", "polyalembic.testing.switch", "-k", "single_head")
+    result = run_pytest(folder, base_settings, *_switch(), "-k", "single_head")
     assert result.returncode != 0
     assert "fixture 'polyalembic_migrator' not found" in result.stdout, result.stdout[-3000:]
 
