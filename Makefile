@@ -39,7 +39,7 @@ validate:
 test: install       ## the test suite, against the real servers
 	$(STACK) up all
 	$(PYTHON) -m pytest
-	POLYALEMBIC_NEO4J=newest $(PYTHON) -m pytest tests/test_ops_neo4j.py tests/test_engine.py
+	POLYALEMBIC_NEO4J=newest $(PYTHON) -m pytest tests/test_ops_neo4j.py tests/test_neo4j_execution.py tests/test_engine.py
 
 lint:
 	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
