@@ -1,11 +1,14 @@
 """Facts computed from migration files, kept in ``__pycache__`` beside them and trusted only while
 the files are unchanged.
 
-Each fact is stored with the size and mtime (ns) of every file it was computed from (a revision
-and its pair, say); a lookup recomputes it when any of them differs, appeared or went away. A
-fact whose files were written in the last seconds is not stored: a file edited twice within the
-file system's timestamp granularity could keep its size and mtime. A folder that can't be written
-is simply not cached, and a cache that can't be read is rebuilt.
+Each fact is stored with the stamp of every file it was computed from (a revision and its pair,
+say): size, mtime, ctime and inode. A lookup recomputes it when any of them differs, appeared or
+went away. The ctime and the inode catch what the mtime alone would not: tools that restore an
+mtime (``cp -p``, ``rsync -a``, archives) still set the ctime, and an editor that saves by
+renaming a new file changes the inode. A fact whose files changed in the last seconds is not
+stored: a file edited twice within the file system's timestamp granularity could keep its stamp.
+Facts of another polyalembic version are not trusted (the checks and the index may have changed).
+A folder that can't be written is simply not cached, and a cache that can't be read is rebuilt.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+from polyalembic import __version__
+
+#: a cache written by another layout or another polyalembic version is not read
+VERSION = f"2:{__version__}"
 _RACY_SECONDS = 2.0
 _FOLDER_KEY = "*folder*"
 
@@ -27,13 +34,18 @@ Stamp = list[int] | None
 Listing = Callable[[Path], dict[str, Stamp]]
 
 
+def _stamp_of(st: os.stat_result) -> list[int]:
+    """[size, the later of mtime and ctime (ns), inode, mtime (ns)]: the second is what the racy
+    rule looks at."""
+    return [st.st_size, max(st.st_mtime_ns, st.st_ctime_ns), st.st_ino, st.st_mtime_ns]
+
+
 def stamp(path: Path) -> Stamp:
-    """[size, mtime_ns] of ``path``; None when it does not exist."""
+    """The stamp of ``path``; None when it does not exist."""
     try:
-        st = os.stat(path)
+        return _stamp_of(os.stat(path))
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def folder_stamps(folder: Path) -> dict[str, Stamp]:
@@ -44,10 +56,9 @@ def folder_stamps(folder: Path) -> dict[str, Stamp]:
             if entry.is_dir():
                 continue
             try:
-                st = entry.stat()
+                found[entry.name] = _stamp_of(entry.stat())
             except OSError:
                 continue
-            found[entry.name] = [st.st_size, st.st_mtime_ns]
     return found
 
 
@@ -98,9 +109,14 @@ class FolderCache:
             return
         try:
             self.path.parent.mkdir(exist_ok=True)
-            partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
-            partial.write_text(json.dumps({"version": VERSION, "facts": self._kept}))
-            os.replace(partial, self.path)
+            handle, partial = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
+            try:
+                with os.fdopen(handle, "w") as out:
+                    json.dump({"version": VERSION, "facts": self._kept}, out)
+                os.replace(partial, self.path)
+            except BaseException:
+                os.unlink(partial)
+                raise
         except OSError:
             pass
 

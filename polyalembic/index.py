@@ -3,13 +3,15 @@ checksum, read from its text and kept in ``__pycache__`` beside the revisions (`
 so ``status``, a no-op ``up`` and ``validate`` cost a ``stat`` per file however long the history
 grows.
 
-Anything the text alone can't answer with certainty (a computed id, a merge, a branch,
-``depends_on``, a duplicate id) returns None: the caller then loads the chain with Alembic, which
+Each file is parsed (``ast``, never run) when its cache entry is stale. Anything the text alone
+can't answer with certainty (a computed or rebound id, a merge, a branch, ``depends_on``, a
+duplicate id) returns None: the caller then loads the chain with Alembic, which
 also gives the precise error.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from dataclasses import dataclass
@@ -24,19 +26,26 @@ _REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
 _NOT_NONE = object()
 
 
-def _literal(text: str, name: str) -> Any:
-    """The value of a module-level ``name = "..."`` or ``name = None``; _NOT_NONE for any other
-    assignment; None-like absence is reported as ``...``."""
-    found = re.findall(rf"(?m)^{name}\s*(?::[^=\n]+)?=\s*(.+?)\s*(?:#.*)?$", text)
-    if not found:
+def _literal(tree: ast.Module, name: str) -> Any:
+    """The value of ``name`` when the module binds it exactly once, at the top, to a string or
+    None (``...`` when it never binds it); _NOT_NONE for anything else: another value, a second
+    binding anywhere (``+=``, a tuple, a loop, ``global``), an import or a def of that name."""
+    value: Any = ...
+    for stmt in tree.body:
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+            stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+        if isinstance(target, ast.Name) and target.id == name:
+            constant = stmt.value
+            value = constant.value if isinstance(constant, ast.Constant) and \
+                (constant.value is None or isinstance(constant.value, str)) else _NOT_NONE
+    bindings = sum(1 for node in ast.walk(tree)
+                   if (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store))
+                   or (isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name)
+                   or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                       and node.name == name))
+    if bindings == 0:
         return ...
-    if len(found) > 1:
-        return _NOT_NONE
-    value = found[0]
-    if value == "None":
-        return None
-    quoted = re.fullmatch(r"""(['"])([^'"\\]*)\1""", value)
-    return quoted[2] if quoted else _NOT_NONE
+    return value if bindings == 1 and value is not ... else _NOT_NONE
 
 
 @dataclass(frozen=True)
@@ -68,10 +77,14 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    revision, down, store = _literal(text, "revision"), _literal(text, "down_revision"), _literal(text, "store")
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None  # Alembic words it
+    revision, down, store = _literal(tree, "revision"), _literal(tree, "down_revision"), _literal(tree, "store")
     if not isinstance(revision, str) or down is ... or down is _NOT_NONE or store is _NOT_NONE:
         return None
-    if _literal(text, "depends_on") not in (None, ...) or _literal(text, "branch_labels") not in (None, ...):
+    if _literal(tree, "depends_on") not in (None, ...) or _literal(tree, "branch_labels") not in (None, ...):
         return None
     digest = hashlib.sha256(data)
     up = path.with_name(pair_names[0]) if pair_names else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from polyalembic.errors import PolyalembicError
+from polyalembic.errors import PolyalembicError, as_command_error
 from polyalembic.stores import pair_ops
 
 
@@ -34,7 +34,8 @@ def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[]
     paths = pair_paths(revision_file)
     if paths is None:
         pairs = " or ".join(f".up{s}/.down{s}" for s in pair_ops())
-        raise PolyalembicError(f"{Path(revision_file).name}: no {pairs} file beside it")
+        # raised while Alembic loads the revision (also `alembic heads`, `history`): its kind of error
+        raise as_command_error(PolyalembicError(f"{Path(revision_file).name}: no {pairs} file beside it"))
     up, down = paths
     op_name = pair_ops()[up.suffix]
 

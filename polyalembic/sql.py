@@ -76,5 +76,7 @@ def connect_driver(dsn: str, what: str, source: str, dbapi_connect: Any) -> Any:
     dsn = _checked(dsn, what, source)
     try:
         return dbapi_connect(dsn)
+    except ImportError:
+        raise  # a missing driver is not a connection failure
     except Exception as exc:  # noqa: BLE001 - the driver's connection errors, worded as connect's
         raise _refused(what, dsn, source, exc) from None

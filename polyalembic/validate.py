@@ -87,8 +87,10 @@ def _check_folder(folder: _Folder, spec: Store, modules: _Modules) -> list[Probl
     verdicts = FolderCache(folder.path, "verdict")
     verdict = verdicts.get_folder(folder.stamps, lambda: _folder_verdict(folder, spec))
     verdicts.save()
-    problems = [Problem(shown, message) for shown, message in verdict["problems"]]
-    for shown, imports in verdict["imports"]:
+    # the verdict names files relative to the store folder: the migrations folder may be renamed
+    problems = [Problem(folder.shown + where, message) for where, message in verdict["problems"]]
+    for where, imports in verdict["imports"]:
+        shown = folder.shown + where
         problems += [Problem(shown, f"imports {module}, which is not installed: install {module} or remove "
                              "the import") for module in modules.missing(imports)]
     return problems
@@ -130,7 +132,9 @@ def _folder_verdict(folder: _Folder, spec: Store) -> dict[str, Any]:
             problems.append(Problem(folder.shown, "numbering has a gap at "
                                     f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
     cache.save()
-    return {"problems": [[p.path, p.message] for p in problems], "imports": imports}
+    inside = len(folder.shown)
+    return {"problems": [[p.path[inside:], p.message] for p in problems],
+            "imports": [[shown[inside:], modules] for shown, modules in imports]}
 
 
 class Unreadable(ValueError):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
-from polyalembic.errors import PolyalembicError
+from polyalembic.errors import PolyalembicError, as_command_error
 from polyalembic.ledger import Ledger, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
@@ -37,22 +37,6 @@ def run(context: Any = None) -> None:
         _run(context)
     except PolyalembicError as exc:
         raise as_command_error(exc).with_traceback(exc.__traceback__) from exc.__cause__
-
-
-_COMMAND_ERRORS: dict[type, type] = {}
-
-
-def as_command_error(exc: PolyalembicError) -> PolyalembicError:
-    """``exc`` as an instance of its own class and of Alembic's CommandError, so that the
-    ``alembic`` CLI prints it as one line and callers still catch it by its polyalembic class."""
-    from alembic.util import CommandError
-
-    if isinstance(exc, CommandError):
-        return exc
-    cls = type(exc)
-    if cls not in _COMMAND_ERRORS:
-        _COMMAND_ERRORS[cls] = type(cls.__name__, (cls, CommandError), {"__module__": cls.__module__})
-    return _COMMAND_ERRORS[cls](*exc.args)
 
 
 def _run(context: Any) -> None:

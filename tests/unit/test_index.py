@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+from polyalembic import filecache
 from polyalembic.index import Index, linear_chain
 from polyalembic.migration import chain, indexed_chain
 from polyalembic.project import Project
@@ -31,10 +32,16 @@ def _three(folder: Path) -> None:
         _write(folder, f"00{i}_x.py", REVISION.format(rev=f"p_{i}", down=down, extra=""))
 
 
+def _settle() -> None:
+    """Wait out the window in which a changed file is not cached (its ctime is now, whatever its mtime)."""
+    time.sleep(filecache._RACY_SECONDS + 0.1)
+
+
 def test_the_chain_is_read_in_order_and_cached(tmp_path: Path) -> None:
     folder = tmp_path / "postgres"
     folder.mkdir()
     _three(folder)
+    _settle()
     chain_ = indexed_chain([folder])
     assert [m.revision for m in chain_ or []] == ["p_1", "p_2", "p_3"]
     cached = json.loads((folder / CACHE).read_text())["facts"]
@@ -102,3 +109,20 @@ def test_a_project_reads_the_files_anew_unless_they_are_frozen_for_one_command(t
     _write(folder, "004_x.py", REVISION.format(rev="p_4", down="p_3", extra=""))
     assert [m.revision for m in living.chain()][-1] == "p_4"  # a test or an app that writes a revision
     assert len(command.chain()) == 3  # one CLI command: read once
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path) -> None:
+    """cp -p, rsync -a and archives restore an mtime; the ctime (and an editor's new inode) still
+    tell the cache the file changed."""
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    _settle()
+    before = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    path = folder / "002_x.py"
+    old = path.stat()
+    path.write_text(path.read_text().replace("pass", "PASS"))  # same size
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert path.stat().st_size == old.st_size and path.stat().st_mtime_ns == old.st_mtime_ns
+    after = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    assert after["p_2"] != before["p_2"] and after["p_1"] == before["p_1"]
