@@ -98,7 +98,8 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
 
     from polyalembic import ledger_schema, snapshots
     from polyalembic.connections import StoreConnections
-    from polyalembic.ledger import applied_by, audit_insert, connect_ledger, current_revision_of, sa_query
+    from polyalembic.ledger import applied_by, audit_insert, connect_ledger, current_revision_of
+    from polyalembic.ledger_read import sa_query
     from polyalembic.lock import migration_lock
 
     settings = project.settings

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from polyalembic import ledger_read, sql
-from polyalembic.ledger_read import LedgerRow, Query, ledger_target
+from polyalembic.ledger_read import LedgerRow, ledger_target, sa_query
 from polyalembic.ledger_schema import audit_table, migrations_table
 from polyalembic.migration import Migration
 from polyalembic.settings import Settings
@@ -155,11 +155,6 @@ class Ledger:
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
         execute(_bound("reverted", **self._values(m, "", execution_ms=ms, action=action)))
-
-
-def sa_query(connection: sa.Connection) -> Query:
-    """A ``ledger_read.Query`` on a SQLAlchemy connection."""
-    return lambda text: [dict(row._mapping) for row in connection.execute(sa.text(text))]
 
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:

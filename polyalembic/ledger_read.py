@@ -3,7 +3,7 @@
 The reads are plain SQL through a ``Query`` (SQL text in, rows as dicts out), so ``status``, a
 no-op ``up`` and ``validate`` can read through the ledger's driver alone, without importing
 SQLAlchemy (``reading``); runs and repairs read through their SQLAlchemy connection
-(``ledger.sa_query``). How rows are written is ``ledger.py``'s business.
+(``sa_query``). How rows are written is ``ledger.py``'s business.
 """
 
 from __future__ import annotations
@@ -98,8 +98,6 @@ def reading(settings: Settings) -> Iterator[Query]:
     home = ledger_home()
     connection = sql.connect_driver(dsn, owner, source, home.dbapi_connect) if home else None
     if connection is None:
-        from polyalembic.ledger import sa_query
-
         with sql.connect(dsn, owner, source) as sa_connection:
             yield sa_query(sa_connection)
         return
@@ -107,6 +105,13 @@ def reading(settings: Settings) -> Iterator[Query]:
         yield lambda text: _dicts(connection, text)
     finally:
         connection.close()
+
+
+def sa_query(connection: Any) -> Query:
+    """A ``Query`` on a SQLAlchemy connection."""
+    import sqlalchemy as sa
+
+    return lambda text: [dict(row._mapping) for row in connection.execute(sa.text(text))]
 
 
 def _dicts(connection: Any, text: str) -> list[dict[str, Any]]:

@@ -211,7 +211,7 @@ def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Conne
                       status_connection: sa.Connection, quietly: bool) -> None:
     """Recording's rule 8, still under the lock: the touched stores' live snapshots. A store in the
     ledger's database is read on the migrations' connection, the others on the run's own handles."""
-    from polyalembic.ledger import sa_query
+    from polyalembic.ledger_read import sa_query
 
     recorder = executor.recorder
     used = list(dict.fromkeys(m.store for m in executor.migrations.values()))
