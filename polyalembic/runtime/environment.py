@@ -78,13 +78,14 @@ def _run_offline(context: Any, state: Run) -> None:
         context.run_migrations()
 
 
-def known_checksums(script_directory: Any) -> dict[Path, str]:
-    """The revision files' checksums the index already knows (it is rebuilt where stale)."""
+def indexed_files(script_directory: Any) -> dict[Path, Any]:
+    """What the index already knows of each revision file (its checksum and pair files): the
+    run then reads neither again. The index is rebuilt where stale."""
     from polyalembic.index import Index
 
     folders = [Path(location) for location in script_directory.version_locations]
     entries = Index(folders).entries() if all(folder.is_dir() for folder in folders) else None
-    return {entry.path: entry.checksum for entry in entries or []}
+    return {entry.path: entry for entry in entries or []}
 
 
 def preflight(migration_context: Any, executor: StepExecutor) -> None:
@@ -183,7 +184,7 @@ def _run_online(context: Any, state: Run) -> None:
                         if how == "resume" else 0) for rev, how in release.items()}
         recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
         executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
-        executor.bind(context.script, known_checksums(context.script))
+        executor.bind(context.script, indexed_files(context.script))
         context.configure(connection=connection, **_configure_kwargs(executor, state))
         planned = planned_command(context.get_context())
         if planned:

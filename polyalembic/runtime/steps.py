@@ -49,12 +49,13 @@ class StepExecutor:
     def settings(self) -> Settings:
         return self.run.connections.settings
 
-    def bind(self, script_directory: Any, checksums: dict[Path, str] | None = None) -> None:
+    def bind(self, script_directory: Any, indexed: dict[Path, Any] | None = None) -> None:
         """Wrap every revision's upgrade/downgrade of ``script_directory`` (loading it: a revision
-        that fails to load is named, before anything runs); ``checksums`` known from the index."""
+        that fails to load is named, before anything runs); ``indexed``: the index's entries by
+        path (checksums and pair files the run need not read again)."""
         from polyalembic.project import load_error
 
-        known = checksums or {}
+        known = indexed or {}
         try:
             scripts = list(script_directory.walk_revisions("base", "heads"))
         except PolyalembicError:
@@ -63,8 +64,10 @@ class StepExecutor:
             raise load_error(exc) from None
         for script in scripts:
             migration = Migration.from_script(script)
-            if migration.path in known:
-                migration = dataclasses.replace(migration, known_checksum=known[migration.path])
+            entry = known.get(migration.path)
+            if entry is not None:
+                migration = dataclasses.replace(migration, known_checksum=entry.checksum,
+                                                known_pair=entry.pair_names or ())
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):
