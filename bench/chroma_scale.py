@@ -239,10 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                         records, ini, raw)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        if bench.db_dsn:
-            from tests.scratch import drop_database
-
-            drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+        bench.close()
     print("\n| op, records | polyalembic up | peak RSS | raw loop | peak RSS | speed | RSS |\n"
           "|---|---:|---:|---:|---:|---:|---:|")
     for row in ROWS:

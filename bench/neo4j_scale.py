@@ -140,10 +140,7 @@ def main(argv: list[str] | None = None) -> Bench:
                      f"neo4j-migrations {NEO4J_MIGRATIONS} apply", medians["neo4j-migrations"], CLI_TARGET)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        if bench.db_dsn:
-            from tests.scratch import drop_database
-
-            drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+        bench.close()
     print()
     print(bench.table())
     return bench

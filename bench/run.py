@@ -122,6 +122,12 @@ class Bench:
         self.db_dsn = create_database(self.base.database_url("postgres"), prefix="bench", extensions=("timescaledb",))
         reset_stores(self.base)
 
+    def close(self) -> None:
+        """Drop the database of the last repetition."""
+        if self.db_dsn:
+            drop_database(self.base.database_url("postgres"), self.db_dsn)
+            self.db_dsn = ""
+
     @property
     def settings(self) -> Settings:
         """The seed's default deployment: one database for both SQL stores and the ledger."""
@@ -304,8 +310,7 @@ def main() -> None:
     print(f"{'subject':<48} {'median':>12} | {'baseline':<34} {'median':>12} | ratio")
     for name in args.only or ["cli_startup", "postgres_only", "seed_set", "single_store", "chroma_rebuild"]:
         getattr(bench, name)()
-    if bench.db_dsn:
-        drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+    bench.close()
 
 
 if __name__ == "__main__":

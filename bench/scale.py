@@ -129,8 +129,7 @@ def main(argv: list[str] | None = None) -> Bench:
             drop_database(bench.base.database_url("postgres"), empty)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-        if bench.db_dsn:
-            drop_database(bench.base.database_url("postgres"), bench.db_dsn)
+        bench.close()
     print()
     print(bench.table())
     if growth:
