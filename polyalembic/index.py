@@ -14,9 +14,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.stores import pair_ops
@@ -48,16 +47,20 @@ def _literal(tree: ast.Module, name: str) -> Any:
     return value if bindings == 1 and value is not ... else _NOT_NONE
 
 
-@dataclass(frozen=True)
-class Entry:
-    """What the chain needs of one revision file."""
+class Entry(NamedTuple):
+    """What the chain needs of one revision file (a tuple: thousands are made per command)."""
 
-    path: Path
+    folder: Path
+    name: str
     revision: str
     down: str | None
     store: str | None  # None: the folder's
     checksum: str
     pair_names: tuple[str, str] | None = None  # the .up/.down files beside it
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
 
 
 def pair_of(stem: str, names: set[str], suffixes: list[str]) -> tuple[str, str] | None:
@@ -113,23 +116,33 @@ class Index:
 
 
 def _folder_entries(folder: Path, stamps: dict[str, Stamp]) -> list[Entry] | None:
+    """The folder's entries: kept whole while no file of the folder changed (one small read),
+    else gathered per file (each file parsed only when it changed)."""
+    chain = FolderCache(folder, "chain")
+    rows = chain.get_folder(stamps, lambda: _read_folder(folder, stamps))
+    chain.save()
+    return None if rows is None else [Entry(folder, *row) for row in rows]
+
+
+def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]] | None:
+    """Each revision file's (name, revision, down, store, checksum, pair names), by name; None
+    when one can't be read with certainty."""
     cache = FolderCache(folder, "index")
     names = set(stamps)
     suffixes = list(pair_ops())
-    entries = []
+    rows = []
     for name in sorted(names):
         if not _REVISION_FILE.match(name):
             continue
         pair_names = pair_of(name[:-3], names, suffixes)
-        path = folder / name
         files = (name, *(pair_names or ()))
-        facts = cache.get(name, [stamps.get(f) for f in files], lambda p=path, q=pair_names: _read(p, q))
+        facts = cache.get(name, [stamps.get(f) for f in files], lambda p=folder / name, q=pair_names: _read(p, q))
         if facts is None:
             cache.save()
             return None
-        entries.append(Entry(path, **facts, pair_names=pair_names))
+        rows.append((name, facts["revision"], facts["down"], facts["store"], facts["checksum"], pair_names))
     cache.save()
-    return entries
+    return rows
 
 
 def linear_chain(entries: list[Entry]) -> list[Entry] | None:

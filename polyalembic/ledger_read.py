@@ -1,6 +1,6 @@
 """Reading the ledger: its rows and the chain's current revision.
 
-The reads are plain SQL through a ``Query`` (SQL text in, rows as dicts out), so ``status``, a
+The reads are plain SQL through a ``Query`` (SQL text in, column names and rows out), so ``status``, a
 no-op ``up`` and ``validate`` can read through the ledger's driver alone, without importing
 SQLAlchemy (``reading``); runs and repairs read through their SQLAlchemy connection
 (``sa_query``). How rows are written is ``ledger.py``'s business.
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from polyalembic.errors import PolyalembicError, StoreUnavailable
 from polyalembic.settings import LEDGER_VARIABLE, Settings
@@ -20,12 +19,18 @@ from polyalembic.settings import LEDGER_VARIABLE, Settings
 TABLE = "schema_migrations"
 VERSION_TABLE = "alembic_version"
 
-Query = Callable[[str], list[dict[str, Any]]]
+#: SQL text in; the column names and the rows (tuples) out
+Query = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
 
-@dataclass(frozen=True)
-class LedgerRow:
-    """One row of schema_migrations as read back."""
+def dicts(query: Query, text: str) -> list[dict[str, Any]]:
+    """The rows of ``text`` as dicts by column name."""
+    names, rows = query(text)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+class LedgerRow(NamedTuple):
+    """One row of schema_migrations as read back (a tuple: a long history reads thousands)."""
 
     revision: str
     database_type: str
@@ -46,11 +51,8 @@ class LedgerRow:
         return self.status == "running" or (self.status == "failed" and self.completed_steps is not None)
 
 
-_FIELDS = {f.name for f in fields(LedgerRow)}
-
-
 def _exists(query: Query, table: str) -> bool:
-    return query(f"SELECT to_regclass('{table}') IS NOT NULL AS found")[0]["found"]
+    return query(f"SELECT to_regclass('{table}') IS NOT NULL")[1][0][0]
 
 
 def read_rows(query: Query) -> list[LedgerRow]:
@@ -58,15 +60,18 @@ def read_rows(query: Query) -> list[LedgerRow]:
     if not _exists(query, TABLE):
         return []
     # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
-    rows = query(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision")
-    return [LedgerRow(**{k: v for k, v in row.items() if k in _FIELDS}) for row in rows]
+    names, rows = query(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision")
+    if tuple(names) == LedgerRow._fields:  # the current schema: rows are LedgerRows as they come
+        return list(map(LedgerRow._make, rows))
+    known = [(i, name) for i, name in enumerate(names) if name in LedgerRow._fields]
+    return [LedgerRow(**{name: row[i] for i, name in known}) for row in rows]
 
 
 def current_revision(query: Query) -> str | None:
     """The revision the chain is at (Alembic's version table), None at base."""
     if not _exists(query, VERSION_TABLE):
         return None
-    heads = [row["version_num"] for row in query(f"SELECT version_num FROM {VERSION_TABLE}")]
+    heads = [row[0] for row in query(f"SELECT version_num FROM {VERSION_TABLE}")[1]]
     if len(heads) > 1:
         raise PolyalembicError(f"{VERSION_TABLE} holds several heads ({', '.join(heads)}): merge them first")
     return heads[0] if heads else None
@@ -102,7 +107,7 @@ def reading(settings: Settings) -> Iterator[Query]:
             yield sa_query(sa_connection)
         return
     try:
-        yield lambda text: _dicts(connection, text)
+        yield lambda text: _rows(connection, text)
     finally:
         connection.close()
 
@@ -111,14 +116,17 @@ def sa_query(connection: Any) -> Query:
     """A ``Query`` on a SQLAlchemy connection."""
     import sqlalchemy as sa
 
-    return lambda text: [dict(row._mapping) for row in connection.execute(sa.text(text))]
+    def query(text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = connection.execute(sa.text(text))
+        return list(result.keys()), [tuple(row) for row in result]
+
+    return query
 
 
-def _dicts(connection: Any, text: str) -> list[dict[str, Any]]:
+def _rows(connection: Any, text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     cursor = connection.cursor()
     try:
         cursor.execute(text)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [column[0] for column in cursor.description], cursor.fetchall()
     finally:
         cursor.close()

@@ -38,7 +38,8 @@ class Migration:
 
     revision: str
     store: str
-    path: Path
+    directory: Path  # the version folder; ``path`` is made from it only when asked (thousands per command)
+    filename: str
     #: the checksum and the names of the pair files ((): none) when an up-to-date index knows them
     known_checksum: str | None = field(default=None, compare=False, repr=False)
     known_pair: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
@@ -46,12 +47,21 @@ class Migration:
     @classmethod
     def from_script(cls, script: Any) -> Migration:
         """Describe an ``alembic.script.Script``."""
-        return cls(revision=script.revision, store=declared_store(script), path=Path(script.path))
+        return cls.at(Path(script.path), script.revision, declared_store(script))
+
+    @classmethod
+    def at(cls, path: Path, revision: str, store: str) -> Migration:
+        """The migration whose revision file is ``path``."""
+        return cls(revision, store, path.parent, path.name)
+
+    @cached_property
+    def path(self) -> Path:
+        return self.directory / self.filename
 
     @cached_property
     def pair(self) -> tuple[Path, Path] | None:
         if self.known_pair is not None:
-            return (self.path.with_name(self.known_pair[0]), self.path.with_name(self.known_pair[1])) \
+            return (self.directory / self.known_pair[0], self.directory / self.known_pair[1]) \
                 if self.known_pair else None
         return pair_paths(self.path)
 
@@ -64,7 +74,7 @@ class Migration:
     def migration_file(self) -> str:
         """What the ledger's ``migration_file`` column shows, e.g. ``002_skill_progressions.up.sql``."""
         if self.known_pair is not None:
-            return self.known_pair[0] if self.known_pair else self.path.name
+            return self.known_pair[0] if self.known_pair else self.filename
         return self.up_file.name
 
     def commits_early(self, upgrade: bool = True) -> bool:
@@ -82,7 +92,7 @@ class Migration:
 
     @property
     def folder(self) -> str:
-        return self.path.parent.name
+        return self.directory.name
 
     def checksum(self) -> str:
         """SHA-256 of what upgrade applies: the revision file, plus the ``.up`` file of a pair."""
@@ -111,10 +121,10 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list
         return None
     chain = []
     for entry in ordered:
-        folder = entry.path.parent.name
+        folder = entry.folder.name
         store = entry.store or folder
         if store not in STORES or (folder in STORES and folder != store):
             return None
-        chain.append(Migration(entry.revision, store, entry.path, known_checksum=entry.checksum,
+        chain.append(Migration(entry.revision, store, entry.folder, entry.name, known_checksum=entry.checksum,
                                known_pair=entry.pair_names or ()))
     return chain

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from polyalembic.ledger_read import Query
+from polyalembic.ledger_read import Query, dicts
 from polyalembic.stores.contract import Store
 
 TABLE = "schema_migrations_snapshots"
@@ -48,9 +48,9 @@ def _json(value: Any) -> Any:
 
 def read_recorded(query: Query) -> dict[str, Recorded]:
     """store -> its recorded snapshot; {} while the ledger has none (or is older than version 3)."""
-    if not query(f"SELECT to_regclass('{TABLE}') IS NOT NULL AS found")[0]["found"]:
+    if not dicts(query, f"SELECT to_regclass('{TABLE}') IS NOT NULL AS found")[0]["found"]:
         return {}
-    rows = query(f"SELECT store, snapshot, managed, revision, recorded_at, recorded_by FROM {TABLE}")
+    rows = dicts(query, f"SELECT store, snapshot, managed, revision, recorded_at, recorded_by FROM {TABLE}")
     return {row["store"]: Recorded(row["store"], _json(row["snapshot"]), frozenset(_json(row["managed"])),
                                    row["revision"], row["recorded_at"], row["recorded_by"]) for row in rows}
 

@@ -3,7 +3,6 @@ trusted when stale, and None (Alembic decides) whenever the text does not say fo
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from polyalembic.project import Project
 from polyalembic.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path("__pycache__") / "polyalembic-index.json"
+CACHE = Path("__pycache__") / "polyalembic-index.marshal"
 REVISION = 'revision = "{rev}"\ndown_revision = {down!r}\nstore = "postgres"\n{extra}\ndef upgrade():\n    pass\n'
 
 
@@ -44,7 +43,7 @@ def test_the_chain_is_read_in_order_and_cached(tmp_path: Path) -> None:
     _settle()
     chain_ = indexed_chain([folder])
     assert [m.revision for m in chain_ or []] == ["p_1", "p_2", "p_3"]
-    cached = json.loads((folder / CACHE).read_text())["facts"]
+    cached = filecache.load(folder / CACHE)
     assert set(cached) == {"001_x.py", "002_x.py", "003_x.py"}
 
 
@@ -56,7 +55,7 @@ def test_an_edited_file_is_read_again_and_a_fresh_one_is_not_cached(tmp_path: Pa
     _write(folder, "002_x.py", REVISION.format(rev="p_2", down="p_1", extra="# edited"), age=0)
     after = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
     assert after["p_2"] != before["p_2"] and after["p_1"] == before["p_1"]
-    cached = json.loads((folder / CACHE).read_text())["facts"]
+    cached = filecache.load(folder / CACHE)
     assert "002_x.py" not in cached  # written just now: its next edit might keep the mtime
 
 
@@ -65,7 +64,7 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     folder.mkdir()
     _three(folder)
     (folder / "__pycache__").mkdir(exist_ok=True)
-    (folder / CACHE).write_text("{not json")
+    (folder / CACHE).write_bytes(b"{not marshal")
     assert [m.revision for m in indexed_chain([folder]) or []] == ["p_1", "p_2", "p_3"]
 
 

@@ -10,10 +10,10 @@ from polyalembic.api import _resolve, position_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.migration import Migration
 
-CHAIN = [Migration("postgres_001", "postgres", Path("postgres/001_users.py")),
-         Migration("postgres_002", "postgres", Path("postgres/002_orders.py")),
-         Migration("timescaledb_001", "timescaledb", Path("timescaledb/001_metrics.py")),
-         Migration("neo4j_001", "neo4j", Path("neo4j/001_graph.py"))]
+CHAIN = [Migration.at(Path("postgres/001_users.py"), "postgres_001", "postgres"),
+         Migration.at(Path("postgres/002_orders.py"), "postgres_002", "postgres"),
+         Migration.at(Path("timescaledb/001_metrics.py"), "timescaledb_001", "timescaledb"),
+         Migration.at(Path("neo4j/001_graph.py"), "neo4j_001", "neo4j")]
 
 
 @pytest.mark.parametrize("target, position", [
