@@ -91,6 +91,28 @@ def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
     return sa.text(str(compiled)), frozenset(compiled.params)
 
 
+@functools.cache
+def _literal_text_of(kind: str) -> str:
+    """The statement ``kind`` as SQL text with ``%(name)s`` slots for literal values."""
+    from sqlalchemy.dialects.postgresql import psycopg2
+
+    return str(_STATEMENTS[kind](sa.bindparam).compile(dialect=psycopg2.dialect(paramstyle="pyformat")))
+
+
+#: the milliseconds since the server received the statements this one is sent with
+SERVER_MS = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
+
+
+def _literal(value: Any) -> str:
+    """``value`` as a PostgreSQL literal: an escape string (E'...') reads the same whatever
+    standard_conforming_strings says."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return "E'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _bound(kind: str, **values: Any) -> sa.TextClause:
     text, names = _text_of(kind)
     return text.bindparams(*(sa.bindparam(k, v, type_=_TYPES.get(k)) for k, v in values.items() if k in names))
@@ -129,6 +151,13 @@ class Ledger:
 
     def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
         execute(_bound("applied", **self._values(m, "applied", execution_ms=ms, action=action)))
+
+    def applied_sql(self, m: Migration) -> str:
+        """The ``applied`` row and its audit row as SQL text with the values written in, to be
+        sent after the migration's own statements in one round trip: ``execution_ms`` is then
+        measured by the server, from the moment it received them."""
+        values = {k: _literal(v) for k, v in self._values(m, "applied", action="upgrade").items()}
+        return _literal_text_of("applied") % (values | {"execution_ms": SERVER_MS})
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""

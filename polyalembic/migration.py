@@ -80,15 +80,15 @@ class Migration:
     def commits_early(self, upgrade: bool = True) -> bool:
         """True for a pair whose up (or down) file the store runs outside a transaction: its work
         is committed statement by statement (see runtime/recording.py)."""
-        return self._commits_early[0 if upgrade else 1]
+        if upgrade not in self._commits_early:  # read once per run: the recorder asks before every migration
+            self._commits_early[upgrade] = bool(self.pair) and \
+                get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
+        return self._commits_early[upgrade]
 
     @cached_property
-    def _commits_early(self) -> tuple[bool, bool]:
-        """(up, down): read once per run (the recorder asks before every migration)."""
-        if not self.pair:
-            return False, False
-        store = get_store(self.store)
-        return store.commits_early(self.pair[0]), store.commits_early(self.pair[1])
+    def _commits_early(self) -> dict[bool, bool]:
+        """upgrade? -> whether that file commits early, filled as asked."""
+        return {}
 
     @property
     def folder(self) -> str:

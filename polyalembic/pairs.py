@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError, as_command_error
+from polyalembic.run import ONE_BATCH
 from polyalembic.stores import pair_ops
 
 
@@ -47,6 +48,7 @@ def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[]
 
         step.__name__ = direction
         step.__doc__ = f"Run {path.name}."
+        setattr(step, ONE_BATCH, True)
         return step
 
     return run(up, "upgrade"), run(down, "downgrade")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the op implementations import this module: it stays below t
     from polyalembic.connections import StoreConnections
 
 OPTION = "polyalembic_run"
+#: marks a revision function that only runs a pair file's op (see ``Run.trailer``)
+ONE_BATCH = "__polyalembic_one_batch__"
 log = logging.getLogger("polyalembic")
 
 
@@ -33,6 +35,11 @@ class Run:
     position: int = 0
     resume_after: int = 0
     on_progress: Callable[[int, str], None] | None = field(default=None, repr=False)
+    # set by the recorder when the migration is one batch of statements in the ledger's
+    # transaction: SQL recording it, which the op may send with that batch (one round trip less
+    # per migration); the op then sets ``trailer_sent``, else the recorder writes it after
+    trailer: str | None = field(default=None, repr=False)
+    trailer_sent: bool = False
 
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
@@ -54,6 +61,11 @@ class Run:
             action()
         if self.on_progress:
             self.on_progress(self.position, description)
+
+    def take_trailer(self) -> str | None:
+        """The trailer to send with the migration's statements (once), if the recorder left one."""
+        trailer, self.trailer = self.trailer, None
+        return trailer
 
     def committing_early(self) -> None:
         """An op is about to commit outside the migration's transaction (autocommit block)."""

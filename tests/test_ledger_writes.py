@@ -23,6 +23,16 @@ FOR EACH ROW WHEN (NEW.revision = 'postgres_003') EXECUTE FUNCTION refuse_003();
 """
 
 
+#: what the client sent when each audit row was written (``current_query()``: the whole batch)
+SENT_WITH = """
+CREATE TABLE audit_sent_with (revision text, query text);
+CREATE FUNCTION audit_sent_with() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit_sent_with VALUES (NEW.revision, current_query()); RETURN NEW; END $$;
+CREATE TRIGGER audit_sent_with AFTER INSERT ON schema_migrations_audit
+FOR EACH ROW EXECUTE FUNCTION audit_sent_with();
+"""
+
+
 def _cli(project: Project, settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(project.config_path), *args],
                           env=settings_env(settings), capture_output=True, text=True, timeout=300)
@@ -66,3 +76,41 @@ def test_status_and_a_no_op_up_read_without_alembic(project: Project, settings: 
     assert "002_skill_progressions.up.sql      applied" in result.stdout
     assert "Nothing to apply" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_pair_file_carries_its_ledger_row(project_copy: Project, settings: Settings) -> None:
+    """A pair file sent as one batch brings its applied row and audit row in the same round trip:
+    the server measures execution_ms, a trailing comment without a newline does not swallow the
+    row, and whoever ran it is written back exactly (quotes, backslashes, any letters)."""
+    folder = project_copy.migrations_dir / "postgres"
+    assert _cli(project_copy, settings, "generate", "postgres", "slow").returncode == 0
+    (folder / "008_slow.up.sql").write_text("SELECT pg_sleep(0.3);\nCREATE TABLE slow_one (id int);\n-- done")
+    assert _cli(project_copy, settings, "up", "--to", "postgres_007").returncode == 0
+    _sql(settings, SENT_WITH)
+    env = settings_env(settings) | {"LOGNAME": "o'brien\\ça"}
+    result = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(project_copy.config_path), "up"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (row,) = [r for r in ledger(settings) if r.revision == "postgres_008"]
+    assert row.status == "applied" and row.execution_ms is not None and 300 <= row.execution_ms < 5000
+    assert row.applied_by.startswith("o'brien\\ça@")
+    audit = _sql(settings, "SELECT action, execution_ms, by FROM schema_migrations_audit "
+                           "WHERE revision = 'postgres_008'")
+    assert audit == [("upgrade", row.execution_ms, row.applied_by)]
+    assert _sql(settings, "SELECT to_regclass('slow_one') IS NOT NULL") == [(True,)]
+    (sent_with,) = _sql(settings, "SELECT query FROM audit_sent_with WHERE revision = 'postgres_008'")
+    assert "pg_sleep(0.3)" in sent_with[0]  # the audit row came in the migration's own round trip
+
+
+def test_a_failing_pair_file_leaves_no_applied_row(project_copy: Project, settings: Settings) -> None:
+    folder = project_copy.migrations_dir / "postgres"
+    assert _cli(project_copy, settings, "generate", "postgres", "broken").returncode == 0
+    (folder / "008_broken.up.sql").write_text("CREATE TABLE half_done (id int);\nSELECT no_such_function();\n")
+    result = _cli(project_copy, settings, "up")
+    assert result.returncode == 1
+    assert "008_broken.up.sql" in result.stderr and "no_such_function" in result.stderr
+    (row,) = [r for r in ledger(settings) if r.revision == "postgres_008"]
+    assert row.status == "failed" and row.completed_steps is None
+    assert _sql(settings, "SELECT action FROM schema_migrations_audit WHERE revision = 'postgres_008'") == \
+        [("failed",)]
+    assert _sql(settings, "SELECT to_regclass('half_done')") == [(None,)]

@@ -3,7 +3,9 @@
 1. **In the ledger's transaction.** A migration of a transactional store (a SQL database) whose
    database is the ledger's runs in Alembic's per-migration transaction; its ``applied`` row (or,
    on downgrade, the row's deletion) is written inside that transaction by Alembic's
-   ``on_version_apply`` hook. The schema change and the row commit together or not at all.
+   ``on_version_apply`` hook; a pair file sent as one batch carries its ``applied`` row at its end
+   instead (``Run.trailer``: one round trip less per migration). The schema change and the row
+   commit together or not at all.
 2. **Everywhere else** (Neo4j, ChromaDB, a SQL store on another database, a pair file marked
    ``-- polyalembic: no-transaction``): a ``running`` row is committed on the lock's connection
    before the migration starts, and replaced by ``applied`` when it finishes. A crash in between
@@ -72,10 +74,12 @@ class Recorder:
     def _status(self, ctx: Any) -> Execute:
         return self.status_execute or ctx.execute
 
-    def starting(self, ctx: Any, m: Migration, upgrade: bool) -> None:
-        """Rules 2, 3 and 3b, before a migration's function runs."""
+    def starting(self, ctx: Any, m: Migration, upgrade: bool, one_batch: bool = False) -> None:
+        """Rules 2, 3 and 3b, before a migration's function runs; ``one_batch``: the function
+        sends its statements as one batch (a pair file), which may carry the ledger row (rule 1)."""
         run = self.run
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
+        run.trailer, run.trailer_sent = None, False
         if not upgrade:
             return
         status = self._status(ctx)
@@ -89,6 +93,8 @@ class Recorder:
         run.on_progress = lambda steps, _step: self.ledger.progress(status, m, steps)
         if with_ledger:
             run.before_early_commit = lambda: self.ledger.running(status, m, done)
+            if one_batch and not done:
+                run.trailer = self.ledger.applied_sql(m)
         elif one_transaction:
             self.ledger.running(status, m, done or None)
             run.before_early_commit = lambda: self.ledger.progress(status, m, done)
@@ -98,6 +104,7 @@ class Recorder:
     def finished_function(self) -> None:
         self.run.before_early_commit = None
         self.run.on_progress = None
+        self.run.trailer = None
 
     def failed(self, ctx: Any, m: Migration, upgrade: bool, error: str, step: str | None, ms: int) -> None:
         """Rules 4 and 5."""
@@ -112,7 +119,8 @@ class Recorder:
     def finished(self, ctx: Any, m: Migration, upgrade: bool, ms: int | None) -> None:
         """Rule 1 (and the second half of rule 2): inside the ledger database's transaction."""
         if upgrade:
-            self.ledger.applied(ctx.execute, m, ms)
+            if not self.run.trailer_sent:  # else it went with the migration's statements
+                self.ledger.applied(ctx.execute, m, ms)
         else:
             self.ledger.reverted(ctx.execute, m, ms)
 

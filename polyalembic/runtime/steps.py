@@ -22,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 
 from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.migration import Migration
-from polyalembic.run import OPTION, Run
+from polyalembic.run import ONE_BATCH, OPTION, Run
 from polyalembic.runtime.alembic_internals import current_context, operations_on
 from polyalembic.runtime.recording import Recorder
 from polyalembic.settings import Settings
@@ -90,7 +90,7 @@ class StepExecutor:
         as one masked line naming the migration and the step."""
         ctx = current_context()
         started = time.perf_counter()
-        self.recorder.starting(ctx, m, upgrade)
+        self.recorder.starting(ctx, m, upgrade, one_batch=getattr(fn, ONE_BATCH, False))
         try:
             if get_store(m.store).transactional and not self.recorder.in_ledger_transaction(m.store):
                 self._run_on_own_database(m, fn, kw, ctx)

@@ -10,10 +10,13 @@ from alembic.operations import Operations
 
 from polyalembic.run import run_of
 from polyalembic.stores.postgres.ops import RunSqlFileOp
+from polyalembic.stores.postgres.store import runs_outside_transaction
 
 
-def execute_sql(operations: Operations, sql: str, description: str, autocommit: bool = False) -> None:
-    """Run raw SQL on the revision's connection, or write it to the ``--sql`` output."""
+def execute_sql(operations: Operations, sql: str, description: str, autocommit: bool = False,
+                with_trailer: bool = False) -> None:
+    """Run raw SQL on the revision's connection, or write it to the ``--sql`` output;
+    ``with_trailer``: the recorder's trailer (``Run.trailer``) goes in the same round trip."""
     ctx = operations.migration_context
     if ctx.as_sql:
         ctx.impl.static_output(sql.rstrip() + ("" if sql.rstrip().endswith(";") else ";"))
@@ -22,8 +25,11 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
     options = {"no_parameters": True}
     run = run_of(operations)
     if not autocommit:
+        trailer = run.take_trailer() if with_trailer else None
         with run.step(description):
-            _execute(ctx.connection, sql, options, run, description)
+            # a newline ends a trailing -- comment; the statements run as one implicit batch
+            _execute(ctx.connection, sql if trailer is None else f"{sql}\n;\n{trailer}", options, run, description)
+        run.trailer_sent = trailer is not None
         return
 
     def commit_on_its_own() -> None:
@@ -56,15 +62,16 @@ def _statement_at(sql: str, offset: int) -> str:
 
 @Operations.implementation_for(RunSqlFileOp)
 def run_sql_file(operations: Operations, operation: RunSqlFileOp) -> None:
-    sql = operation.read()
+    sql = operation.read()  # once: a file per migration of a long history
     name = Path(operation.path).name
     if not sql.strip():
         return
-    if operation.no_transaction and operations.migration_context.as_sql:
+    no_transaction = runs_outside_transaction(sql)
+    if no_transaction and operations.migration_context.as_sql:
         with operations.migration_context.autocommit_block():
             execute_sql(operations, sql, f"run {name}")
         return
-    if operation.no_transaction:
+    if no_transaction:
         # PostgreSQL runs a multi-statement string as one implicit transaction: split it
         import pglast
 
@@ -72,4 +79,4 @@ def run_sql_file(operations: Operations, operation: RunSqlFileOp) -> None:
             execute_sql(operations, statement, f"run {name}: {statement.strip().splitlines()[0][:80]}",
                         autocommit=True)
         return
-    execute_sql(operations, sql, f"run {name}")
+    execute_sql(operations, sql, f"run {name}", with_trailer=True)

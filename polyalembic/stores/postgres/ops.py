@@ -9,8 +9,6 @@ from pathlib import Path
 
 from alembic.operations import MigrateOperation, Operations
 
-from polyalembic.stores.postgres.store import runs_outside_transaction
-
 
 @Operations.register_operation("run_sql_file")
 class RunSqlFileOp(MigrateOperation):
@@ -28,10 +26,6 @@ class RunSqlFileOp(MigrateOperation):
 
     def read(self) -> str:
         return Path(self.path).read_text()
-
-    @property
-    def no_transaction(self) -> bool:
-        return runs_outside_transaction(self.read())
 
     def reverse(self) -> RunSqlFileOp:
         if not self.reverse_path:
