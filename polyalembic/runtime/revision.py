@@ -27,7 +27,7 @@ from polyalembic.errors import PolyalembicError
 from polyalembic.generate import generate, new_revision
 from polyalembic.project import Project
 from polyalembic.runtime.alembic_internals import RevisionCommand, name_new_files
-from polyalembic.runtime.comparison import compare, plan
+from polyalembic.runtime.comparison import Comparison, compare, plan
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
 
@@ -47,7 +47,7 @@ def revise(context: Any, command: RevisionCommand, settings: Settings, handed_in
     name = None if command.check else _name(command.message)
     with StoreConnections(settings) as connections, _ledger_connection(settings, handed_in) as ledger:
         def directives(migration_context: Any, revision: Any, scripts: list[Any]) -> None:
-            del migration_context, revision, scripts  # the same list as command.directives
+            del migration_context, revision, scripts  # scripts is command.directives
             found = _differences(connections, plan(settings, metadata, only))
             if command.check:
                 _fail_on(found, command)
@@ -71,7 +71,8 @@ def _write_like_generate(context: Any, command: RevisionCommand, project: Projec
     command.directives[:] = []  # generate wrote the files
 
 
-def _differences(connections: StoreConnections, comparisons: list[Any]) -> list[tuple[str, ops.MigrationScript]]:
+def _differences(connections: StoreConnections,
+                 comparisons: list[Comparison]) -> list[tuple[str, ops.MigrationScript]]:
     """(store, what differs) of every store whose database differs from its metadata."""
     found = []
     for comparison in comparisons:
