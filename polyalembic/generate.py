@@ -36,25 +36,32 @@ def next_number(folder: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def generate(project: Project, store: str, name: str) -> list[Path]:
-    """Create the files of a new migration for ``store`` and return their paths."""
-    spec = get_store(store)  # a clear error for an unknown store
+def new_revision(project: Project, store: str, name: str, folder: Path) -> tuple[str, str]:
+    """(revision id, file stem) of the next migration of ``store`` named ``name`` in ``folder``:
+    ``<store>_NNN`` and ``NNN_name``, refused when the name is invalid or taken."""
     if not NAME.match(name):
         raise PolyalembicError(f"invalid name {name[:60]!r}: use lowercase letters, digits and _ only")
     if len(name) > MAX_NAME:
         raise PolyalembicError(f"the name is {len(name)} characters long: keep it to {MAX_NAME} (it becomes a file "
                                "name)")
-    folder = project.migrations_dir / store
-    folder.mkdir(parents=True, exist_ok=True)
     if any(p.name.split(".", 1)[0].split("_", 1)[-1] == name for p in folder.glob("[0-9]*_*")):
         raise PolyalembicError(f"a {store} migration named {name!r} exists already: pick another name")
-    head = project.single_head()
     number = next_number(folder)
-    stem = f"{number:03d}_{name}"
     revision = f"{store}_{number:03d}"
     if _exists(project, revision):
         raise PolyalembicError(f"revision id {revision!r} is taken: rename the existing one")
     _refuse_a_revision_the_ledger_knows(project, revision)
+    return revision, f"{number:03d}_{name}"
+
+
+def generate(project: Project, store: str, name: str, folder: Path | None = None) -> list[Path]:
+    """Create the files of a new migration for ``store`` (in ``folder``, default
+    ``migrations/<store>``) and return their paths."""
+    spec = get_store(store)  # a clear error for an unknown store
+    folder = folder or project.migrations_dir / store
+    revision, stem = new_revision(project, store, name, folder)
+    head = project.single_head()
+    folder.mkdir(parents=True, exist_ok=True)
     values = dict(title=name.replace("_", " ").capitalize(), revision=revision,
                   down_revision=head, store=store, name=name,
                   label="".join(w.capitalize() for w in name.split("_")))

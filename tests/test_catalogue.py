@@ -58,6 +58,15 @@ def edit_ini(old: str, new: str) -> Callable[[Path], None]:
     return apply
 
 
+def target_metadata(value: str) -> Callable[[Path], None]:
+    """alembic.ini's ``[polyalembic] target_metadata`` set to ``value``, and a models.py beside it."""
+    def apply(root: Path) -> None:
+        write("models.py", "import sqlalchemy as sa\nmetadata = sa.MetaData()\nclass Base:\n    metadata = metadata\n")(
+            root)
+        edit_ini("# target_metadata = app.models:metadata", f"target_metadata = {value}")(root)
+    return apply
+
+
 REVISION = '''from alembic import op
 revision = "{rev}"
 down_revision = "chromadb_001"
@@ -237,6 +246,31 @@ CASES = [
     Case("bad-lock-timeout-x", ("alembic", "-x", "lock_timeout=soon", "upgrade", "head"),
          "must be a number of seconds >= 0, got 'soon'",
          fix="-x lock_timeout"),
+    # --- alembic revision / alembic check -----------------------------------------------------------
+    Case("revision-without-store", ("alembic", "revision", "-m", "add x"),
+         "alembic revision: say which store the revision is for", fix="--version-path migrations/<store>"),
+    Case("revision-rev-id", ("alembic", "revision", "-m", "x", "--version-path", "migrations/postgres",
+                             "--rev-id", "abc"), "--rev-id can't be used", fix="one chain of <store>_NNN ids"),
+    Case("check-without-target-metadata", ("alembic", "check"), "[polyalembic] target_metadata is not set",
+         fix="target_metadata = app.models:metadata"),
+    Case("autogenerate-without-target-metadata", ("alembic", "revision", "--autogenerate", "-m", "x"),
+         "[polyalembic] target_metadata is not set", fix="target_metadata = app.models:metadata"),
+    Case("autogenerate-not-a-sql-store", ("alembic", "revision", "--autogenerate", "-m", "x", "--version-path",
+                                          "migrations/neo4j"), "neo4j: autogenerate compares SQL stores only",
+         setup=target_metadata("models:metadata"), fix="drop --autogenerate"),
+    Case("target-metadata-not-importable", ("alembic", "check"),
+         "[polyalembic] target_metadata = no_such_models:metadata: cannot import no_such_models",
+         setup=target_metadata("no_such_models:metadata"), fix="fix the module or the setting"),
+    Case("target-metadata-no-attribute", ("alembic", "check"),
+         "[polyalembic] target_metadata = models:metadta: models has no attribute metadta",
+         setup=target_metadata("models:metadta"), fix="name the MetaData"),
+    Case("target-metadata-not-metadata", ("alembic", "check"),
+         "[polyalembic] target_metadata = models:Base: Base is a type, not a SQLAlchemy MetaData",
+         setup=target_metadata("models:Base"), fix="(models:Base.metadata)"),
+    Case("target-metadata-for-neo4j", ("alembic", "check"),
+         "[polyalembic] target_metadata.neo4j: neo4j is not a store autogenerate compares",
+         setup=edit_ini("# target_metadata = app.models:metadata", "target_metadata.neo4j = models:metadata"),
+         fix="SQL stores: postgres, timescaledb"),
 ]
 
 

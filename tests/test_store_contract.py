@@ -22,7 +22,8 @@ from alembic.operations import MigrateOperation
 from polyalembic.connections import StoreConnections
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores import STORES, get_store
+from polyalembic.stores import STORES, Store, get_store
+from polyalembic.stores.contract import DatabaseObject
 from tests.fifth_store import fifth_store
 
 
@@ -124,6 +125,22 @@ def _is_empty(snapshot: Any) -> bool:
     return isinstance(snapshot, list) and not snapshot
 
 
+def _autogenerate_hides_only_the_store_s_own_objects(store: Store, settings: Settings,
+                                                     changed: dict[str, Any]) -> None:
+    """A SQL store's autogenerate filter hides the ledger, never a table a migration made."""
+    if not store.autogenerates:
+        with pytest.raises(NotImplementedError):
+            store.autogenerate_hidden(None)
+        return
+    with StoreConnections(settings) as connections:
+        handle = connections.get(store.name)
+        hides = store.autogenerate_hidden(handle)
+        schema = handle.dialect.default_schema_name
+    made = [name for name, kind in changed["objects"].items() if kind == "table"]
+    assert made and not any(hides(DatabaseObject("table", schema, name)) for name in made)
+    assert hides(DatabaseObject("table", schema, "schema_migrations"))
+
+
 def test_the_store_contract_on_the_real_server(store_under_test: tuple[str, Settings], ops_project: Project,
                                                settings: Settings) -> None:
     name, store_settings = store_under_test
@@ -145,6 +162,7 @@ def test_the_store_contract_on_the_real_server(store_under_test: tuple[str, Sett
     with StoreConnections(store_settings) as connections:
         changed = store.snapshot(connections.get(name))
     assert changed != empty and not _is_empty(changed)
+    _autogenerate_hides_only_the_store_s_own_objects(store, store_settings, changed)
 
     command.downgrade(project.config(), "base")
     with StoreConnections(store_settings) as connections:

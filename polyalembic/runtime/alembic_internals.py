@@ -1,14 +1,17 @@
-"""The two places where polyalembic reaches into Alembic's internals, and nowhere else.
+"""The places where polyalembic reaches into Alembic's internals, and nowhere else: the step
+function of ``upgrade``/``downgrade``, the ``op`` proxy, and, for ``alembic revision`` and
+``alembic check``, the command's arguments and the name of each file it writes.
 
-``tests/unit/test_alembic_internals.py`` checks both against the installed Alembic, so an Alembic
+``tests/unit/test_alembic_internals.py`` checks them against the installed Alembic, so an Alembic
 release that changes them fails that test loudly instead of a migration quietly; pyproject.toml
 pins the range that was checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from alembic import op as op_proxy
@@ -55,3 +58,62 @@ def operations_on(migration_context: MigrationContext) -> Iterator[Operations]:
 def current_context() -> Any:
     """The migration context of the revision being run."""
     return op_proxy.get_context()
+
+
+@dataclass(frozen=True)
+class RevisionCommand:
+    """What a running ``alembic revision`` or ``alembic check`` asked for."""
+
+    check: bool
+    autogenerate: bool
+    message: str | None
+    version_path: str | None
+    #: the options given that a chain of ``<store>_NNN`` revisions can't honour
+    unsupported: tuple[str, ...]
+    #: the MigrationScripts Alembic writes once env.py returns (the list its
+    #: ``process_revision_directives`` hook is given); emptied, it writes none
+    directives: list[Any]
+    #: Alembic's RevisionContext, for the exception ``alembic check`` raises
+    revision_context: Any
+
+
+_UNSUPPORTED = {"rev_id": "--rev-id", "branch_label": "--branch-label", "depends_on": "--depends-on",
+                "splice": "--splice"}
+
+
+def revision_command(context: Any) -> RevisionCommand | None:
+    """The ``revision``/``check`` command env.py runs under, None under any other command. Both pass
+    their RevisionContext to the EnvironmentContext (``context_opts``); the work function each
+    hands to env.py is local to the command (``check.<locals>.retrieve_migrations``)."""
+    environment = getattr(context, "_proxy", context)  # the module alembic.context, or the object
+    options = getattr(environment, "context_opts", {})
+    revision_context = options.get("revision_context")
+    if revision_context is None:
+        return None
+    args: Mapping[str, Any] = revision_context.command_args
+    unsupported = tuple(flag for key, flag in _UNSUPPORTED.items() if args.get(key))
+    if args.get("head") not in (None, "head"):
+        unsupported += ("--head",)
+    return RevisionCommand(
+        check=getattr(options.get("fn"), "__qualname__", "").startswith("check."),
+        autogenerate=bool(args.get("autogenerate")), message=args.get("message"),
+        version_path=args.get("version_path"), unsupported=unsupported,
+        directives=revision_context.generated_revisions, revision_context=revision_context)
+
+
+class _FileNames(str):
+    """A ``file_template`` naming each new revision file from a table (revision id -> file stem):
+    Alembic names the file ``file_template % {"rev": ..., "slug": ...}``."""
+
+    names: dict[str, str]
+
+    def __mod__(self, values: Any) -> str:
+        return self.names[values["rev"]]
+
+
+def name_new_files(script_directory: Any, names: dict[str, str]) -> None:
+    """Make ``script_directory`` write each revision it generates next under its own file stem
+    (``names``: revision id -> stem, e.g. ``postgres_008`` -> ``008_add_accounts``)."""
+    template = _FileNames("%(rev)s")
+    template.names = dict(names)
+    script_directory.file_template = template

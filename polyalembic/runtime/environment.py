@@ -19,7 +19,7 @@ from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
 from polyalembic.run import OPTION, Run
-from polyalembic.runtime.alembic_internals import planned_command, planned_revisions
+from polyalembic.runtime.alembic_internals import planned_command, planned_revisions, revision_command
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
@@ -46,6 +46,12 @@ def _run(context: Any) -> None:
     handed_in = context.config.attributes.get("connection")
     if handed_in is not None:
         settings = _served_by(settings, handed_in)
+    command = revision_command(context)
+    if command is not None:  # alembic revision / alembic check
+        from polyalembic.runtime.revision import revise
+
+        revise(context, command, settings, handed_in)
+        return
     state = Run(StoreConnections(settings))
     try:
         if context.is_offline_mode():

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 
 class Settings(Protocol):
@@ -29,6 +29,18 @@ class Settings(Protocol):
 
     @property
     def env(self) -> Mapping[str, str]: ...
+
+
+class DatabaseObject(NamedTuple):
+    """An object of a SQL store's live database, as Alembic's autogenerate reflects it."""
+
+    #: Alembic's ``include_name`` type: schema, table, column, index, unique_constraint, ...
+    kind: str
+    #: its schema (the connection's default schema spelled out)
+    schema: str
+    name: str
+    #: the table it belongs to (None for a schema or a table)
+    table: str | None = None
 
 
 class Store(ABC):
@@ -139,6 +151,18 @@ class Store(ABC):
     @abstractmethod
     def drop_all(self, handle: Any) -> list[str]:
         """Drop everything in the store (dev only: ``fresh``, tests) and commit; say what went."""
+
+    # -- autogenerate (``alembic revision --autogenerate``, ``alembic check``) -------------------
+    #: True for a SQL store whose database Alembic's autogenerate can compare with a SQLAlchemy
+    #: MetaData (``[polyalembic] target_metadata``)
+    autogenerates: ClassVar[bool] = False
+
+    def autogenerate_hidden(self, handle: Any) -> Callable[[DatabaseObject], bool]:
+        """What autogenerate never reports in a database of this store unless the metadata
+        declares it: True for an object the store or its extension makes itself, not a migration
+        (bookkeeping tables, an extension's schemas, TimescaleDB's default hypertable index).
+        Read from ``handle`` once per comparison; only called when ``autogenerates``."""
+        raise NotImplementedError(f"{self.name} is not compared by autogenerate")
 
     # -- migration files -----------------------------------------------------------------------
     def check_file(self, path: Path, text: str) -> list[str]:

@@ -3,11 +3,16 @@ changes them, these fail loudly (see polyalembic/runtime/alembic_internals.py)."
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from alembic import op as op_proxy
+from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from polyalembic.runtime.alembic_internals import operations_on, planned_revisions
+from polyalembic.runtime.alembic_internals import name_new_files, operations_on, planned_revisions
 
 
 def _offline_context(**opts: object) -> MigrationContext:
@@ -45,3 +50,64 @@ def test_operations_on_points_op_at_a_context_and_back_at_the_outer_one() -> Non
             assert operations.migration_context is inner
         assert op_proxy.get_context() is outer  # restored, not removed
         assert hasattr(op_proxy, "_proxy")
+
+
+# --- alembic revision / alembic check --------------------------------------------------------------------
+
+ENV_PY = '''
+from alembic import context
+from polyalembic.runtime.alembic_internals import revision_command
+
+command = revision_command(context)
+context.config.attributes["seen"] = command
+if command is not None and not command.check:
+    command.directives[:] = []  # Alembic then writes nothing
+'''
+
+
+def _script_directory(tmp_path: Path) -> Config:
+    (tmp_path / "env.py").write_text(ENV_PY)
+    (tmp_path / "script.py.mako").write_text(
+        'revision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\n')
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+    config = Config()
+    config.set_main_option("script_location", str(tmp_path))
+    config.set_main_option("version_locations", f"{tmp_path / 'one'} {tmp_path / 'two'}")
+    config.set_main_option("path_separator", "space")
+    config.set_main_option("revision_environment", "true")
+    return config
+
+
+def test_revision_command_reads_the_arguments_of_alembic_revision_and_check(tmp_path: Path) -> None:
+    config = _script_directory(tmp_path)
+    assert command.revision(config, message="Add x", version_path=str(tmp_path / "one"), rev_id="abc") == []
+    seen = config.attributes["seen"]
+    assert (seen.check, seen.autogenerate, seen.message, seen.version_path) == (
+        False, False, "Add x", str(tmp_path / "one"))
+    assert seen.unsupported == ("--rev-id",)
+    assert not list((tmp_path / "one").glob("*.py")), "emptied directives: Alembic wrote nothing"
+
+    command.revision(config, message="y", autogenerate=True, splice=True, head="base")
+    seen = config.attributes["seen"]
+    assert (seen.check, seen.autogenerate, seen.unsupported) == (False, True, ("--splice", "--head"))
+
+    command.check(config)  # the default (empty) directive is left: no difference
+    seen = config.attributes["seen"]
+    assert (seen.check, seen.autogenerate, seen.message, seen.unsupported) == (True, True, None, ())
+    assert seen.revision_context.generated_revisions is seen.directives
+
+    command.history(config)  # runs env.py too (revision_environment), as another command
+    assert config.attributes["seen"] is None
+
+
+def test_name_new_files_names_each_generated_revision_file(tmp_path: Path) -> None:
+    config = _script_directory(tmp_path)
+    script = ScriptDirectory.from_config(config)
+    name_new_files(script, {"one_001": "001_first", "two_001": "001_second"})
+    first = script.generate_revision("one_001", "first", version_path=str(tmp_path / "one"))
+    second = script.generate_revision("two_001", "second", head="one_001", version_path=str(tmp_path / "two"))
+    assert first is not None and second is not None
+    assert Path(first.path) == tmp_path / "one" / "001_first.py"
+    assert Path(second.path) == tmp_path / "two" / "001_second.py"
+    assert second.down_revision == "one_001"

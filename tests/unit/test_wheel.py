@@ -1,5 +1,6 @@
 """The wheel builds, installs into a clean venv and brings the command, the pytest plugin and the
-type information (py.typed, op.pyi) with it.
+type information (py.typed, op.pyi) with it. (tests/test_autogenerate.py runs `alembic check` on a
+sample project from such a venv, against the real stack.)
 
 The venv sees the system's site-packages, so the dependencies are not downloaded again; the
 wheel is installed with --no-deps and the test checks that the venv's copy is the one in use.
@@ -25,23 +26,30 @@ def _run(*args: str | Path, cwd: Path) -> str:
     return result.stdout
 
 
-@pytest.mark.slow
-def test_wheel_installs_the_command_and_the_pytest_plugin(tmp_path: Path) -> None:
-    source = tmp_path / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
-    source.mkdir()
+def installed_wheel(folder: Path) -> Path:
+    """Build the wheel from a copy of the sources and install it (--no-deps) into a new venv over
+    the system's packages; the venv's python."""
+    source = folder / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
+    source.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source)
     shutil.copytree(REPO / "polyalembic", source / "polyalembic", ignore=shutil.ignore_patterns("__pycache__"))
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--disable-pip-version-check",
-         "-w", tmp_path / "dist", source, cwd=tmp_path)
-    (wheel,) = (tmp_path / "dist").glob("polyalembic-*.whl")
+         "-w", folder / "dist", source, cwd=folder)
+    (wheel,) = (folder / "dist").glob("polyalembic-*.whl")
 
-    venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path)
+    venv = folder / "venv"
+    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=folder)
     python = venv / "bin" / "python"
     _run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", wheel,
-         cwd=tmp_path)
+         cwd=folder)
+    return python
 
+
+@pytest.mark.slow
+def test_wheel_installs_the_command_and_the_pytest_plugin(tmp_path: Path) -> None:
+    python = installed_wheel(tmp_path)
+    venv = python.parent.parent
     assert "Usage: polyalembic" in _run(venv / "bin" / "polyalembic", "--help", cwd=tmp_path)
     probe = (
         "import importlib.metadata as m, pathlib, polyalembic\n"

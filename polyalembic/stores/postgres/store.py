@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,7 +18,7 @@ from polyalembic.stores.contract import Store
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from polyalembic.stores.contract import Settings
+    from polyalembic.stores.contract import DatabaseObject, Settings
 
 #: the first line that makes a pair file run outside a transaction, statement by statement
 NO_TRANSACTION = "-- polyalembic: no-transaction"
@@ -38,7 +38,10 @@ class PostgresStore(Store):
     #: what reads the live schema (``snapshot(connection)``) and drops it (``drop_all(connection)``)
     introspect_module: ClassVar[str] = "polyalembic.stores.postgres.introspect"
     reset_module: ClassVar[str] = "polyalembic.stores.postgres.reset"
+    #: what autogenerate must not report (``hidden(connection)``)
+    autogenerate_module: ClassVar[str] = "polyalembic.stores.postgres.autogenerate"
     transactional = True
+    autogenerates = True
     url_schemes = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
     url_scheme = "postgresql"
     sqlalchemy_scheme = "postgresql+psycopg"
@@ -114,6 +117,9 @@ class PostgresStore(Store):
         from polyalembic.stores.postgres import drift
 
         return drift.describe(key, old, new)
+
+    def autogenerate_hidden(self, handle: sa.Connection) -> Callable[[DatabaseObject], bool]:
+        return _reading(handle, importlib.import_module(self.autogenerate_module).hidden)
 
     def drop_all(self, handle: sa.Connection) -> list[str]:
         dropped = importlib.import_module(self.reset_module).drop_all(handle)

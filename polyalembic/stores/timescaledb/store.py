@@ -26,6 +26,7 @@ class TimescaleStore(PostgresStore):
     templates_module = "polyalembic.stores.timescaledb.templates"
     introspect_module = "polyalembic.stores.timescaledb.introspect"
     reset_module = "polyalembic.stores.timescaledb.reset"
+    autogenerate_module = "polyalembic.stores.timescaledb.autogenerate"
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         from polyalembic.errors import StoreUnavailable
