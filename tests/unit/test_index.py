@@ -125,3 +125,24 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path) -> None
     assert path.stat().st_size == old.st_size and path.stat().st_mtime_ns == old.st_mtime_ns
     after = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
     assert after["p_2"] != before["p_2"] and after["p_1"] == before["p_1"]
+
+
+def test_an_unchanged_folder_is_read_whole_and_any_change_to_it_is_seen(tmp_path: Path) -> None:
+    """The folder's chain is kept whole while no file in it changed: an edited pair file, a file
+    that appeared or one that went away is read again."""
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    _write(folder, "002_x.up.sql", "CREATE TABLE a (id int);\n")
+    _write(folder, "002_x.down.sql", "DROP TABLE a;\n")
+    _settle()
+    first = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    assert (folder / "__pycache__" / "polyalembic-chain.marshal").is_file()
+    assert {m.revision: m.checksum() for m in indexed_chain([folder]) or []} == first
+    _write(folder, "002_x.up.sql", "CREATE TABLE b (id int);\n")  # a pair file's content
+    edited = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
+    assert edited["p_2"] != first["p_2"] and edited["p_3"] == first["p_3"]
+    _write(folder, "004_x.py", REVISION.format(rev="p_4", down="p_3", extra=""))  # a new revision
+    assert [m.revision for m in indexed_chain([folder]) or []][-1] == "p_4"
+    (folder / "004_x.py").unlink()  # and gone again
+    assert [m.revision for m in indexed_chain([folder]) or []][-1] == "p_3"
