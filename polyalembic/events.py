@@ -136,13 +136,24 @@ class Events:
         self.started = time.monotonic()
         self.finished = False
         self._migration: dict[str, Any] = {}
+        self._secrets: tuple[str, ...] | None = None
+        self._locations: dict[str, str] = {}
 
     def _mask(self, text: str | None) -> str | None:
         if text is None:
             return None
         from polyalembic.masking import mask_text
 
-        return self.settings.mask(text) if self.settings is not None else mask_text(text)
+        if self._secrets is None:  # read once: the settings don't change during a run
+            self._secrets = self.settings.secrets() if self.settings is not None else ()
+        return mask_text(text, self._secrets)
+
+    def _location(self, store: str) -> str | None:
+        if self.settings is None:
+            return None
+        if store not in self._locations:
+            self._locations[store] = self.settings.location(store)
+        return self._locations[store]
 
     def _emit(self, event: str, **fields: Any) -> None:
         self.reporter.emit(event, fields)
@@ -158,9 +169,9 @@ class Events:
         self.index += 1
         if not self.active:
             return
-        location = self.settings.location(store) if self.settings else None
         self._migration = {"revision": revision, "store": store, "file": file}
-        self._emit("migration_started", **self._migration, index=self.index, of=self.total, location=location)
+        self._emit("migration_started", **self._migration, index=self.index, of=self.total,
+                   location=self._location(store))
 
     def step(self, description: str) -> None:
         """A named step of the current migration begins (a statement, an op)."""
