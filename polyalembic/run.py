@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.events import Events, Progress
+
 if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
     from polyalembic.connections import StoreConnections
 
@@ -40,11 +42,16 @@ class Run:
     # per migration); the op then sets ``trailer_sent``, else the recorder writes it after
     trailer: str | None = field(default=None, repr=False)
     trailer_sent: bool = False
+    # what the run tells while it runs (no-op unless --log-format json or a terminal)
+    events: Events = field(default_factory=Events, repr=False)
 
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
-        """Name the step being executed, so a failure can be recorded against it."""
+        """Name the step being executed, so a failure can be recorded against it (and, for a step
+        that is not part of another, tell the events)."""
         outer, self.current_step = self.current_step, description
+        if outer is None:
+            self.events.step(description)
         yield  # on an exception the inner step stays, for the failure record
         self.current_step = outer
 
@@ -66,6 +73,11 @@ class Run:
         """The trailer to send with the migration's statements (once), if the recorder left one."""
         trailer, self.trailer = self.trailer, None
         return trailer
+
+    def progress(self, task: str, total: int | None, unit: str) -> Progress:
+        """The counter of a long step (``with run.progress("rebuild docs", n, "records") as p:
+        ... p.advance(len(page))``): a terminal shows it, ``--log-format json`` reports it."""
+        return self.events.progress_of(task, total, unit)
 
     def committing_early(self) -> None:
         """An op is about to commit outside the migration's transaction (autocommit block)."""

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from polyalembic.connections import StoreConnections
+from polyalembic.events import Reporter
 from polyalembic.ledger import LedgerRow, connect_ledger, read_rows
 from polyalembic.project import Project
 from polyalembic.settings import Settings
@@ -75,3 +76,20 @@ def relinked(source: str, revision: str, down_revision: str | None) -> str:
     """A revision source with other ids, to place it elsewhere in the chain."""
     source = re.sub(r"(?m)^(\s*)revision = .*$", rf'\1revision = "{revision}"', source)
     return re.sub(r"(?m)^(\s*)down_revision = .*$", rf"\1down_revision = {down_revision!r}", source)
+
+
+class RecordedEvents(Reporter):
+    """Keeps every event a run tells (progress at every count: no interval), for assertions."""
+
+    active = True
+    interval = 0.0
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def emit(self, event: str, fields: dict[str, Any]) -> None:
+        self.events.append((event, fields))
+
+    def progress(self) -> list[tuple[str, int, int | None, str, bool]]:
+        """(task, done, total, unit, finished) of each progress event."""
+        return [(f["task"], f["done"], f["total"], f["unit"], f["finished"]) for e, f in self.events if e == "progress"]

@@ -12,12 +12,13 @@ from alembic import command
 
 from polyalembic.connections import StoreConnections
 from polyalembic.errors import MigrationFailed
+from polyalembic.events import Events
 from polyalembic.project import Project
 from polyalembic.run import Run
 from polyalembic.settings import Settings
 from polyalembic.stores.neo4j import introspect
 from polyalembic.stores.neo4j.impl import execute_statements
-from tests.support import add_revision, ledger, store_connection
+from tests.support import RecordedEvents, add_revision, ledger, store_connection
 
 TOO_LARGE = "x" * 40_000  # above the RANGE index key limit (~8 kB)
 
@@ -55,7 +56,8 @@ def test_statements_share_one_session_and_each_step_is_recorded(settings: Settin
     through the one session of the connection; every step that commits reports its progress."""
     with StoreConnections(settings) as connections:
         graph = connections.get("neo4j")
-        run = Run(connections)
+        told = RecordedEvents()
+        run = Run(connections, events=Events(told))
         progress: list[int] = []
         run.on_progress = lambda steps, _step: progress.append(steps)
         session = graph.session()
@@ -70,6 +72,8 @@ def test_statements_share_one_session_and_each_step_is_recorded(settings: Settin
                            run)  # step 5: auto-commit
         assert graph.session() is session and not session.closed()
         assert progress == [1, 2, 3, 4, 5] and run.position == 5
+        assert told.progress()[:6] == [("cypher", n, 5, "statements", False) for n in (1, 2, 3, 4, 5)] + [
+            ("cypher", 5, 5, "statements", True)], "each statement counted, the batch's two included"
         rows = graph.driver.execute_query("MATCH (s:S) RETURN s.name AS name, count(*) AS n, "
                                           "count(s.done) AS done ORDER BY name", database_=graph.database).records
         assert [r.data() for r in rows] == [{"name": "high", "n": 5, "done": 5}, {"name": "low", "n": 5, "done": 5}]

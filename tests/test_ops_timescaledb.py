@@ -24,8 +24,8 @@ from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores.timescaledb import introspect
+from tests.support import RecordedEvents, ledger, relinked, store_connection
 from tests.support import add_revision as _add_revision
-from tests.support import ledger, relinked, store_connection
 
 
 def add_revision(project: Project, filename: str, source: str) -> None:
@@ -215,7 +215,10 @@ def test_revert_hypertable_of_a_compressed_hypertable_and_its_reverse(ops_projec
         assert scalar(conn, "SELECT bool_and(is_compressed) FROM timescaledb_information.chunks") is True
         before = table_state(conn)
 
-    command.upgrade(ops_project.config(), "head")
+    told = RecordedEvents()
+    command.upgrade(ops_project.config(polyalembic_events=told), "head")
+    assert told.progress() == [("copy metrics", n, 4, "chunks", False) for n in (1, 2, 3, 4)] + [
+        ("copy metrics", 4, 4, "chunks", True)], "the copy goes chunk by chunk and tells it"
     with tsdb(settings) as conn:
         assert introspect.hypertables(conn) == {}
         after = table_state(conn)
@@ -273,7 +276,9 @@ def test_enable_compression_then_its_reverse_decompresses_and_turns_it_off(ops_p
                           "FROM timescaledb_information.chunks WHERE hypertable_name = 'metrics'") == [(4, 4)]
         assert table_state(conn)["rows"] == before, "compressed chunks read back the same rows"
 
-    command.downgrade(ops_project.config(), "-1")
+    told = RecordedEvents()
+    command.downgrade(ops_project.config(polyalembic_events=told), "-1")
+    assert told.progress()[-1] == ("decompress metrics", 4, 4, "chunks", True)
     with tsdb(settings) as conn:
         assert introspect.hypertables(conn)["metrics"] == {"compression_enabled": False, "num_chunks": 4}
         assert scalar(conn, "SELECT count(*) FILTER (WHERE is_compressed) FROM timescaledb_information.chunks") == 0

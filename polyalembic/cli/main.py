@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
+from polyalembic.events import LOG_FORMATS, Events, reporter_for
 from polyalembic.stores import STORES
 
 NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
@@ -18,7 +19,9 @@ NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
 
-    attributes = {} if ctx.obj["lock_timeout"] is None else {"polyalembic_lock_timeout": ctx.obj["lock_timeout"]}
+    attributes: dict[str, Any] = {"polyalembic_events": ctx.obj["events"]}
+    if ctx.obj["lock_timeout"] is not None:
+        attributes["polyalembic_lock_timeout"] = ctx.obj["lock_timeout"]
     return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes,
                    frozen_files=True)
 
@@ -61,17 +64,28 @@ def _says_what_and_where(exc: Exception) -> bool:
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Wait at most this long for the migration lock (default: as long as it takes).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True,
+              envvar="POLYALEMBIC_LOG_FORMAT",
+              help="json: up/down/fresh/repair print one JSON event per line on stdout (README, \"Events\").")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, lock_timeout: float | None) -> None:
+def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, lock_timeout: float | None,
+         log_format: str) -> None:
     """Migrate PostgreSQL, TimescaleDB, Neo4j and ChromaDB from one Alembic chain and one ledger."""
     setup_logging(verbose, quiet)
-    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet),
-               "lock_timeout": lock_timeout}
+    as_json = log_format == "json"
+    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet or as_json),
+               "lock_timeout": lock_timeout, "json": as_json, "events": reporter_for(log_format, quiet)}
 
 
 def _echo(ctx: click.Context, text: str) -> None:
     if not ctx.obj["quiet"]:
         echo(text)
+
+
+def _summary(ctx: click.Context, text: str) -> None:
+    """A run's closing line: with ``--log-format json`` the events say it (stdout holds JSON only)."""
+    if not ctx.obj["json"]:
+        _echo(ctx, text)
 
 
 def _show_plan(ctx: click.Context, project: Any, plan: Any, verb: str) -> None:
@@ -99,9 +113,12 @@ def up(ctx: click.Context, dry_run: bool, target: str) -> None:
     if dry_run:
         _show_plan(ctx, project, api.plan_up(project, target), "apply")
         return
-    api.up(project, target)
+    if not api.up(project, target).migrations and ctx.obj["json"]:  # Alembic did not run: say it here
+        events = Events(ctx.obj["events"], project.settings)
+        events.run_started("upgrade", 0)
+        events.run_finished()
     applied = ctx.obj["reporter"].count  # after a lock wait, another run may have applied them all
-    _echo(ctx, f"Applied {applied} migration(s)." if applied else NOTHING_TO_APPLY)
+    _summary(ctx, f"Applied {applied} migration(s)." if applied else NOTHING_TO_APPLY)
 
 
 @main.command()
@@ -117,7 +134,7 @@ def down(ctx: click.Context, count: int, dry_run: bool) -> None:
         _show_plan(ctx, project, api.plan_down(project, count), "roll back")
         return
     api.down(project, count)
-    _echo(ctx, f"Rolled back {ctx.obj['reporter'].count} migration(s).")
+    _summary(ctx, f"Rolled back {ctx.obj['reporter'].count} migration(s).")
 
 
 @main.command()
@@ -247,9 +264,9 @@ def fresh(ctx: click.Context, confirm: str | None) -> None:
             confirm = ""
     dropped = api.drop_everything(project, confirm)
     for store, things in dropped.items():
-        _echo(ctx, f"  dropped   {store:<12} {len(things)} object(s)")
+        _summary(ctx, f"  dropped   {store:<12} {len(things)} object(s)")
     api.up(project)
-    _echo(ctx, f"Fresh install done: {ctx.obj['reporter'].count} migration(s) applied.")
+    _summary(ctx, f"Fresh install done: {ctx.obj['reporter'].count} migration(s) applied.")
 
 
 @main.command()
@@ -300,7 +317,8 @@ def repair(ctx: click.Context, action: str, revision: str) -> None:
     """
     from polyalembic.repair import repair as decide
 
-    _echo(ctx, decide(_project(ctx), action, revision))
+    message = decide(_project(ctx), action, revision)
+    (_summary if action in ("resume", "retry") else _echo)(ctx, message)
 
 
 @main.command(name="help")

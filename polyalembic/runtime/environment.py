@@ -14,6 +14,7 @@ from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
+from polyalembic.events import Events, reporter_for
 from polyalembic.ledger import Ledger, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
@@ -94,10 +95,10 @@ def indexed_files(script_directory: Any) -> dict[Path, Any]:
     return {entry.path: entry for entry in entries or []}
 
 
-def preflight(migration_context: Any, executor: StepExecutor) -> None:
-    """Connect to every store the coming steps need, before the first one runs, so an
-    unreachable store, wrong credentials or a missing extension stop the run with nothing applied."""
-    revisions = planned_revisions(migration_context)
+def preflight(migration_context: Any, executor: StepExecutor, revisions: list[str] | None) -> None:
+    """Connect to every store the coming steps need (``revisions``, the planned ones), before the
+    first one runs, so an unreachable store, wrong credentials or a missing extension stop the
+    run with nothing applied."""
     if revisions is None:  # not an upgrade or downgrade: connect lazily
         return
     stores = list(dict.fromkeys(executor.migrations[r].store for r in revisions if r in executor.migrations))
@@ -175,7 +176,27 @@ def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
             "database it may write")) from None
 
 
+def events_for(config: Any, settings: Settings) -> Events:
+    """The run's events: to the reporter the CLI hands in, else as ``-x log_format=json`` or
+    ``POLYALEMBIC_LOG_FORMAT`` say (``alembic upgrade``), else progress bars on a terminal."""
+    from polyalembic.options import option
+
+    reporter = config.attributes.get("polyalembic_events")
+    return Events(reporter if reporter is not None else reporter_for(option("log_format")), settings)
+
+
 def _run_online(context: Any, state: Run) -> None:
+    """Events around the run: ``run_finished`` (with the error, if any) ends every online run."""
+    state.events = events_for(context.config, state.connections.settings)
+    try:
+        _migrate_online(context, state)
+    except BaseException as exc:
+        state.events.run_finished(exc)
+        raise
+    state.events.run_finished()
+
+
+def _migrate_online(context: Any, state: Run) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one."""
     settings = state.connections.settings
     config = context.config
@@ -201,8 +222,11 @@ def _run_online(context: Any, state: Run) -> None:
             applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads \
                 else set()
             refuse_interrupted(rows, set(release), applied)
-        preflight(context.get_context(), executor)
-        runs_migrations = bool(planned_revisions(context.get_context()))
+        revisions = planned_revisions(context.get_context())
+        preflight(context.get_context(), executor, revisions)
+        runs_migrations = bool(revisions)
+        if planned and revisions is not None:
+            state.events.run_started(planned, len(revisions))
         succeeded = False
         try:
             with context.begin_transaction():

@@ -90,6 +90,7 @@ class StepExecutor:
         as one masked line naming the migration and the step."""
         ctx = current_context()
         started = time.perf_counter()
+        self.run.events.migration_started(m.revision, m.store, m.migration_file)
         self.recorder.starting(ctx, m, upgrade, one_batch=getattr(fn, ONE_BATCH, False))
         try:
             if get_store(m.store).transactional and not self.recorder.in_ledger_transaction(m.store):
@@ -108,8 +109,10 @@ class StepExecutor:
                 self.reporter("failed", m, ms)
             where = f" at step [{step}]" if step else ""
             direction = "upgrade" if upgrade else "downgrade"
-            raise MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
-                                  f"failed{where}: {error.splitlines()[0]}: {_next_move(m, upgrade)}") from exc
+            failure = MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
+                                      f"failed{where}: {error.splitlines()[0]}: {_next_move(m, upgrade)}")
+            self.run.events.migration_failed(str(failure), step, ms)
+            raise failure from exc
         finally:
             self.recorder.finished_function()
         self.timings_ms[m.revision] = int((time.perf_counter() - started) * 1000)
@@ -145,6 +148,7 @@ class StepExecutor:
             self.touched[m.store] = None
         if self.reporter and not ctx.as_sql:
             self.reporter("applied" if step.is_upgrade else "reverted", m, ms)
+        self.run.events.migration_finished("applied" if step.is_upgrade else "reverted", ms)
 
     @staticmethod
     def allow_backwards(ctx: MigrationContext) -> bool:

@@ -38,9 +38,9 @@ def test_the_registry_declares_the_defaults_of_one_server_for_both_sql_stores() 
     assert not separate.shares_ledger_database("neo4j")
 
 
-def test_importing_the_package_and_the_cli_loads_no_driver_and_no_alembic() -> None:
-    code = ("import sys, polyalembic.cli, polyalembic.stores; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy', 'neo4j', 'chromadb'}))")
+def test_importing_the_package_and_the_cli_loads_no_driver_no_alembic_and_no_rich() -> None:
+    code = ("import sys, polyalembic.cli, polyalembic.stores; print(sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'alembic', 'sqlalchemy', 'neo4j', 'chromadb', 'rich'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -90,7 +90,8 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     # re-embedding needs the documents and metadatas only: the old embeddings are not read
     include = ["documents", "metadatas"] if op.embed else ["embeddings", "documents", "metadatas"]
     offset = 0
-    with closing(paging.pages(source, include, size, total)) as reader:
+    with closing(paging.pages(source, include, size, total)) as reader, \
+            run.progress(f"rebuild {op.name}", total, "records") as progress:
         while offset < total:
             with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
                 page = next(reader, None)
@@ -99,6 +100,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
                 embeddings = op.embed(page["documents"], page["metadatas"]) if op.embed else page["embeddings"]
                 _upsert(target, page, embeddings)
                 offset += len(page["ids"])
+                progress.advance(len(page["ids"]))
                 del page, embeddings  # before the next page arrives: at most two pages are held
     copied = target.count()
     if copied != total:
@@ -130,7 +132,8 @@ def backfill(client: Any, op: BackfillMetadataOp, run: Run) -> None:
     collection = get(client, op.name)
     total, size, offset = collection.count(), paging.page_size(client, op.batch_size), 0
     include = ["metadatas", "documents"] if op.compute else []
-    with closing(paging.pages(collection, include, size, total)) as reader:
+    with closing(paging.pages(collection, include, size, total)) as reader, \
+            run.progress(f"backfill {op.name}", total, "records") as progress:
         while offset < total:
             with run.step(f"backfill {op.name}: records {offset}..{offset + size}"):
                 page = next(reader, None)
@@ -147,6 +150,7 @@ def backfill(client: Any, op: BackfillMetadataOp, run: Run) -> None:
                 if ids:
                     collection.update(ids=ids, metadatas=metadatas)
                 offset += len(page["ids"])
+                progress.advance(len(page["ids"]))
                 del page
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic.operations import Operations
 
+from polyalembic.events import Progress
 from polyalembic.run import Run, run_of
 from polyalembic.stores.neo4j.cypher import (
     CYPHER_VERSION_PREFIX,
@@ -86,14 +87,20 @@ def _raise_index_problem(graph: GraphConnection, names: set[str] | None, timeout
 
 def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
                        parameters: dict[str, Any] | None = None, autocommit: bool = False) -> None:
-    """Run statements with the transaction rules above."""
-    params = parameters or {}
+    """Run statements with the transaction rules above, counting them for the run's progress."""
+    with run.progress("cypher", len(statements), "statements") as progress:
+        _execute(graph, statements, run, parameters or {}, autocommit, progress)
+
+
+def _execute(graph: GraphConnection, statements: list[str], run: Run, params: dict[str, Any], autocommit: bool,
+             progress: Progress) -> None:
     session = graph.session()
     batch: list[str] = []
     created: list[str | None] = []
 
     def run_alone(statement: str) -> None:
         run.checkpoint(f"cypher: {statement[:120]}", lambda: session.run(statement, params).consume())
+        progress.advance()
 
     def flush() -> None:
         if not batch:
@@ -109,6 +116,7 @@ def execute_statements(graph: GraphConnection, statements: list[str], run: Run,
                 for statement in statements:
                     with run.step(f"cypher: {statement[:120]}"):
                         tx.run(statement, params).consume()
+                    progress.advance()
                 tx.commit()
 
         run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}", write)

@@ -7,6 +7,9 @@ run in Alembic's ``autocommit_block()``; they use IF NOT EXISTS so a rerun after
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from alembic.operations import MigrateOperation, Operations
 
 
@@ -26,6 +29,18 @@ def interval(value: str | None) -> str:
     return "NULL" if value is None else f"INTERVAL {literal(value)}"
 
 
+@dataclass(frozen=True)
+class ChunkWalk:
+    """Statement ``position`` of an op works on every chunk of ``table`` at once; a live run runs
+    ``statement(chunk)`` for each chunk instead (same transaction, same result), so it can tell
+    its progress in chunks. ``--sql`` prints the one statement."""
+
+    position: int
+    task: str
+    table: str
+    statement: Callable[[str], str]
+
+
 class TimescaleOp(MigrateOperation):
     """Base of the TimescaleDB ops: ``statements()`` is what runs (or prints under --sql)."""
 
@@ -34,6 +49,10 @@ class TimescaleOp(MigrateOperation):
     def statements(self) -> list[str]:
         """The SQL this op runs; every concrete op overrides it."""
         raise TypeError(f"{type(self).__name__} defines no statements()")
+
+    def chunk_walk(self) -> ChunkWalk | None:
+        """The statement that a live run goes through chunk by chunk (a data copy), if any."""
+        return None
 
     def step_name(self) -> str:
         """How a failure names this op (the ledger's ``failed_step``)."""
@@ -85,7 +104,9 @@ class RevertHypertableOp(TimescaleOp):
 
     def statements(self) -> list[str]:
         t, tmp = ident(self.table), ident(self.table + "__plain")
-        return [f"""DO $revert_hypertable$
+        return [f"CREATE TABLE {tmp} (LIKE {t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)",
+                f"INSERT INTO {tmp} SELECT * FROM {t}",
+                f"""DO $revert_hypertable$
 DECLARE
     ddl text[];
     stmt text;
@@ -103,8 +124,6 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                           AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
     ) d;
-    CREATE TABLE {tmp} (LIKE {t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-    INSERT INTO {tmp} SELECT * FROM {t};
     DROP TABLE {t};
     ALTER TABLE {tmp} RENAME TO {ident(self.table.split('.')[-1])};
     FOREACH stmt IN ARRAY ddl LOOP
@@ -112,6 +131,11 @@ BEGIN
     END LOOP;
 END
 $revert_hypertable$"""]
+
+    def chunk_walk(self) -> ChunkWalk:
+        # a compressed chunk reads back decompressed; the hypertable itself holds no rows
+        tmp = ident(self.table + "__plain")
+        return ChunkWalk(1, f"copy {self.table}", self.table, lambda chunk: f"INSERT INTO {tmp} SELECT * FROM {chunk}")
 
     def reverse(self) -> CreateHypertableOp:
         return CreateHypertableOp(self.table, self.time_column, self.chunk_interval, migrate_data=True)
@@ -169,6 +193,10 @@ class DisableCompressionOp(TimescaleOp):
         return [f"SELECT remove_compression_policy({t}, if_exists => TRUE)",
                 f"SELECT decompress_chunk(c, if_compressed => TRUE) FROM show_chunks({t}) c",
                 f"ALTER TABLE {ident(self.table)} SET (timescaledb.compress = false)"]
+
+    def chunk_walk(self) -> ChunkWalk:
+        return ChunkWalk(1, f"decompress {self.table}", self.table,
+                         lambda chunk: f"SELECT decompress_chunk({literal(chunk)}, if_compressed => TRUE)")
 
     def reverse(self) -> EnableCompressionOp:
         if UNKNOWN in (self.segmentby, self.orderby):

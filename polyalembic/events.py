@@ -1,0 +1,220 @@
+"""What a run tells while it runs: events for CI log processors and progress for a terminal.
+
+The runtime and the stores' op implementations speak to one ``Events`` object per run (reached
+through ``Run.events``); where the words go is a ``Reporter``'s business:
+
+- ``Reporter``: the default, hears nothing; a run costs what it cost before (every method returns
+  at once, a ``Progress`` only counts);
+- ``JsonReporter``: one JSON object per line (``"v": 1``), for ``--log-format json``;
+- ``polyalembic.terminal.TerminalReporter``: rich's live progress bars on a terminal's stderr
+  (rich is imported only when a run starts there).
+
+Stdlib only: ``import polyalembic`` and reading commands stay light. Fields are masked here, once,
+so no reporter ever holds a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyalembic.settings import Settings
+
+#: the ``v`` of every JSON event; bumped only when a field changes meaning or goes away
+VERSION = 1
+#: ``--log-format`` values
+LOG_FORMATS = ("text", "json")
+
+
+class Reporter:
+    """Hears a run's events; this base hears nothing. ``interval``: at most one progress report per
+    that many seconds (the step's counter is only read then)."""
+
+    active = False
+    interval = 1.0
+
+    def emit(self, event: str, fields: dict[str, Any]) -> None:
+        """One event: its name and its (masked) fields."""
+
+    def close(self) -> None:
+        """The run is over (called once, also after a failure)."""
+
+
+class JsonReporter(Reporter):
+    """One JSON object per line on ``stream`` (stdout): ``v``, ``ts`` (UTC, ISO 8601), ``event``,
+    then the event's fields. Flushed per line, so a log processor sees each as it happens."""
+
+    active = True
+    interval = 2.0
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream
+
+    def emit(self, event: str, fields: dict[str, Any]) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stream = self.stream or sys.stdout
+        stream.write(json.dumps({"v": VERSION, "ts": stamp, "event": event, **fields}, default=str) + "\n")
+        stream.flush()
+
+
+def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
+    """``json``: JSON lines on stdout; otherwise progress bars when stderr is a terminal (and not
+    ``quiet``), else nothing at all: the output is then exactly what it was without events."""
+    if log_format == "json":
+        return JsonReporter()
+    if log_format not in (None, "", "text"):
+        from polyalembic.errors import PolyalembicError
+
+        raise PolyalembicError(f"log format must be one of {', '.join(LOG_FORMATS)} "
+                               f"(--log-format, -x log_format or POLYALEMBIC_LOG_FORMAT), got {log_format!r}")
+    if not quiet and _is_terminal(sys.stderr):
+        from polyalembic.terminal import TerminalReporter
+
+        return TerminalReporter()
+    return Reporter()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+class Progress:
+    """The counter of one long step (records copied, statements run, chunks decompressed).
+    ``advance`` adds to a counter; the reporter hears of it at most once per its interval, and a
+    step shorter than that is never reported at all."""
+
+    __slots__ = ("_events", "_next", "done", "started", "task", "total", "unit")
+
+    def __init__(self, events: Events | None, task: str, total: int | None, unit: str) -> None:
+        self._events, self.task, self.total, self.unit = events, task, total, unit
+        self.done = 0
+        self.started = time.monotonic()
+        self._next = self.started + events.reporter.interval if events else float("inf")
+
+    def advance(self, count: int = 1) -> None:
+        """``count`` more units are done."""
+        self.done += count
+        if self._events is not None and (now := time.monotonic()) >= self._next:
+            self._next = now + self._events.reporter.interval
+            self._events.progress(self, now, finished=False)
+
+    def close(self) -> None:
+        """The step ended: a step that was reported gets its final count."""
+        if self._events is not None and self._next - self._events.reporter.interval > self.started:
+            self._events.progress(self, time.monotonic(), finished=True)
+        self._events = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class Events:
+    """A run's events, in order: ``run_started``, then for each migration ``migration_started``,
+    ``step``\\* and ``progress``\\*, then ``applied``/``reverted`` or ``failed``; ``run_finished``
+    last. Holds where the run is (migration i of n) so the stores need only say what they do."""
+
+    def __init__(self, reporter: Reporter | None = None, settings: Settings | None = None) -> None:
+        self.reporter = reporter or Reporter()
+        self.active = self.reporter.active
+        self.settings = settings
+        self.command: str | None = None
+        self.total: int | None = None
+        self.index = 0
+        self.applied = 0
+        self.started = time.monotonic()
+        self.finished = False
+        self._migration: dict[str, Any] = {}
+        self._secrets: tuple[str, ...] | None = None
+        self._locations: dict[str, str] = {}
+
+    def _mask(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        from polyalembic.masking import mask_text
+
+        if self._secrets is None:  # read once: the settings don't change during a run
+            self._secrets = self.settings.secrets() if self.settings is not None else ()
+        return mask_text(text, self._secrets)
+
+    def _location(self, store: str) -> str | None:
+        if self.settings is None:
+            return None
+        if store not in self._locations:
+            self._locations[store] = self.settings.location(store)
+        return self._locations[store]
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        self.reporter.emit(event, fields)
+
+    def run_started(self, command: str, migrations: int) -> None:
+        """An upgrade or downgrade of ``migrations`` migrations starts (under the lock)."""
+        self.command, self.total, self.started = command, migrations, time.monotonic()
+        if self.active:
+            ledger = self._mask(self.settings.ledger_dsn) if self.settings else None
+            self._emit("run_started", command=command, migrations=migrations, ledger=ledger)
+
+    def migration_started(self, revision: str, store: str, file: str) -> None:
+        self.index += 1
+        if not self.active:
+            return
+        self._migration = {"revision": revision, "store": store, "file": file}
+        self._emit("migration_started", **self._migration, index=self.index, of=self.total,
+                   location=self._location(store))
+
+    def step(self, description: str) -> None:
+        """A named step of the current migration begins (a statement, an op)."""
+        if self.active:
+            self._emit("step", **self._migration, step=self._mask(description[:200]))
+
+    def progress_of(self, task: str, total: int | None, unit: str) -> Progress:
+        """The counter of a long step of the current migration (see ``Progress``)."""
+        return Progress(self if self.active else None, task, total, unit)
+
+    def progress(self, counter: Progress, now: float, finished: bool) -> None:
+        elapsed = max(now - counter.started, 1e-6)
+        rate = counter.done / elapsed
+        left = (counter.total - counter.done) / rate if counter.total is not None and rate > 0 else None
+        self._emit("progress", **self._migration, task=self._mask(counter.task), done=counter.done,
+                   total=counter.total, unit=counter.unit, rate=round(rate, 1),
+                   eta_s=None if left is None or finished else round(max(left, 0.0), 1),
+                   elapsed_ms=int(elapsed * 1000), finished=finished)
+
+    def migration_finished(self, outcome: str, ms: int | None) -> None:
+        """``applied`` or ``reverted``."""
+        self.applied += 1
+        if self.active:
+            self._emit(outcome, **self._migration, index=self.index, of=self.total, ms=ms)
+            self._migration = {}
+
+    def migration_failed(self, error: str, step: str | None, ms: int) -> None:
+        """The current migration failed: ``error`` is the one line the user sees."""
+        if self.active:
+            self._emit("failed", **self._migration, index=self.index, of=self.total, ms=ms,
+                       error=self._mask(error), step=self._mask(step))
+            self._migration = {}
+
+    def run_finished(self, error: BaseException | str | None = None) -> None:
+        """The last event of a run (once), ``ok`` false with the error's first line on a failure.
+        A command that migrates nothing (stamp, current) tells only its failure."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.active and (self.command is not None or error is not None):
+            line = (str(error).strip() or type(error).__name__).splitlines()[0] if error is not None else None
+            self._emit("run_finished", command=self.command, ok=error is None, migrations=self.total,
+                       applied=self.applied, ms=int((time.monotonic() - self.started) * 1000),
+                       error=self._mask(line))
+        self.reporter.close()
+
