@@ -2,7 +2,8 @@
 commands as subprocesses, the files they write, `polyalembic validate` on them, `alembic upgrade
 head` applying them to the real databases, and autogenerate comparing each SQL store with its
 own database (TimescaleDB's chunks, compressed chunks, aggregates and default indexes never a
-difference)."""
+difference); `alembic history` and `alembic merge`, for which `revision_environment = true` runs
+env.py too, read the files only."""
 
 from __future__ import annotations
 
@@ -149,6 +150,72 @@ def test_plain_revision_without_a_store_asks_for_one_and_writes_nothing(project_
                            "--rev-id", "abc123"))
     assert "--rev-id can't be used" in line
     assert sorted(project_copy.migrations_dir.rglob("*.py")) == before
+
+
+# --- alembic history and merge: env.py runs, the database is left alone ----------------------------------
+
+NOWHERE = "postgresql://nobody@127.0.0.1:1/nothing"  # no server listens on port 1
+
+BRANCH = """
+from alembic import op
+
+revision = "postgres_008"
+down_revision = "postgres_007"
+store = "postgres"
+
+
+def upgrade() -> None:
+    op.execute("SELECT 1")
+
+
+def downgrade() -> None:
+    op.execute("SELECT 1")
+"""
+
+
+def test_history_and_merge_read_the_files_only(project_copy: Project, settings: Settings) -> None:
+    nowhere = settings.replace(POSTGRES_DSN=NOWHERE, TIMESCALE_DSN=NOWHERE)
+    result = alembic(project_copy, nowhere, "history")
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.splitlines()
+    assert listed[0].startswith("neo4j_001 -> chromadb_001 (head), ")
+    assert listed[-1].startswith("<base> -> postgres_001, ")
+    assert len(listed) == len(project_copy.chain())
+
+    assert alembic(project_copy, settings, "history", "--verbose").returncode == 0  # a reachable, empty database
+    add_revision(project_copy, "008_branch.py", BRANCH, "postgres")  # a second head, as a branch brings
+    result = alembic(project_copy, nowhere, "merge", "-m", "join", "heads")
+    assert result.returncode == 0, result.stderr
+    merged = list((project_copy.migrations_dir / "postgres").glob("*_join.py"))
+    assert len(merged) == 1 and set(revision_of(merged[0])[1]) == {"chromadb_001", "postgres_008"}  # type: ignore[arg-type]
+    assert alembic(project_copy, settings, "merge", "-m", "join again", "heads").returncode == 0
+    assert tables(settings, "postgres") == set(), "no ledger, no alembic_version: nothing written"
+    # polyalembic refuses the merge revision Alembic wrote (its name, its empty upgrade), in one line
+    line = failure(alembic(project_copy, settings, "upgrade", "heads"))
+    assert re.search(r"nothing was applied: migrations/postgres/[0-9a-f]{12}_join(_again)?\.py: name must be "
+                     r"NNN_name\.py", line), line
+
+
+def test_history_indicate_current_reads_the_current_revision_without_the_lock(project_copy: Project,
+                                                                            settings: Settings) -> None:
+    result = alembic(project_copy, settings, "history", "-i")
+    assert result.returncode == 0, result.stderr
+    assert "(current)" not in result.stdout
+    assert tables(settings, "postgres") == set(), "read, not created"
+
+    assert alembic(project_copy, settings, "upgrade", "postgres_002").returncode == 0
+    result = alembic(project_copy, settings, "history", "--indicate-current")
+    assert result.returncode == 0, result.stderr
+    assert [line.split(",")[0] for line in result.stdout.splitlines() if "(current)" in line] == [
+        "postgres_001 -> postgres_002 (current)"]
+    result = alembic(project_copy, settings, "history", "-r", "current:")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].startswith("postgres_001 -> postgres_002, ")  # the range starts there
+
+    line = failure(alembic(project_copy, settings.replace(POSTGRES_DSN=NOWHERE, TIMESCALE_DSN=NOWHERE),
+                           "history", "-i"))
+    assert "postgres: cannot connect to postgresql://nobody@127.0.0.1:1/nothing" in line
+    assert line.endswith("in POSTGRES_DSN")
 
 
 # --- autogenerate and check ------------------------------------------------------------------------------

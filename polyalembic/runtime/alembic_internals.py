@@ -1,6 +1,7 @@
 """The places where polyalembic reaches into Alembic's internals, and nowhere else: the step
-function of ``upgrade``/``downgrade``, the ``op`` proxy, and, for ``alembic revision`` and
-``alembic check``, the command's arguments and the name of each file it writes.
+function of ``upgrade``/``downgrade``, the ``op`` proxy, for ``alembic revision`` and
+``alembic check`` the command's arguments and the name of each file it writes, and the work
+functions ``alembic history`` and ``alembic merge`` hand to env.py.
 
 ``tests/unit/test_alembic_internals.py`` checks them against the installed Alembic, so an Alembic
 release that changes them fails that test loudly instead of a migration quietly; pyproject.toml
@@ -9,7 +10,7 @@ pins the range that was checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -117,3 +118,49 @@ def name_new_files(script_directory: Any, names: dict[str, str]) -> None:
     template = _FileNames("%(rev)s")
     template.names = dict(names)
     script_directory.file_template = template
+
+
+def _work_function(context: Any) -> Any:
+    """The function the running command hands to env.py (``EnvironmentContext(..., fn=...)``)."""
+    environment = getattr(context, "_proxy", context)  # the module alembic.context, or the object
+    return getattr(environment, "context_opts", {}).get("fn")
+
+
+def merging(context: Any) -> bool:
+    """True under ``alembic merge``: its work function does nothing; Alembic writes the merge file
+    itself once env.py returns."""
+    return getattr(_work_function(context), "__qualname__", "") == "merge.<locals>.nothing"
+
+
+def _closure(fn: Any) -> dict[str, Any]:
+    return {name: cell.cell_contents for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True)}
+
+
+@dataclass(frozen=True)
+class HistoryCommand:
+    """What a running ``alembic history`` asked for."""
+
+    #: ``-i/--indicate-current`` or a range naming ``current``: the listing needs the current revision
+    needs_current: bool
+    #: Alembic's ``_display_current_history(rev, context)``: prints the listing; reads only ``rev``
+    display: Callable[[Any, Any], Any]
+
+    def show(self, currents: tuple[str, ...]) -> None:
+        """Print the history, marking ``currents`` (the revisions the database is at)."""
+        self.display(currents, None)
+
+
+_HISTORY = "history.<locals>._display_history_w_current.<locals>._display_current_history"
+
+
+def history_command(context: Any) -> HistoryCommand | None:
+    """The ``history`` command env.py runs under (``revision_environment = true`` runs env.py for
+    it), None under any other. Its arguments are in the closure of the function it hands to env.py:
+    ``base``/``head`` (the range), and ``indicate_current`` in that of ``_display_history``."""
+    fn = _work_function(context)
+    if getattr(fn, "__qualname__", "") != _HISTORY:
+        return None
+    outer = _closure(fn)
+    indicate_current = _closure(outer["_display_history"])["indicate_current"]
+    return HistoryCommand(needs_current=bool(indicate_current) or "current" in (outer["base"], outer["head"]),
+                          display=fn)

@@ -20,7 +20,14 @@ from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
 from polyalembic.run import OPTION, Run
-from polyalembic.runtime.alembic_internals import planned_command, planned_revisions, revision_command
+from polyalembic.runtime.alembic_internals import (
+    HistoryCommand,
+    history_command,
+    merging,
+    planned_command,
+    planned_revisions,
+    revision_command,
+)
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
@@ -53,6 +60,12 @@ def _run(context: Any) -> None:
 
         revise(context, command, settings, handed_in)
         return
+    if merging(context):  # Alembic writes the merge file itself: nothing to connect to
+        return
+    history = history_command(context)
+    if history is not None:
+        _show_history(history, settings)
+        return
     state = Run(StoreConnections(settings))
     try:
         if context.is_offline_mode():
@@ -61,6 +74,18 @@ def _run(context: Any) -> None:
             _run_online(context, state)
     finally:
         state.connections.close()
+
+
+def _show_history(command: HistoryCommand, settings: Settings) -> None:
+    """``alembic history`` lists the chain from the files: the ledger database is read (no lock,
+    nothing created) only for the current revision ``-i`` or a ``current`` range asks for."""
+    from polyalembic.ledger_read import current_revision, reading
+
+    current = None
+    if command.needs_current:
+        with reading(settings) as query:
+            current = current_revision(query)
+    command.show((current,) if current else ())
 
 
 def _configure_kwargs(executor: StepExecutor, state: Run) -> dict[str, Any]:

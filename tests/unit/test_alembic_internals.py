@@ -3,6 +3,7 @@ changes them, these fail loudly (see polyalembic/runtime/alembic_internals.py)."
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from alembic import command
@@ -56,22 +57,27 @@ def test_operations_on_points_op_at_a_context_and_back_at_the_outer_one() -> Non
 
 ENV_PY = '''
 from alembic import context
-from polyalembic.runtime.alembic_internals import revision_command
+from polyalembic.runtime.alembic_internals import history_command, merging, revision_command
 
 command = revision_command(context)
 context.config.attributes["seen"] = command
 if command is not None and not command.check:
     command.directives[:] = []  # Alembic then writes nothing
+history = history_command(context)
+context.config.attributes["history"] = history
+context.config.attributes["merging"] = merging(context)
+if history is not None:
+    history.show(("one_001",))
 '''
 
 
-def _script_directory(tmp_path: Path) -> Config:
+def _script_directory(tmp_path: Path, stdout: io.StringIO | None = None) -> Config:
     (tmp_path / "env.py").write_text(ENV_PY)
     (tmp_path / "script.py.mako").write_text(
         'revision = ${repr(up_revision)}\ndown_revision = ${repr(down_revision)}\n')
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
-    config = Config()
+    config = Config(stdout=stdout or io.StringIO())
     config.set_main_option("script_location", str(tmp_path))
     config.set_main_option("version_locations", f"{tmp_path / 'one'} {tmp_path / 'two'}")
     config.set_main_option("path_separator", "space")
@@ -111,3 +117,26 @@ def test_name_new_files_names_each_generated_revision_file(tmp_path: Path) -> No
     assert Path(first.path) == tmp_path / "one" / "001_first.py"
     assert Path(second.path) == tmp_path / "two" / "001_second.py"
     assert second.down_revision == "one_001"
+
+
+def test_history_command_reads_whether_alembic_history_needs_the_current_revision(tmp_path: Path) -> None:
+    shown = io.StringIO()
+    config = _script_directory(tmp_path, shown)
+    script = ScriptDirectory.from_config(config)
+    script.generate_revision("one_001", "first", version_path=str(tmp_path / "one"))
+    script.generate_revision("two_001", "second", head="one_001", version_path=str(tmp_path / "two"))
+    for args, needs_current in (({}, False), ({"verbose": True}, False), ({"indicate_current": True}, True),
+                                ({"rev_range": "current:"}, True), ({"rev_range": ":current"}, True),
+                                ({"rev_range": "one_001:"}, False)):
+        command.history(config, **args)  # type: ignore[arg-type]
+        history = config.attributes["history"]
+        assert history is not None and history.needs_current is needs_current, args
+        assert config.attributes["seen"] is None and not config.attributes["merging"]
+    # the function Alembic handed over printed the listing, marking the currents it was given
+    assert "one_001 -> two_001 (head), \n<base> -> one_001, \n" in shown.getvalue()
+    assert "one_001 -> two_001 (head), \n<base> -> one_001 (current), \n" in shown.getvalue()  # -i
+
+    command.merge(config, "heads", message="join")  # one head: Alembic writes a plain revision after it
+    assert config.attributes["merging"] and config.attributes["history"] is None
+    command.revision(config, message="x", version_path=str(tmp_path / "one"))
+    assert not config.attributes["merging"] and config.attributes["history"] is None
