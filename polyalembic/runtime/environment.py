@@ -14,7 +14,7 @@ from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
-from polyalembic.ledger import Ledger, connect_ledger, read_rows
+from polyalembic.ledger import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
@@ -88,10 +88,10 @@ def indexed_files(script_directory: Any) -> dict[Path, Any]:
     return {entry.path: entry for entry in entries or []}
 
 
-def preflight(migration_context: Any, executor: StepExecutor) -> None:
-    """Connect to every store the coming steps need, before the first one runs, so an
-    unreachable store, wrong credentials or a missing extension stop the run with nothing applied."""
-    revisions = planned_revisions(migration_context)
+def preflight(migration_context: Any, executor: StepExecutor, revisions: list[str] | None) -> None:
+    """Connect to every store the coming steps (``revisions``; None: not an upgrade or downgrade)
+    need, before the first one runs, so an unreachable store, wrong credentials or a missing
+    extension stop the run with nothing applied."""
     if revisions is None:  # not an upgrade or downgrade: connect lazily
         return
     stores = list(dict.fromkeys(executor.migrations[r].store for r in revisions if r in executor.migrations))
@@ -182,7 +182,8 @@ def _run_online(context: Any, state: Run) -> None:
         release = config.attributes.get("polyalembic_release") or {}
         resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
                         if how == "resume" else 0) for rev, how in release.items()}
-        recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
+        recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection),
+                            resume=resume)
         executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
         executor.bind(context.script, indexed_files(context.script))
         context.configure(connection=connection, **_configure_kwargs(executor, state))
@@ -195,8 +196,11 @@ def _run_online(context: Any, state: Run) -> None:
             applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads \
                 else set()
             refuse_interrupted(rows, set(release), applied)
-        preflight(context.get_context(), executor)
-        runs_migrations = bool(planned_revisions(context.get_context()))
+        revisions = planned_revisions(context.get_context())
+        if planned == "upgrade" and revisions and all(r in executor.migrations for r in revisions):
+            executor.recorder.plan([executor.migrations[r] for r in revisions])
+        preflight(context.get_context(), executor, revisions)
+        runs_migrations = bool(revisions)
         succeeded = False
         try:
             with context.begin_transaction():
