@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
+from polyalembic.cli.startup import defer_collection, resume
 from polyalembic.stores import STORES
 
 NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
@@ -18,7 +19,9 @@ NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
 
-    attributes = {} if ctx.obj["lock_timeout"] is None else {"polyalembic_lock_timeout": ctx.obj["lock_timeout"]}
+    attributes: dict[str, Any] = {"polyalembic_before_migrations": resume}
+    if ctx.obj["lock_timeout"] is not None:
+        attributes["polyalembic_lock_timeout"] = ctx.obj["lock_timeout"]
     return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes,
                    frozen_files=True)
 
@@ -65,6 +68,7 @@ def _says_what_and_where(exc: Exception) -> bool:
 def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, lock_timeout: float | None) -> None:
     """Migrate PostgreSQL, TimescaleDB, Neo4j and ChromaDB from one Alembic chain and one ledger."""
     setup_logging(verbose, quiet)
+    defer_collection(ctx)
     ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet),
                "lock_timeout": lock_timeout}
 

@@ -201,6 +201,9 @@ def _run_online(context: Any, state: Run) -> None:
             executor.recorder.plan([executor.migrations[r] for r in revisions])
         preflight(context.get_context(), executor, revisions)
         runs_migrations = bool(revisions)
+        before_migrations = config.attributes.get("polyalembic_before_migrations")
+        if before_migrations is not None:  # the CLI's: its start-up is over (cli/startup.py)
+            before_migrations()
         succeeded = False
         try:
             with context.begin_transaction():
