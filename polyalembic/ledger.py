@@ -76,6 +76,10 @@ _STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
     .values(completed_steps=v("completed_steps")),
     "reverted": lambda v: _with_audit(sa.delete(migrations_table).where(migrations_table.c.revision == v("revision")),
                                       _audit_of(v)),
+    # a migration applied and the next one of the run marked `running`, in one statement (its
+    # columns are bound as next_<column>): see runtime/recording.py, rule 2
+    "applied_then_running": lambda v: _with_audit(_upsert_of(v), _audit_of(v)).add_cte(
+        _upsert_of(lambda column: v(f"next_{column}")).returning(migrations_table.c.revision).cte("next_running")),
 }
 
 
@@ -118,8 +122,41 @@ def _bound(kind: str, **values: Any) -> sa.TextClause:
     return text.bindparams(*(sa.bindparam(k, v, type_=_TYPES.get(k)) for k, v in values.items() if k in names))
 
 
+@functools.cache
+def _driver_text(kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+    """The statement ``kind`` as the SQL its driver takes (``dialect``'s placeholders), and its
+    parameter names, compiled once."""
+    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=dialect)
+    return str(compiled), tuple(compiled.params)
+
+
+class OnConnection:
+    """The ``Execute`` of an online connection that runs the ledger's row writes as SQL compiled
+    once for its driver (``exec_driver_sql``): half the client's CPU of binding and executing the
+    text() form, for statements written at every migration. Anything else runs as given."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+    def __call__(self, statement: Any) -> Any:
+        return self.connection.execute(statement)
+
+    def write(self, kind: str, values: dict[str, Any]) -> None:
+        sql, names = _driver_text(kind, self.connection.dialect)
+        self.connection.exec_driver_sql(sql, {name: values[name] for name in names})
+
+
+def _write(execute: Execute, kind: str, values: dict[str, Any]) -> None:
+    """Run the ledger statement ``kind`` with ``values`` through ``execute``."""
+    if isinstance(execute, OnConnection):
+        execute.write(kind, values)
+    else:
+        execute(_bound(kind, **values))
+
+
 #: the parameters' SQL types, so that --sql renders a NULL or a number as such
-_TYPES = {"execution_ms": sa.Integer(), "completed_steps": sa.Integer()}
+_TYPES = {"execution_ms": sa.Integer(), "completed_steps": sa.Integer(),
+          "next_execution_ms": sa.Integer(), "next_completed_steps": sa.Integer()}
 
 
 class Ledger:
@@ -143,14 +180,23 @@ class Ledger:
 
     def running(self, execute: Execute, m: Migration, completed_steps: int | None) -> None:
         """``running``; ``completed_steps`` is None for a migration that runs as one transaction."""
-        execute(_bound("running", **self._values(m, "running", completed_steps=completed_steps)))
+        _write(execute, "running", self._values(m, "running", completed_steps=completed_steps))
 
     def progress(self, execute: Execute, m: Migration, completed_steps: int) -> None:
         """Another step of a migration that commits as it goes is done."""
-        execute(_bound("progress", revision=m.revision, completed_steps=completed_steps))
+        _write(execute, "progress", {"revision": m.revision, "completed_steps": completed_steps})
 
-    def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade") -> None:
-        execute(_bound("applied", **self._values(m, "applied", execution_ms=ms, action=action)))
+    def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade",
+                then_running: tuple[Migration, int | None] | None = None) -> None:
+        """``m`` applied; ``then_running``: (the next migration, its completed steps) marked
+        ``running`` by the same statement, as ``running`` would."""
+        values = self._values(m, "applied", execution_ms=ms, action=action)
+        if then_running is None:
+            _write(execute, "applied", values)
+            return
+        following, steps = then_running
+        values |= {f"next_{k}": v for k, v in self._values(following, "running", completed_steps=steps).items()}
+        _write(execute, "applied_then_running", values)
 
     def applied_sql(self, m: Migration) -> str:
         """The ``applied`` row and its audit row as SQL text with the values written in, to be
@@ -183,7 +229,7 @@ class Ledger:
         execute(self._audit(m, "downgrade_failed", ms, error[:4000]))
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
-        execute(_bound("reverted", **self._values(m, "", execution_ms=ms, action=action)))
+        _write(execute, "reverted", self._values(m, "", execution_ms=ms, action=action))
 
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:

@@ -431,3 +431,79 @@ def test_a_downgrade_that_failed_part_way_blocks_up_and_names_its_own_choices(pr
     assert kept.exit_code == 0 and "stays applied" in kept.output
     assert {r.revision: r.status for r in ledger(settings)}["neo4j_001"] == "applied"
     assert cli(project_copy, settings, "up").exit_code == 0  # chromadb_001 again; nothing blocks
+
+
+MARKED = '''
+from alembic import op
+import sqlalchemy as sa
+revision = "neo4j_{n:03d}"
+down_revision = "{down}"
+store = "neo4j"
+def upgrade():
+    # what the ledger says while this migration runs (the migrations' connection reads what is committed)
+    rows = op.get_bind().execute(sa.text(
+        "SELECT revision, status, completed_steps FROM schema_migrations "
+        "WHERE revision IN ('neo4j_002', 'neo4j_003') ORDER BY revision")).all()
+    seen = [f"{{r}}:{{s}}:{{c}}" for r, s, c in rows]
+    op.run_cypher("CREATE (:Mark {{n: $n, seen: $seen}})", parameters={{"n": {n}, "seen": seen}})
+def downgrade():
+    op.run_cypher("MATCH (m:Mark {{n: {n}}}) DELETE m")
+'''
+REFUSE_AUDIT_OF_002 = """
+CREATE FUNCTION refuse_002() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit refused for %', NEW.revision; END $$;
+CREATE TRIGGER refuse_002 BEFORE INSERT ON schema_migrations_audit
+FOR EACH ROW WHEN (NEW.revision = 'neo4j_002' AND NEW.action = 'upgrade') EXECUTE FUNCTION refuse_002();
+"""
+
+
+def marks(settings: Settings) -> list[tuple[int, list[str]]]:
+    with store_connection(settings, "neo4j") as graph:
+        records, _, _ = graph.driver.execute_query("MATCH (m:Mark) RETURN m.n AS n, m.seen AS seen ORDER BY n",
+                                                   database_=graph.database)
+    return [(r["n"], r["seen"]) for r in records]
+
+
+@pytest.fixture
+def two_marks(project_copy: Project, settings: Settings) -> Project:
+    """The seed set applied, then two Cypher migrations that note what the ledger says as they run."""
+    assert cli(project_copy, settings, "up").exit_code == 0
+    add_revision(project_copy, "002_mark.py", MARKED.format(n=2, down="chromadb_001"), "neo4j")
+    add_revision(project_copy, "003_mark.py", MARKED.format(n=3, down="neo4j_002"), "neo4j")
+    return project_copy
+
+
+def test_a_cypher_migration_runs_with_its_row_running_and_the_one_before_applied(two_marks: Project,
+                                                                               settings: Settings) -> None:
+    """The next migration's `running` row travels with the previous one's `applied` statement: a
+    migration still starts with its own row committed as running, no step done."""
+    result = cli(two_marks, settings, "up")
+    assert result.exit_code == 0, result.output
+    assert marks(settings) == [(2, ["neo4j_002:running:0"]), (3, ["neo4j_002:applied:None", "neo4j_003:running:0"])]
+    rows = {r.revision: r for r in ledger(settings)}
+    assert [(rows[r].status, rows[r].completed_steps) for r in ("neo4j_002", "neo4j_003")] == [("applied", None)] * 2
+    assert [a for a, _ in audit(settings, "neo4j_003")] == ["upgrade"]
+
+
+def test_a_refused_applied_write_takes_the_next_running_row_with_it(two_marks: Project, settings: Settings) -> None:
+    """neo4j_002's statement committed in Neo4j, its ledger write was refused: its row stays running
+    with the step recorded, neo4j_003 (whose running row was in the refused statement) has no row,
+    and a resume finishes both without repeating the step."""
+    with psycopg.connect(libpq_dsn(settings.ledger_dsn), autocommit=True) as conn:
+        conn.execute(REFUSE_AUDIT_OF_002)
+    failed = cli(two_marks, settings, "up")
+    assert failed.exit_code == 1 and "audit refused for neo4j_002" in failed.output, failed.output
+    rows = {r.revision: r for r in ledger(settings)}
+    assert (rows["neo4j_002"].status, rows["neo4j_002"].completed_steps) == ("running", 1)
+    assert "neo4j_003" not in rows
+    assert [n for n, _ in marks(settings)] == [2]
+    with psycopg.connect(libpq_dsn(settings.ledger_dsn), autocommit=True) as conn:
+        conn.execute("DROP TRIGGER refuse_002 ON schema_migrations_audit")
+    refused = cli(two_marks, settings, "up")
+    assert refused.exit_code == 1 and "neo4j_002" in refused.output and "interrupted while running" in refused.output
+    resumed = cli(two_marks, settings, "repair", "resume", "neo4j_002")
+    assert resumed.exit_code == 0 and "skipping its 1 completed step(s)" in resumed.output, resumed.output
+    assert cli(two_marks, settings, "up").exit_code == 0
+    assert [n for n, _ in marks(settings)] == [2, 3]  # Mark 2 was not written twice
+    assert {r.revision: r.status for r in ledger(settings)}["neo4j_003"] == "applied"
+    assert cli(two_marks, settings, "status", "--check").exit_code == 0

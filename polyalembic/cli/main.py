@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
+from polyalembic.cli.startup import defer_collection, resume
 from polyalembic.events import LOG_FORMATS, Events, reporter_for
 from polyalembic.stores import STORES
 
@@ -19,7 +20,7 @@ NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
 
-    attributes: dict[str, Any] = {"polyalembic_events": ctx.obj["events"]}
+    attributes: dict[str, Any] = {"polyalembic_events": ctx.obj["events"], "polyalembic_before_migrations": resume}
     if ctx.obj["lock_timeout"] is not None:
         attributes["polyalembic_lock_timeout"] = ctx.obj["lock_timeout"]
     return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes,
@@ -72,6 +73,7 @@ def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, loc
          log_format: str) -> None:
     """Migrate PostgreSQL, TimescaleDB, Neo4j and ChromaDB from one Alembic chain and one ledger."""
     setup_logging(verbose, quiet)
+    defer_collection(ctx)
     as_json = log_format == "json"
     ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet or as_json),
                "lock_timeout": lock_timeout, "json": as_json, "events": reporter_for(log_format, quiet)}

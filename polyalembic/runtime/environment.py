@@ -15,7 +15,7 @@ from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
 from polyalembic.events import Events, reporter_for
-from polyalembic.ledger import Ledger, connect_ledger, read_rows
+from polyalembic.ledger import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
@@ -121,9 +121,9 @@ def indexed_files(script_directory: Any) -> dict[Path, Any]:
 
 
 def preflight(migration_context: Any, executor: StepExecutor, revisions: list[str] | None) -> None:
-    """Connect to every store the coming steps need (``revisions``, the planned ones), before the
-    first one runs, so an unreachable store, wrong credentials or a missing extension stop the
-    run with nothing applied."""
+    """Connect to every store the coming steps (``revisions``; None: not an upgrade or downgrade)
+    need, before the first one runs, so an unreachable store, wrong credentials or a missing
+    extension stop the run with nothing applied."""
     if revisions is None:  # not an upgrade or downgrade: connect lazily
         return
     stores = list(dict.fromkeys(executor.migrations[r].store for r in revisions if r in executor.migrations))
@@ -234,7 +234,8 @@ def _migrate_online(context: Any, state: Run) -> None:
         release = config.attributes.get("polyalembic_release") or {}
         resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
                         if how == "resume" else 0) for rev, how in release.items()}
-        recorder = Recorder(Ledger(), settings, state, status_execute=status_connection.execute, resume=resume)
+        recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection),
+                            resume=resume)
         executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
         executor.bind(context.script, indexed_files(context.script))
         context.configure(connection=connection, **_configure_kwargs(executor, state))
@@ -248,10 +249,15 @@ def _migrate_online(context: Any, state: Run) -> None:
                 else set()
             refuse_interrupted(rows, set(release), applied)
         revisions = planned_revisions(context.get_context())
+        if planned == "upgrade" and revisions and all(r in executor.migrations for r in revisions):
+            executor.recorder.plan([executor.migrations[r] for r in revisions])
         preflight(context.get_context(), executor, revisions)
         runs_migrations = bool(revisions)
         if planned and revisions is not None:
             state.events.run_started(planned, len(revisions))
+        before_migrations = config.attributes.get("polyalembic_before_migrations")
+        if before_migrations is not None:  # the CLI's: its start-up is over (cli/startup.py)
+            before_migrations()
         succeeded = False
         try:
             with context.begin_transaction():

@@ -9,7 +9,10 @@
 2. **Everywhere else** (Neo4j, ChromaDB, a SQL store on another database, a pair file marked
    ``-- polyalembic: no-transaction``): a ``running`` row is committed on the lock's connection
    before the migration starts, and replaced by ``applied`` when it finishes. A crash in between
-   leaves ``running``.
+   leaves ``running``. When the migration before it in the same upgrade finishes, its ``applied``
+   statement writes this ``running`` row too (one round trip less per migration): a crash between
+   the two leaves ``running`` with no step recorded, as a crash just after that row was written
+   on its own always could.
 3. **Early commits.** A migration under rule 1 whose op commits on its own (an autocommit block:
    a continuous aggregate WITH DATA, a refresh, a no-transaction file run by a Python revision)
    gets its ``running`` row just before that first commit, once: from then on rule 2 holds.
@@ -42,9 +45,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from typing import Any
 
-from polyalembic.ledger import Execute, Ledger
+from polyalembic.ledger import Execute, Ledger, OnConnection
 from polyalembic.ledger_read import Query
 from polyalembic.migration import Migration
 from polyalembic.run import Run
@@ -65,6 +69,12 @@ class Recorder:
         self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
         self.resume = resume or {}  # revision -> completed steps to skip (repair resume/retry)
         self._shares_ledger: dict[str, bool] = {}
+        self._next: dict[str, Migration] = {}  # revision -> the migration the upgrade runs after it
+        self._premarked: str | None = None  # the revision whose `running` row the last applied wrote
+
+    def plan(self, migrations: list[Migration]) -> None:
+        """The upgrade's migrations in the order it runs them (rule 2's ``running`` row of the next)."""
+        self._next = {m.revision: following for m, following in pairwise(migrations)}
 
     def in_ledger_transaction(self, store: str) -> bool:
         if store not in self._shares_ledger:  # asked for every migration; settings are fixed for the run
@@ -73,6 +83,11 @@ class Recorder:
 
     def _status(self, ctx: Any) -> Execute:
         return self.status_execute or ctx.execute
+
+    @staticmethod
+    def _in_transaction(ctx: Any) -> Execute:
+        """The migration's transaction on the ledger database (``--sql``: its rendering)."""
+        return ctx.execute if ctx.as_sql else OnConnection(ctx.connection)
 
     def starting(self, ctx: Any, m: Migration, upgrade: bool, one_batch: bool = False) -> None:
         """Rules 2, 3 and 3b, before a migration's function runs; ``one_batch``: the function
@@ -83,7 +98,7 @@ class Recorder:
         if not upgrade:
             return
         status = self._status(ctx)
-        one_transaction = get_store(m.store).transactional and not m.commits_early()
+        one_transaction = self._one_transaction(m)
         with_ledger = one_transaction and self.in_ledger_transaction(m.store)
         if ctx.as_sql:
             if not with_ledger:
@@ -91,15 +106,25 @@ class Recorder:
             return
         done = run.resume_after = self.resume.get(m.revision, 0)  # a resume keeps what was recorded
         run.on_progress = lambda steps, _step: self.ledger.progress(status, m, steps)
+        premarked, self._premarked = self._premarked == m.revision, None
         if with_ledger:
             run.before_early_commit = lambda: self.ledger.running(status, m, done)
             if one_batch and not done:
                 run.trailer = self.ledger.applied_sql(m)
-        elif one_transaction:
-            self.ledger.running(status, m, done or None)
+            return
+        if not premarked:
+            self.ledger.running(status, m, self._running_steps(m))
+        if one_transaction:
             run.before_early_commit = lambda: self.ledger.progress(status, m, done)
-        else:
-            self.ledger.running(status, m, done)
+
+    def _one_transaction(self, m: Migration) -> bool:
+        return get_store(m.store).transactional and not m.commits_early()
+
+    def _running_steps(self, m: Migration) -> int | None:
+        """``completed_steps`` of ``m``'s ``running`` row (rule 2), None for a migration that runs as
+        one transaction on its own database; a resume keeps what was recorded."""
+        done = self.resume.get(m.revision, 0)
+        return (done or None) if self._one_transaction(m) else done
 
     def finished_function(self) -> None:
         self.run.before_early_commit = None
@@ -118,18 +143,27 @@ class Recorder:
 
     def finished(self, ctx: Any, m: Migration, upgrade: bool, ms: int | None) -> None:
         """Rule 1 (and the second half of rule 2): inside the ledger database's transaction."""
-        if upgrade:
+        following = None if ctx.as_sql or not upgrade else self._next.get(m.revision)
+        if following is not None and not (self._one_transaction(following) and
+                                          self.in_ledger_transaction(following.store)):
+            if self.run.trailer_sent:  # m's row went with its statements: only the next one's is left
+                self.ledger.running(self._in_transaction(ctx), following, self._running_steps(following))
+            else:
+                self.ledger.applied(self._in_transaction(ctx), m, ms,
+                                    then_running=(following, self._running_steps(following)))
+            self._premarked = following.revision
+        elif upgrade:
             if not self.run.trailer_sent:  # else it went with the migration's statements
-                self.ledger.applied(ctx.execute, m, ms)
+                self.ledger.applied(self._in_transaction(ctx), m, ms)
         else:
-            self.ledger.reverted(ctx.execute, m, ms)
+            self.ledger.reverted(self._in_transaction(ctx), m, ms)
 
     def stamped(self, ctx: Any, m: Migration, upgrade: bool) -> None:
         """Rule 6."""
         if upgrade:
-            self.ledger.applied(ctx.execute, m, None, action="stamp")
+            self.ledger.applied(self._in_transaction(ctx), m, None, action="stamp")
         else:
-            self.ledger.reverted(ctx.execute, m, None, action="unstamp")
+            self.ledger.reverted(self._in_transaction(ctx), m, None, action="unstamp")
 
     def stores_to_snapshot(self, touched: Iterable[str], failed: Iterable[str], used: Iterable[str]) -> list[str]:
         """Rule 8's stores: those touched, plus those of ``used`` sharing a database with one, minus
