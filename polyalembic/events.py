@@ -33,10 +33,12 @@ LOG_FORMATS = ("text", "json")
 
 class Reporter:
     """Hears a run's events; this base hears nothing. ``interval``: at most one progress report per
-    that many seconds (the step's counter is only read then)."""
+    that many seconds (the step's counter is only read then); ``every_end``: every counted step's
+    end is reported, even one shorter than the interval (else only those reported before)."""
 
     active = False
     interval = 1.0
+    every_end = False
 
     def emit(self, event: str, fields: dict[str, Any]) -> None:
         """One event: its name and its (masked) fields."""
@@ -51,6 +53,7 @@ class JsonReporter(Reporter):
 
     active = True
     interval = 2.0
+    every_end = True  # a log keeps each step's count and rate, however short the step
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream
@@ -88,8 +91,8 @@ def _is_terminal(stream: Any) -> bool:
 
 class Progress:
     """The counter of one long step (records copied, statements run, chunks decompressed).
-    ``advance`` adds to a counter; the reporter hears of it at most once per its interval, and a
-    step shorter than that is never reported at all."""
+    ``advance`` adds to a counter; the reporter hears of it at most once per its interval, and of
+    a step shorter than that only at its end when it keeps every end (JSON), else not at all."""
 
     __slots__ = ("_events", "_next", "done", "started", "task", "total", "unit")
 
@@ -107,8 +110,10 @@ class Progress:
             self._events.progress(self, now, finished=False)
 
     def close(self) -> None:
-        """The step ended: a step that was reported gets its final count."""
-        if self._events is not None and self._next - self._events.reporter.interval > self.started:
+        """The step ended: a step that was reported (or any step, for a reporter that keeps every
+        end) gets its final count."""
+        events = self._events
+        if events is not None and (events.reporter.every_end or self._next - events.reporter.interval > self.started):
             self._events.progress(self, time.monotonic(), finished=True)
         self._events = None
 
