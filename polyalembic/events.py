@@ -9,6 +9,8 @@ through ``Run.events``); where the words go is a ``Reporter``'s business:
 - ``polyalembic.terminal.TerminalReporter``: rich's live progress bars on a terminal's stderr
   (rich is imported only when a run starts there).
 
+``polyalembic.reporters.reporter_for`` picks one for a run.
+
 Stdlib only: ``import polyalembic`` and reading commands stay light. Fields are masked here, once,
 so no reporter ever holds a secret.
 """
@@ -63,30 +65,6 @@ class JsonReporter(Reporter):
         stream = self.stream or sys.stdout
         stream.write(json.dumps({"v": VERSION, "ts": stamp, "event": event, **fields}, default=str) + "\n")
         stream.flush()
-
-
-def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
-    """``json``: JSON lines on stdout; otherwise progress bars when stderr is a terminal (and not
-    ``quiet``), else nothing at all: the output is then exactly what it was without events."""
-    if log_format == "json":
-        return JsonReporter()
-    if log_format not in (None, "", "text"):
-        from polyalembic.errors import PolyalembicError
-
-        raise PolyalembicError(f"log format must be one of {', '.join(LOG_FORMATS)} "
-                               f"(--log-format, -x log_format or POLYALEMBIC_LOG_FORMAT), got {log_format!r}")
-    if not quiet and _is_terminal(sys.stderr):
-        from polyalembic.terminal import TerminalReporter
-
-        return TerminalReporter()
-    return Reporter()
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # replaced or closed streams
-        return False
 
 
 class Progress:

@@ -4,7 +4,7 @@ One bar for the run (migration i of n, its store and file, the step it is at, el
 per long step a store reports (records, records/s, ETA). A finished long step leaves one line
 (``rebuild docs: 20,000 records in 46.1 s, 434 records/s``). Lines printed meanwhile (the CLI's
 ``applied`` lines, log warnings) appear above the bars instead of tearing them. Only
-``events.reporter_for`` builds this, and only when stderr is a terminal; rich is imported when a run
+``reporters.reporter_for`` builds this, and only when stderr is a terminal; rich is imported when a run
 starts.
 """
 

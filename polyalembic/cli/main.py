@@ -11,7 +11,8 @@ import click
 
 from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
 from polyalembic.cli.startup import defer_collection, resume
-from polyalembic.events import LOG_FORMATS, Events, reporter_for
+from polyalembic.events import LOG_FORMATS, Events
+from polyalembic.reporters import reporter_for
 from polyalembic.stores import STORES
 
 NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."

@@ -14,11 +14,12 @@ from polyalembic import ledger_schema
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
-from polyalembic.events import Events, reporter_for
+from polyalembic.events import Events
 from polyalembic.ledger import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.lock import migration_lock
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
+from polyalembic.reporters import reporter_for
 from polyalembic.run import OPTION, Run
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
