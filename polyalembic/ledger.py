@@ -84,23 +84,33 @@ _STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
 
 
 @functools.cache
-def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
-    """The statement ``kind`` as SQL text with named parameters (and their names), compiled once:
-    binding a migration's values to it costs a fraction of building the statement anew. Compiled
-    for a PostgreSQL dialect that renders no parameter casts (``:name::VARCHAR`` is neither what
-    text() reads as a parameter nor what ``--sql`` should print)."""
-    from sqlalchemy.dialects.postgresql import psycopg2
-
-    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=psycopg2.dialect(paramstyle="named"))
-    return sa.text(str(compiled)), frozenset(compiled.params)
+def _driver_text(kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+    """The statement ``kind`` as the SQL ``dialect``'s driver takes (its placeholders), and its
+    parameter names, compiled once: binding a migration's values to it costs a fraction of
+    building the statement anew."""
+    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=dialect)
+    return str(compiled), tuple(compiled.params)
 
 
 @functools.cache
-def _literal_text_of(kind: str) -> str:
-    """The statement ``kind`` as SQL text with ``%(name)s`` slots for literal values."""
+def _plain_dialect(paramstyle: str) -> sa.Dialect:
+    """A PostgreSQL dialect that renders no parameter casts (``:name::VARCHAR`` is neither what
+    text() reads as a parameter nor what ``--sql`` should print)."""
     from sqlalchemy.dialects.postgresql import psycopg2
 
-    return str(_STATEMENTS[kind](sa.bindparam).compile(dialect=psycopg2.dialect(paramstyle="pyformat")))
+    return psycopg2.dialect(paramstyle=paramstyle)
+
+
+@functools.cache
+def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
+    """The statement ``kind`` as text() with named parameters (and their names)."""
+    sql, names = _driver_text(kind, _plain_dialect("named"))
+    return sa.text(sql), frozenset(names)
+
+
+def _literal_text_of(kind: str) -> str:
+    """The statement ``kind`` as SQL text with ``%(name)s`` slots for literal values."""
+    return _driver_text(kind, _plain_dialect("pyformat"))[0]
 
 
 #: the milliseconds since the server received the statements this one is sent with
@@ -120,14 +130,6 @@ def _literal(value: Any) -> str:
 def _bound(kind: str, **values: Any) -> sa.TextClause:
     text, names = _text_of(kind)
     return text.bindparams(*(sa.bindparam(k, v, type_=_TYPES.get(k)) for k, v in values.items() if k in names))
-
-
-@functools.cache
-def _driver_text(kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
-    """The statement ``kind`` as the SQL its driver takes (``dialect``'s placeholders), and its
-    parameter names, compiled once."""
-    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=dialect)
-    return str(compiled), tuple(compiled.params)
 
 
 class OnConnection:
