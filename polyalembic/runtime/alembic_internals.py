@@ -1,7 +1,8 @@
 """The places where polyalembic reaches into Alembic's internals, and nowhere else: the step
 function of ``upgrade``/``downgrade``, the ``op`` proxy, for ``alembic revision`` and
-``alembic check`` the command's arguments and the name of each file it writes, and the work
-functions ``alembic history`` and ``alembic merge`` hand to env.py.
+``alembic check`` the command's arguments and the name of each file it writes, the work
+functions ``alembic history`` and ``alembic merge`` hand to env.py, and the loading of the
+revision map.
 
 ``tests/unit/test_alembic_internals.py`` checks them against the installed Alembic, so an Alembic
 release that changes them fails that test loudly instead of a migration quietly; pyproject.toml
@@ -10,9 +11,11 @@ pins the range that was checked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from alembic import op as op_proxy
@@ -164,3 +167,52 @@ def history_command(context: Any) -> HistoryCommand | None:
     indicate_current = _closure(outer["_display_history"])["indicate_current"]
     return HistoryCommand(needs_current=bool(indicate_current) or "current" in (outer["base"], outer["head"]),
                           display=fn)
+
+
+def load_revision_files_only(script_directory: Any) -> None:
+    """Make ``script_directory`` load its revision map without looking twice at a file whose name
+    is not a revision's. Alembic resolves the real path of every file of a version folder before
+    its name rules it out; a folder of pairs holds three files per revision (``.py``, ``.up.sql``,
+    ``.down.sql``), so on a long chain that was a third of Alembic's loading time. The revisions
+    loaded, their order, paths and the "loaded twice" warning are Alembic's own
+    (``ScriptDirectory._load_revisions``); nothing changes when the map was already loaded."""
+    from alembic.script import base as script_base
+    from alembic.script.revision import RevisionMap
+
+    if "_revision_map" in vars(script_directory.revision_map):
+        return
+    name_rule = script_base._sourceless_rev_file if script_directory.sourceless else script_base._only_source_rev_file
+    script_class = script_base.Script
+
+    def load() -> Iterator[Any]:
+        seen: set[Path] = set()
+        real_folders: dict[Path, Path] = {}
+        for folder in script_directory._version_locations:
+            if not folder.exists():
+                continue
+            for file_path in script_class._list_py_dir(script_directory, folder):
+                if not name_rule.match(file_path.name):
+                    continue
+                real_path = _real_path(file_path, real_folders)
+                if real_path in seen:
+                    script_base.util.warn(f"File {real_path} loaded twice! ignoring. "
+                                          "Please ensure version_locations is unique.")
+                    continue
+                seen.add(real_path)
+                script = script_class._from_path(script_directory, real_path)
+                if script is not None:
+                    yield script
+
+    script_directory.revision_map = RevisionMap(load)
+
+
+def _real_path(file_path: Path, real_folders: dict[Path, Path]) -> Path:
+    """``file_path.resolve()``, resolving each folder once: a file that is not a link is its real
+    folder's child."""
+    if os.path.islink(file_path):
+        return file_path.resolve()
+    folder = file_path.parent
+    real = real_folders.get(folder)
+    if real is None:
+        real = real_folders[folder] = folder.resolve()
+    return real / file_path.name

@@ -24,6 +24,7 @@ from polyalembic.run import OPTION, Run
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
     history_command,
+    load_revision_files_only,
     merging,
     planned_command,
     planned_revisions,
@@ -51,6 +52,7 @@ def run(context: Any = None) -> None:
 def _run(context: Any) -> None:
     register_all_ops()
     check_version_locations(context.config)
+    load_revision_files_only(context.script)
     settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
     handed_in = context.config.attributes.get("connection")
     if handed_in is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic import op as op_proxy
 from alembic.config import Config
@@ -13,7 +14,12 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from polyalembic.runtime.alembic_internals import name_new_files, operations_on, planned_revisions
+from polyalembic.runtime.alembic_internals import (
+    load_revision_files_only,
+    name_new_files,
+    operations_on,
+    planned_revisions,
+)
 
 
 def _offline_context(**opts: object) -> MigrationContext:
@@ -140,3 +146,55 @@ def test_history_command_reads_whether_alembic_history_needs_the_current_revisio
     assert config.attributes["merging"] and config.attributes["history"] is None
     command.revision(config, message="x", version_path=str(tmp_path / "one"))
     assert not config.attributes["merging"] and config.attributes["history"] is None
+
+
+# --- the revision map -----------------------------------------------------------------------------------
+
+
+def _chain_folder(tmp_path: Path) -> Config:
+    """Two version folders: revisions, pair files beside them, other files, a linked revision."""
+    config = _script_directory(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    down = None
+    for i, folder in enumerate((one, one, two, two), start=1):
+        text = f"revision = 'r{i}'\ndown_revision = {down!r}\n"
+        if i == 3:  # a revision file that is a link to one kept elsewhere
+            (elsewhere / "003_linked.py").write_text(text)
+            (folder / "003_linked.py").symlink_to(elsewhere / "003_linked.py")
+        else:
+            (folder / f"00{i}_r.py").write_text(text)
+        for extra in (f"00{i}_r.up.sql", f"00{i}_r.down.sql"):
+            (folder / extra).write_text("SELECT 1;\n")
+        down = f"r{i}"
+    (one / "README.md").write_text("not a revision\n")
+    (one / "notes.txt").write_text("not a revision\n")
+    return config
+
+
+def _loaded(script: ScriptDirectory) -> list[tuple[str, str]]:
+    return [(s.revision, s.path) for s in script.walk_revisions()]
+
+
+def test_load_revision_files_only_loads_what_alembic_loads(tmp_path: Path) -> None:
+    config = _chain_folder(tmp_path)
+    alembic_own = _loaded(ScriptDirectory.from_config(config))
+    script = ScriptDirectory.from_config(config)
+    load_revision_files_only(script)
+    assert _loaded(script) == alembic_own
+    assert [r for r, _ in alembic_own] == ["r4", "r3", "r2", "r1"]
+    assert dict(alembic_own)["r3"] == str(tmp_path / "elsewhere" / "003_linked.py")  # resolved, as Alembic does
+
+
+def test_load_revision_files_only_keeps_alembics_warning_and_a_loaded_map(tmp_path: Path) -> None:
+    config = _chain_folder(tmp_path)
+    config.set_main_option("version_locations", f"{tmp_path / 'one'} {tmp_path / 'two'} {tmp_path / 'one'}")
+    script = ScriptDirectory.from_config(config)
+    load_revision_files_only(script)
+    with pytest.warns(UserWarning, match="loaded twice") as caught:
+        assert [r for r, _ in _loaded(script)] == ["r4", "r3", "r2", "r1"]
+    assert sorted(Path(str(w.message).split()[1]).name for w in caught) == ["001_r.py", "002_r.py"]
+    loaded = script.revision_map
+    load_revision_files_only(script)  # already loaded: left as it is
+    assert script.revision_map is loaded
