@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pglast
 
 from polyalembic.stores.neo4j.cypher import split_statements
@@ -34,3 +36,17 @@ def test_sql_no_transaction_files_split_into_statements_with_postgresqls_parser(
     statements = [s.strip() for s in pglast.split(text)]
     assert len(statements) == 3
     assert statements[1].startswith("DO $$") and "'a;b'" in statements[1]
+
+
+def test_the_no_transaction_marker_is_read_from_the_start_of_the_file_only(tmp_path: Path) -> None:
+    from polyalembic.stores import get_store
+
+    postgres = get_store("postgres")
+    marked, late, plain = tmp_path / "marked.sql", tmp_path / "late.sql", tmp_path / "plain.sql"
+    marked.write_text("\n" * 10_000 + "  -- POLYALEMBIC: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n")
+    late.write_text("SELECT 1;\n-- polyalembic: no-transaction\n")
+    plain.write_text("CREATE TABLE t (c int);\n" + "x" * 10_000)
+    assert postgres.commits_early(marked)  # after blanks longer than one read
+    assert not postgres.commits_early(late)
+    assert not postgres.commits_early(plain)
+    assert not postgres.commits_early(tmp_path / "missing.sql")

@@ -133,7 +133,23 @@ class PostgresStore(Store):
         return [f"does not parse ({error}): fix the SQL"] if error else []
 
     def commits_early(self, path: Path) -> bool:
-        return path.exists() and runs_outside_transaction(path.read_text())
+        return runs_outside_transaction(_leading_text(path))
+
+
+def _leading_text(path: Path, chunk: int = 4096) -> str:
+    """The start of the file at ``path`` up to its first chunk with more than blanks ("": none):
+    the marker is all a run asks of a file before it runs it (read whole, once, by the op)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(chunk)
+            while head and not head.strip():
+                more = file.read(chunk)
+                if not more:
+                    break
+                head += more
+    except FileNotFoundError:
+        return ""
+    return head.decode("utf-8", "replace")
 
 
 def runs_outside_transaction(text: str) -> bool:
