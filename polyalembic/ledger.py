@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -116,6 +117,27 @@ def _literal_text_of(kind: str) -> str:
 #: the milliseconds since the server received the statements this one is sent with
 SERVER_MS = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
 
+#: the session's prepared ``applied`` statement (see ``Ledger.prepare``)
+PREPARED_APPLIED = "polyalembic_applied"
+#: SQL that may drop a session's prepared statements (DISCARD ALL can't run in a transaction)
+_DROPS_PREPARED = re.compile(r"(?i)\bdeallocate\b")
+
+
+@functools.cache
+def _prepared_form() -> tuple[str, tuple[str, ...]]:
+    """The ``applied`` statement with ``$n`` parameters (``execution_ms`` measured by the server),
+    and the names of the values in ``$n`` order."""
+    order: list[str] = []
+
+    def parameter(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    text = _literal_text_of("applied").replace("%(execution_ms)s", SERVER_MS)
+    return re.sub(r"%\((\w+)\)s", parameter, text), tuple(order)
+
 
 def _literal(value: Any) -> str:
     """``value`` as a PostgreSQL literal: an escape string (E'...') reads the same whatever
@@ -166,6 +188,16 @@ class Ledger:
 
     def __init__(self) -> None:
         self.by = applied_by()
+        self.prepared = False  # whether applied_sql may EXECUTE the prepared statement
+
+    def prepare(self, connection: sa.Connection) -> None:
+        """PREPARE the ``applied`` statement on ``connection`` (a session of the run's own: the
+        statement lives as long as it, whatever its transactions do), so that each pair file's
+        trailer is a short EXECUTE: the server then parses and plans it once per run instead of
+        once per migration (~0.15 ms of its CPU each)."""
+        connection.exec_driver_sql(f"PREPARE {PREPARED_APPLIED} AS {_prepared_form()[0]}",
+                                   execution_options={"no_parameters": True})
+        self.prepared = True
 
     def _values(self, m: Migration, status: str, **values: Any) -> dict[str, Any]:
         return dict(revision=m.revision, database_type=m.store, migration_file=m.migration_file,
@@ -200,11 +232,17 @@ class Ledger:
         values |= {f"next_{k}": v for k, v in self._values(following, "running", completed_steps=steps).items()}
         _write(execute, "applied_then_running", values)
 
-    def applied_sql(self, m: Migration) -> str:
+    def applied_sql(self, m: Migration, after: str = "") -> str:
         """The ``applied`` row and its audit row as SQL text with the values written in, to be
-        sent after the migration's own statements in one round trip: ``execution_ms`` is then
-        measured by the server, from the moment it received them."""
+        sent after the migration's own statements (``after``) in one round trip: ``execution_ms``
+        is then measured by the server, from the moment it received them. An EXECUTE of the
+        prepared statement once ``prepare`` ran, unless ``after`` may deallocate it (from then on
+        the whole statement, for the rest of the run)."""
+        if self.prepared and _DROPS_PREPARED.search(after):
+            self.prepared = False
         values = {k: _literal(v) for k, v in self._values(m, "applied", action="upgrade").items()}
+        if self.prepared:
+            return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form()[1])})"
         return _literal_text_of("applied") % (values | {"execution_ms": SERVER_MS})
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:

@@ -38,9 +38,10 @@ class Run:
     resume_after: int = 0
     on_progress: Callable[[int, str], None] | None = field(default=None, repr=False)
     # set by the recorder when the migration is one batch of statements in the ledger's
-    # transaction: SQL recording it, which the op may send with that batch (one round trip less
-    # per migration); the op then sets ``trailer_sent``, else the recorder writes it after
-    trailer: str | None = field(default=None, repr=False)
+    # transaction: the SQL recording it (given the statements it follows), which the op may send
+    # with that batch (one round trip less per migration); the op then sets ``trailer_sent``,
+    # else the recorder writes it after
+    trailer: Callable[[str], str] | None = field(default=None, repr=False)
     trailer_sent: bool = False
     # what the run tells while it runs (no-op unless --log-format json or a terminal)
     events: Events = field(default_factory=Events, repr=False)
@@ -69,10 +70,11 @@ class Run:
         if self.on_progress:
             self.on_progress(self.position, description)
 
-    def take_trailer(self) -> str | None:
-        """The trailer to send with the migration's statements (once), if the recorder left one."""
+    def take_trailer(self, sql: str) -> str | None:
+        """The trailer to send after the migration's statements ``sql`` (once), if the recorder
+        left one."""
         trailer, self.trailer = self.trailer, None
-        return trailer
+        return None if trailer is None else trailer(sql)
 
     def progress(self, task: str, total: int | None, unit: str) -> Progress:
         """The counter of a long step (``with run.progress("rebuild docs", n, "records") as p:

@@ -8,8 +8,12 @@ import subprocess
 import sys
 
 import psycopg
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
-from polyalembic.dsn import libpq_dsn
+from polyalembic.dsn import libpq_dsn, sqlalchemy_url
+from polyalembic.ledger import PREPARED_APPLIED
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from tests.conftest import settings_env
@@ -100,6 +104,51 @@ def test_a_pair_file_carries_its_ledger_row(project_copy: Project, settings: Set
     assert _sql(settings, "SELECT to_regclass('slow_one') IS NOT NULL") == [(True,)]
     (sent_with,) = _sql(settings, "SELECT query FROM audit_sent_with WHERE revision = 'postgres_008'")
     assert "pg_sleep(0.3)" in sent_with[0]  # the audit row came in the migration's own round trip
+    assert f"EXECUTE {PREPARED_APPLIED}(" in sent_with[0]  # prepared once per run, not parsed per migration
+
+
+def test_a_pair_file_that_deallocates_prepared_statements_keeps_the_ledger_right(project_copy: Project,
+                                                                                  settings: Settings) -> None:
+    """A file may drop the session's prepared statements: its row and every later one are then
+    written as whole statements, and nothing is lost."""
+    folder = project_copy.migrations_dir / "postgres"
+    for name, sql in (("drop_prepared", "DEALLOCATE ALL;\nCREATE TABLE after_deallocate (id int);\n"),
+                      ("next_one", "CREATE TABLE next_one (id int);\n")):
+        assert _cli(project_copy, settings, "generate", "postgres", name).returncode == 0
+        (up,) = folder.glob(f"*_{name}.up.sql")
+        up.write_text(sql)
+    assert _cli(project_copy, settings, "up", "--to", "postgres_007").returncode == 0
+    _sql(settings, SENT_WITH)
+    result = _cli(project_copy, settings, "up")
+    assert result.returncode == 0, result.stderr
+    rows = {r.revision: r.status for r in ledger(settings)}
+    assert rows["postgres_008"] == rows["postgres_009"] == "applied"
+    sent = dict(_sql(settings, "SELECT revision, query FROM audit_sent_with"))
+    assert "DEALLOCATE ALL" in sent["postgres_008"] and "EXECUTE" not in sent["postgres_008"]
+    assert "next_one" in sent["postgres_009"] and "EXECUTE" not in sent["postgres_009"]
+    assert _sql(settings, "SELECT revision, action FROM schema_migrations_audit WHERE revision IN "
+                          "('postgres_008', 'postgres_009') ORDER BY id") == \
+        [("postgres_008", "upgrade"), ("postgres_009", "upgrade")]
+
+
+def test_a_handed_in_session_gets_no_prepared_statement(project_copy: Project, settings: Settings) -> None:
+    """A caller's connection (an app's, a test suite's) is theirs: its rows are written as whole
+    statements and the session has no statement of polyalembic's prepared afterwards."""
+    config = Config(str(project_copy.config_path))
+    config.attributes["polyalembic_settings"] = settings
+    engine = sa.create_engine(sqlalchemy_url(settings.database_url("postgres")))
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "postgres_002")
+            connection.commit()
+            prepared = connection.exec_driver_sql("SELECT name FROM pg_prepared_statements "
+                                                  f"WHERE name = '{PREPARED_APPLIED}'").all()
+    finally:
+        engine.dispose()
+    assert prepared == []
+    assert [(r.revision, r.status) for r in ledger(settings)] == [("postgres_001", "applied"),
+                                                                  ("postgres_002", "applied")]
 
 
 def test_a_failing_pair_file_leaves_no_applied_row(project_copy: Project, settings: Settings) -> None:

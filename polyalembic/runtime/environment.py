@@ -253,7 +253,10 @@ def _migrate_online(context: Any, state: Run) -> None:
             refuse_interrupted(rows, set(release), applied)
         revisions = planned_revisions(context.get_context())
         if planned == "upgrade" and revisions and all(r in executor.migrations for r in revisions):
-            executor.recorder.plan([executor.migrations[r] for r in revisions])
+            coming = [executor.migrations[r] for r in revisions]
+            executor.recorder.plan(coming)
+            if config.attributes.get("connection") is None:  # a caller's session is left as it was
+                executor.recorder.prepare(connection, coming)
         preflight(context.get_context(), executor, revisions)
         runs_migrations = bool(revisions)
         if planned and revisions is not None:

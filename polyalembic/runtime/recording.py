@@ -76,6 +76,13 @@ class Recorder:
         """The upgrade's migrations in the order it runs them (rule 2's ``running`` row of the next)."""
         self._next = {m.revision: following for m, following in pairwise(migrations)}
 
+    def prepare(self, connection: Any, migrations: list[Migration]) -> None:
+        """Rule 1's trailers as EXECUTEs of the ``applied`` statement prepared once on
+        ``connection`` (the run's own migrations connection), when one of ``migrations`` may
+        carry one: a pair in the ledger's database."""
+        if any(m.pair and self.in_ledger_transaction(m.store) for m in migrations):
+            self.ledger.prepare(connection)
+
     def in_ledger_transaction(self, store: str) -> bool:
         if store not in self._shares_ledger:  # asked for every migration; settings are fixed for the run
             self._shares_ledger[store] = self.settings.shares_ledger_database(store)
@@ -110,7 +117,7 @@ class Recorder:
         if with_ledger:
             run.before_early_commit = lambda: self.ledger.running(status, m, done)
             if one_batch and not done:
-                run.trailer = self.ledger.applied_sql(m)
+                run.trailer = lambda sql: self.ledger.applied_sql(m, after=sql)
             return
         if not premarked:
             self.ledger.running(status, m, self._running_steps(m))

@@ -25,7 +25,7 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
     options = {"no_parameters": True}
     run = run_of(operations)
     if not autocommit:
-        trailer = run.take_trailer() if with_trailer else None
+        trailer = run.take_trailer(sql) if with_trailer else None
         with run.step(description):
             # a newline ends a trailing -- comment; the statements run as one implicit batch
             _execute(ctx.connection, sql if trailer is None else f"{sql}\n;\n{trailer}", options, run, description)
