@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
-from polyalembic.stores import pair_ops
+from polyalembic.stores import STORES, pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
 _REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
@@ -57,6 +57,8 @@ class Entry(NamedTuple):
     store: str | None  # None: the folder's
     checksum: str
     pair_names: tuple[str, str] | None = None  # the .up/.down files beside it
+    #: whether each pair file runs outside a transaction (``Store.commits_early``); None: unknown
+    early: tuple[bool, bool] | None = None
 
     @property
     def path(self) -> Path:
@@ -93,8 +95,18 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
     up = path.with_name(pair_names[0]) if pair_names else None
     if up is not None and up.exists():
         digest.update(up.read_bytes())
-    return {"revision": revision, "down": down, "store": None if store is ... else store,
-            "checksum": digest.hexdigest()}
+    store = None if store is ... else store
+    return {"revision": revision, "down": down, "store": store, "checksum": digest.hexdigest(),
+            "early": _early(path, pair_names, store or path.parent.name)}
+
+
+def _early(path: Path, pair_names: tuple[str, str] | None, store: str) -> tuple[bool, bool] | None:
+    """Whether each pair file of the revision at ``path`` runs outside a transaction, as its
+    store says (None: no pair, or a store polyalembic doesn't know)."""
+    if not pair_names or store not in STORES:
+        return None
+    commits_early = STORES[store].commits_early
+    return commits_early(path.with_name(pair_names[0])), commits_early(path.with_name(pair_names[1]))
 
 
 class Index:
@@ -125,7 +137,7 @@ def _folder_entries(folder: Path, stamps: dict[str, Stamp]) -> list[Entry] | Non
 
 
 def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]] | None:
-    """Each revision file's (name, revision, down, store, checksum, pair names), by name; None
+    """Each revision file's (name, revision, down, store, checksum, pair names, early), by name; None
     when one can't be read with certainty."""
     cache = FolderCache(folder, "index")
     names = set(stamps)
@@ -140,7 +152,8 @@ def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]
         if facts is None:
             cache.save()
             return None
-        rows.append((name, facts["revision"], facts["down"], facts["store"], facts["checksum"], pair_names))
+        rows.append((name, facts["revision"], facts["down"], facts["store"], facts["checksum"], pair_names,
+                     facts["early"]))
     cache.save()
     return rows
 

@@ -43,6 +43,8 @@ class Migration:
     #: the checksum and the names of the pair files ((): none) when an up-to-date index knows them
     known_checksum: str | None = field(default=None, compare=False, repr=False)
     known_pair: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+    #: whether the up and the down file commit early, when an up-to-date index knows it
+    known_early: tuple[bool, bool] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_script(cls, script: Any) -> Migration:
@@ -80,6 +82,8 @@ class Migration:
     def commits_early(self, upgrade: bool = True) -> bool:
         """True for a pair whose up (or down) file the store runs outside a transaction: its work
         is committed statement by statement (see runtime/recording.py)."""
+        if self.known_early is not None:
+            return self.known_early[0 if upgrade else 1]
         if upgrade not in self._commits_early:  # read once per run: the recorder asks before every migration
             self._commits_early[upgrade] = bool(self.pair) and \
                 get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
@@ -126,5 +130,5 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list
         if store not in STORES or (folder in STORES and folder != store):
             return None
         chain.append(Migration(entry.revision, store, entry.folder, entry.name, known_checksum=entry.checksum,
-                               known_pair=entry.pair_names or ()))
+                               known_pair=entry.pair_names or (), known_early=entry.early))
     return chain

@@ -67,7 +67,7 @@ class StepExecutor:
             entry = known.get(migration.path)
             if entry is not None:
                 migration = dataclasses.replace(migration, known_checksum=entry.checksum,
-                                                known_pair=entry.pair_names or ())
+                                                known_pair=entry.pair_names or (), known_early=entry.early)
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):

@@ -146,3 +146,19 @@ def test_an_unchanged_folder_is_read_whole_and_any_change_to_it_is_seen(tmp_path
     assert [m.revision for m in indexed_chain([folder]) or []][-1] == "p_4"
     (folder / "004_x.py").unlink()  # and gone again
     assert [m.revision for m in indexed_chain([folder]) or []][-1] == "p_3"
+
+
+def test_the_index_knows_which_pair_files_run_outside_a_transaction(tmp_path: Path) -> None:
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    _write(folder, "002_x.up.sql", "-- polyalembic: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n")
+    _write(folder, "002_x.down.sql", "DROP INDEX i;\n")
+    _settle()
+    first = {m.revision: m for m in indexed_chain([folder]) or []}
+    assert (first["p_2"].commits_early(), first["p_2"].commits_early(upgrade=False)) == (True, False)
+    assert first["p_2"].known_early == (True, False) and first["p_1"].known_early is None
+    _write(folder, "002_x.up.sql", "CREATE INDEX i ON t (c);\n")  # the marker removed: read again
+    _settle()
+    again = {m.revision: m for m in indexed_chain([folder]) or []}
+    assert again["p_2"].known_early == (False, False) and not again["p_2"].commits_early()
