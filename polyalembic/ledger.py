@@ -69,9 +69,24 @@ def _with_audit(change: Any, audit: sa.Insert) -> sa.Insert:
     return audit.add_cte(change.returning(migrations_table.c.revision).cte("ledger_change"))
 
 
+#: the milliseconds since the server received the statements this one is sent with
+SERVER_MS = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
+
+
+def _applied_measured(value: Callable[[str], Any]) -> sa.Insert:
+    """``applied`` whose ``execution_ms`` the server measures, once: the audit row takes the
+    ledger row's value (an expression written twice is evaluated twice, a millisecond apart)."""
+    change = _upsert_of(lambda column: sa.literal_column(SERVER_MS) if column == "execution_ms" else value(column)) \
+        .returning(migrations_table.c.revision, migrations_table.c.execution_ms).cte("ledger_change")
+    measured = sa.select(change.c.execution_ms).scalar_subquery()
+    return _audit_of(lambda name: measured if name == "execution_ms" else value(name)).add_cte(change)
+
+
 #: the statements every migration writes, each built once from the table definitions above
 _STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
     "applied": lambda v: _with_audit(_upsert_of(v), _audit_of(v)),
+    # sent after a pair file's statements (see Ledger.applied_sql)
+    "applied_measured": _applied_measured,
     "running": lambda v: _upsert_of(v),
     "progress": lambda v: sa.update(migrations_table).where(migrations_table.c.revision == v("revision"))
     .values(completed_steps=v("completed_steps")),
@@ -114,8 +129,6 @@ def _literal_text_of(kind: str) -> str:
     return _driver_text(kind, _plain_dialect("pyformat"))[0]
 
 
-#: the milliseconds since the server received the statements this one is sent with
-SERVER_MS = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
 
 #: the session's prepared ``applied`` statement (see ``Ledger.prepare``)
 PREPARED_APPLIED = "polyalembic_applied"
@@ -135,7 +148,7 @@ def _prepared_form() -> tuple[str, tuple[str, ...]]:
             order.append(name)
         return f"${order.index(name) + 1}"
 
-    text = _literal_text_of("applied").replace("%(execution_ms)s", SERVER_MS)
+    text = _literal_text_of("applied_measured")
     return re.sub(r"%\((\w+)\)s", parameter, text), tuple(order)
 
 
@@ -243,7 +256,7 @@ class Ledger:
         values = {k: _literal(v) for k, v in self._values(m, "applied", action="upgrade").items()}
         if self.prepared:
             return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form()[1])})"
-        return _literal_text_of("applied") % (values | {"execution_ms": SERVER_MS})
+        return _literal_text_of("applied_measured") % values
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
