@@ -70,10 +70,11 @@ def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
 def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
 
-    The copy reads one page while it writes the previous one (``paging``), with pages sized by
-    the embedding dimension, so it runs at the raw client's speed in memory that does not grow
-    with the collection. A rerun after a failure between deleting the original and the rename
-    (the staging copy was complete: its count had matched) finishes the swap.
+    The copy pages like a raw client loop (``paging``: the server's maximum batch, fewer records
+    for wide embeddings) and frees each page's HTTP bodies before the next, so it asks the server
+    the raw loop's work in memory that does not grow with the collection. A rerun after a failure
+    between deleting the original and the rename (the staging copy was complete: its count had
+    matched) finishes the swap.
     """
     names = collection_names(client)
     if op.name not in names and op.staging_name in names:
@@ -90,7 +91,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     # re-embedding needs the documents and metadatas only: the old embeddings are not read
     include = ["documents", "metadatas"] if op.embed else ["embeddings", "documents", "metadatas"]
     offset = 0
-    with closing(paging.pages(source, include, size, total)) as reader, \
+    with closing(paging.pages(source, include, size, total, release=True)) as reader, \
             run.progress(f"rebuild {op.name}", total, "records") as progress:
         while offset < total:
             with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
@@ -101,7 +102,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
                 _upsert(target, page, embeddings)
                 offset += len(page["ids"])
                 progress.advance(len(page["ids"]))
-                del page, embeddings  # before the next page arrives: at most two pages are held
+                del page, embeddings  # the page is released before the next one is read
     copied = target.count()
     if copied != total:
         raise RuntimeError(f"rebuild of {op.name!r} copied {copied} of {total} records; "
