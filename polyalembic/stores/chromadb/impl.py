@@ -8,7 +8,7 @@ from typing import Any
 from alembic.operations import Operations
 
 from polyalembic.run import Run, run_of
-from polyalembic.stores.chromadb import paging
+from polyalembic.stores.chromadb import glibc, paging
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (
     IMMUTABLE_HNSW,
@@ -71,8 +71,9 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
 
     The copy pages like a raw client loop (``paging``: the server's maximum batch, fewer records
-    for wide embeddings) and frees each page's HTTP bodies before the next, so it asks the server
-    the raw loop's work in memory that does not grow with the collection. A rerun after a failure
+    for wide embeddings) and frees each page's HTTP bodies before the next (in their own mappings
+    under glibc), so it asks the server the raw loop's work in memory that does not grow with the
+    collection. A rerun after a failure
     between deleting the original and the rename (the staging copy was complete: its count had
     matched) finishes the swap.
     """
@@ -87,6 +88,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     target = client.create_collection(op.staging_name, configuration=op.configuration,
                                       metadata=op.metadata or source.metadata, embedding_function=None)
     total = source.count()
+    glibc.pin_mmap_threshold()  # the pages' bodies in their own mappings, returned when freed
     size = paging.page_size(client, op.batch_size, None if op.batch_size else paging.dimension(source))
     # re-embedding needs the documents and metadatas only: the old embeddings are not read
     include = ["documents", "metadatas"] if op.embed else ["embeddings", "documents", "metadatas"]
