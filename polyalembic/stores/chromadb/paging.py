@@ -4,8 +4,8 @@ A copy (``rebuild_collection``) or an update (``backfill_collection_metadata``) 
 server's writes (HNSW insertion for a copy), and each write costs the server a fixed share on top
 of its records (the log and index segments it flushes per request). So a copy pages like a raw
 loop: ``get_max_batch_size()`` records (5,461) while a page holds at most ``PAGE_FLOATS``
-embedding values (384 dimensions: the server's maximum; 1536: 1,365 records). Fewer, smaller
-pages were tried: 682 records cost the server ~25 % more CPU for the same copy.
+embedding values (384 dimensions: the server's maximum; 1536: 1,365 records).
+Smaller pages were tried: 682 records cost the server ~25 % more CPU for the same copy.
 
 What the client holds stays one page, whatever the collection's size:
 
@@ -13,9 +13,10 @@ What the client holds stays one page, whatever the collection's size:
   JSON body (22 MB for 5,461 × 384, twice: bytes and text) and its upsert's request body were
   freed only by Python's full cyclic collections, every several pages: a raw loop's peak RSS
   grows with the collection (331 MB copying 20,000 records, 527 MB copying 60,000, in-process).
-  A copy calls ``release_responses`` after each page (flat: 268 / 289 MB);
+  A copy calls ``release_responses`` after each page (268 / 289 MB), and pins glibc's mmap
+  threshold (``glibc.py``: 262 MB at 60,000, the first page's peak);
 - a page carrying embeddings is read after the previous one is written, not during: reading
-  ahead held a second page (+80 MB at 5,461 × 384) to hide reads that are ~4 % of a copy.
+  ahead held a second page (+80 MB at 5,461 × 384) to hide reads that are 5–7 % of a copy.
   Pages without embeddings (a backfill's ids, a re-embedding copy's documents) are small and
   are read ahead, in a thread, while the caller writes the previous one.
 """
