@@ -1,13 +1,16 @@
 """Chroma copies and backfills page by page (issue 11): what the ops really ask the real server,
 seen through a recording proxy (``tests/chroma_proxy.py``), and that nothing is lost on the way.
 
-Memory stays flat because a page is bounded (``PAGE_FLOATS`` embedding values for a copy) and
-at most one page is being read while the previous one is written; a read that fails is recorded
-against the page's own step.
+Memory stays flat because a page is bounded (``PAGE_FLOATS`` embedding values for a copy), a
+page of embeddings is read only once the previous one is written, and a copy frees each page's
+HTTP bodies before the next; a read that fails is recorded against the page's own step.
 """
 
 from __future__ import annotations
 
+import gc
+
+import httpx
 import numpy as np
 import pytest
 from alembic import command
@@ -30,8 +33,8 @@ from tests.test_ops_chromadb import (
     records,
 )
 
-DIM = 384
-TOTAL = 1_500  # 384 dimensions: pages of 682 records, the third one short
+DIM = 1536
+TOTAL = 3_000  # 1536 dimensions: pages of 1,365 records (384 would page by the server's maximum), the third short
 PAGE = PAGE_FLOATS // DIM
 
 BACKFILL_IDS_ONLY = '''
@@ -86,6 +89,24 @@ def test_rebuild_reads_one_bounded_page_at_a_time_and_keeps_every_record(ops_pro
         assert_same_records(records(client, "docs"), originals)
 
 
+def test_a_copy_frees_each_pages_http_bodies_before_the_next(ops_project: Project, settings: Settings) -> None:
+    """httpx keeps every response in a reference cycle that only a full collection frees; with
+    the automatic collector off (as between its full collections, several pages apart), the
+    copy still leaves no page's body behind: it releases them itself."""
+    originals = loaded(ops_project, settings, REBUILD_L2, "002_rebuild_l2.py")
+    gc.collect()
+    gc.disable()
+    try:
+        command.upgrade(ops_project.config(), "head")
+        held = sum(len(getattr(o, "_content", b"") or b"") for o in gc.get_objects()
+                   if isinstance(o, httpx.Response | httpx.Request))
+    finally:
+        gc.enable()
+    assert held < 1_000_000, f"{held:,} bytes of HTTP bodies outlived the copy (a page is ~25 MB)"
+    with chroma(settings) as client:
+        assert_same_records(records(client, "docs"), originals)
+
+
 def test_a_read_that_fails_mid_copy_names_its_page_and_a_retry_copies_everything(ops_project: Project,
                                                                                 settings: Settings) -> None:
     originals = loaded(ops_project, settings, REBUILD_L2, "002_rebuild_l2.py")
@@ -116,11 +137,32 @@ def test_backfill_with_values_reads_ids_only_page_by_page(ops_project: Project, 
         command.upgrade(through_proxy(ops_project, settings, port).config(), "head")
 
     assert [(g["offset"], g["limit"], g["include"]) for g in traffic.of("get")] == [
-        (0, 400, []), (400, 400, []), (800, 400, []), (1200, 400, [])]
+        (offset, 400, []) for offset in range(0, TOTAL, 400)]
     assert traffic.most_in_flight["get"] == 1
-    assert [len(u["ids"]) for u in traffic.of("update")] == [400, 400, 400, 300]
+    assert [len(u["ids"]) for u in traffic.of("update")] == [400] * (TOTAL // 400) + [TOTAL % 400]
     with chroma(settings) as client:
         got = records(client, "docs")
     assert len(got) == TOTAL
     assert all(meta == {"i": int(rid[1:]), "kind": "even" if int(rid[1:]) % 2 == 0 else "odd", "tier": "gold"}
                for rid, (_, _, meta) in got.items())
+
+
+def test_the_mmap_threshold_is_pinned_under_glibc_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    from polyalembic.stores.chromadb import glibc
+
+    under_glibc = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    assert glibc.pin_mmap_threshold() is under_glibc
+    assert glibc.pin_mmap_threshold() is under_glibc, "a second call changes nothing"
+    monkeypatch.setattr(glibc, "_pinned", False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert glibc.pin_mmap_threshold() is False
+    monkeypatch.setattr(sys, "platform", "linux")
+
+    def musl(name: str) -> str:
+        raise ValueError(f"unrecognized configuration name {name!r}")
+
+    monkeypatch.setattr(os, "confstr", musl)
+    assert glibc.pin_mmap_threshold() is False

@@ -8,7 +8,7 @@ from typing import Any
 from alembic.operations import Operations
 
 from polyalembic.run import Run, run_of
-from polyalembic.stores.chromadb import paging
+from polyalembic.stores.chromadb import glibc, paging
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (
     IMMUTABLE_HNSW,
@@ -70,10 +70,12 @@ def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
 def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     """Copy into ``<name>__rebuild`` with the new settings, verify the count, then swap names.
 
-    The copy reads one page while it writes the previous one (``paging``), with pages sized by
-    the embedding dimension, so it runs at the raw client's speed in memory that does not grow
-    with the collection. A rerun after a failure between deleting the original and the rename
-    (the staging copy was complete: its count had matched) finishes the swap.
+    The copy pages like a raw client loop (``paging``: the server's maximum batch, fewer records
+    for wide embeddings) and frees each page's HTTP bodies before the next (in their own mappings
+    under glibc), so it asks the server the raw loop's work in memory that does not grow with the
+    collection. A rerun after a failure
+    between deleting the original and the rename (the staging copy was complete: its count had
+    matched) finishes the swap.
     """
     names = collection_names(client)
     if op.name not in names and op.staging_name in names:
@@ -86,11 +88,12 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
     target = client.create_collection(op.staging_name, configuration=op.configuration,
                                       metadata=op.metadata or source.metadata, embedding_function=None)
     total = source.count()
+    glibc.pin_mmap_threshold()  # the pages' bodies in their own mappings, returned when freed
     size = paging.page_size(client, op.batch_size, None if op.batch_size else paging.dimension(source))
     # re-embedding needs the documents and metadatas only: the old embeddings are not read
     include = ["documents", "metadatas"] if op.embed else ["embeddings", "documents", "metadatas"]
     offset = 0
-    with closing(paging.pages(source, include, size, total)) as reader, \
+    with closing(paging.pages(source, include, size, total, release=True)) as reader, \
             run.progress(f"rebuild {op.name}", total, "records") as progress:
         while offset < total:
             with run.step(f"rebuild {op.name}: copy records {offset}..{offset + size}"):
@@ -101,7 +104,7 @@ def rebuild(client: Any, op: RebuildCollectionOp, run: Run) -> None:
                 _upsert(target, page, embeddings)
                 offset += len(page["ids"])
                 progress.advance(len(page["ids"]))
-                del page, embeddings  # before the next page arrives: at most two pages are held
+                del page, embeddings  # the page is released before the next one is read
     copied = target.count()
     if copied != total:
         raise RuntimeError(f"rebuild of {op.name!r} copied {copied} of {total} records; "
