@@ -6,7 +6,7 @@ times while they are created: about 0.3 s of a 200-migration run, none of it fre
 The CLI turns collection off for start-up; ``resume`` (run just before the first migration, and
 when the command ends) moves what start-up built out of later collections (``gc.freeze``) and
 turns collection back on, so migrations that run for hours (a Chroma rebuild) are collected as
-usual. A caller's own process (``alembic``, a test suite, an app) is left alone.
+usual. env.py does the same for a run in a caller's process (``polyalembic/runtime/collection.py``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from polyalembic.runtime.alembic_internals import (
     planned_revisions,
     revision_command,
 )
+from polyalembic.runtime.collection import start_up_uncollected
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
@@ -217,15 +218,17 @@ def _run_online(context: Any, state: Run) -> None:
     """Events around the run: ``run_finished`` (with the error, if any) ends every online run."""
     state.events = events_for(context.config, state.connections.settings)
     try:
-        _migrate_online(context, state)
+        with start_up_uncollected() as start_up_over:
+            _migrate_online(context, state, start_up_over)
     except BaseException as exc:
         state.events.run_finished(exc)
         raise
     state.events.run_finished()
 
 
-def _migrate_online(context: Any, state: Run) -> None:
-    """Hold the advisory lock on its own connection; migrate on a second one."""
+def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None]) -> None:
+    """Hold the advisory lock on its own connection; migrate on a second one; ``start_up_over``
+    is called before the first migration (``collection.py``)."""
     settings = state.connections.settings
     config = context.config
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
@@ -261,6 +264,7 @@ def _migrate_online(context: Any, state: Run) -> None:
         runs_migrations = bool(revisions)
         if planned and revisions is not None:
             state.events.run_started(planned, len(revisions))
+        start_up_over()
         before_migrations = config.attributes.get("polyalembic_before_migrations")
         if before_migrations is not None:  # the CLI's: its start-up is over (cli/startup.py)
             before_migrations()
