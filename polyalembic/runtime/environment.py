@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyalembic import ledger_schema
+from polyalembic.collection import start_up_uncollected
 from polyalembic.connections import StoreConnections
 from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
@@ -30,7 +31,6 @@ from polyalembic.runtime.alembic_internals import (
     planned_revisions,
     revision_command,
 )
-from polyalembic.runtime.collection import start_up_uncollected
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
@@ -228,7 +228,7 @@ def _run_online(context: Any, state: Run) -> None:
 
 def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None]) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one; ``start_up_over``
-    is called before the first migration (``collection.py``)."""
+    is called before the first migration (``polyalembic/collection.py``)."""
     settings = state.connections.settings
     config = context.config
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
