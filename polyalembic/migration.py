@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -56,6 +57,11 @@ class Migration:
         """The migration whose revision file is ``path``."""
         return cls(revision, store, path.parent, path.name)
 
+    def knowing(self, entry: Any) -> Migration:
+        """This migration with what the index's ``entry`` for its file knows (none of its files
+        need reading again in this run)."""
+        return dataclasses.replace(self, **_known(entry))
+
     @cached_property
     def path(self) -> Path:
         return self.directory / self.filename
@@ -108,6 +114,11 @@ class Migration:
         return digest.hexdigest()
 
 
+def _known(entry: Any) -> dict[str, Any]:
+    """The ``known_*`` fields of a migration from its index entry (``index.Entry``)."""
+    return {"known_checksum": entry.checksum, "known_pair": entry.pair_names or (), "known_early": entry.early}
+
+
 def chain(script_directory: Any) -> list[Migration]:
     """Every migration of the script directory, oldest first (base to head)."""
     scripts = list(script_directory.walk_revisions("base", "heads"))
@@ -129,6 +140,5 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list
         store = entry.store or folder
         if store not in STORES or (folder in STORES and folder != store):
             return None
-        chain.append(Migration(entry.revision, store, entry.folder, entry.name, known_checksum=entry.checksum,
-                               known_pair=entry.pair_names or (), known_early=entry.early))
+        chain.append(Migration(entry.revision, store, entry.folder, entry.name, **_known(entry)))
     return chain

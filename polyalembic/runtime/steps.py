@@ -11,7 +11,6 @@ Alembic calls a revision's ``upgrade()``/``downgrade()`` on the ledger database'
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Callable
@@ -66,8 +65,7 @@ class StepExecutor:
             migration = Migration.from_script(script)
             entry = known.get(migration.path)
             if entry is not None:
-                migration = dataclasses.replace(migration, known_checksum=entry.checksum,
-                                                known_pair=entry.pair_names or (), known_early=entry.early)
+                migration = migration.knowing(entry)
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):
