@@ -31,6 +31,17 @@ def _three(folder: Path) -> None:
         _write(folder, f"00{i}_x.py", REVISION.format(rev=f"p_{i}", down=down, extra=""))
 
 
+def _three_with_pair(tmp_path: Path, up: str, down: str) -> Path:
+    """A settled postgres folder of three revisions, the second with a pair of ``up``/``down`` files."""
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    _write(folder, "002_x.up.sql", up)
+    _write(folder, "002_x.down.sql", down)
+    _settle()
+    return folder
+
+
 def _settle() -> None:
     """Wait out the window in which a changed file is not cached (its ctime is now, whatever its mtime)."""
     time.sleep(filecache._RACY_SECONDS + 0.1)
@@ -130,12 +141,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen(tmp_path: Path) -> None
 def test_an_unchanged_folder_is_read_whole_and_any_change_to_it_is_seen(tmp_path: Path) -> None:
     """The folder's chain is kept whole while no file in it changed: an edited pair file, a file
     that appeared or one that went away is read again."""
-    folder = tmp_path / "postgres"
-    folder.mkdir()
-    _three(folder)
-    _write(folder, "002_x.up.sql", "CREATE TABLE a (id int);\n")
-    _write(folder, "002_x.down.sql", "DROP TABLE a;\n")
-    _settle()
+    folder = _three_with_pair(tmp_path, "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
     first = {m.revision: m.checksum() for m in indexed_chain([folder]) or []}
     assert (folder / "__pycache__" / "polyalembic-chain.marshal").is_file()
     assert {m.revision: m.checksum() for m in indexed_chain([folder]) or []} == first
@@ -149,12 +155,8 @@ def test_an_unchanged_folder_is_read_whole_and_any_change_to_it_is_seen(tmp_path
 
 
 def test_the_index_knows_which_pair_files_run_outside_a_transaction(tmp_path: Path) -> None:
-    folder = tmp_path / "postgres"
-    folder.mkdir()
-    _three(folder)
-    _write(folder, "002_x.up.sql", "-- polyalembic: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n")
-    _write(folder, "002_x.down.sql", "DROP INDEX i;\n")
-    _settle()
+    folder = _three_with_pair(tmp_path, "-- polyalembic: no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n",
+                              "DROP INDEX i;\n")
     first = {m.revision: m for m in indexed_chain([folder]) or []}
     assert (first["p_2"].commits_early(), first["p_2"].commits_early(upgrade=False)) == (True, False)
     assert first["p_2"].known_early == (True, False) and first["p_1"].known_early is None
