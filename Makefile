@@ -1,20 +1,31 @@
 # polyalembic — make migrate (the main job, on the local stack) and make test.
-PYTHON ?= python3
-STACK   = $(PYTHON) -m stack
-CLI     = $(PYTHON) -m polyalembic
-
-INSTALLED = .cache/installed.stamp
+# Everything runs in the project environment, .venv in the checkout (uv, from uv.lock); the
+# machine's own python3 only makes it (`python3 -m stack env`) and never gets a package.
+SYSTEM_PYTHON ?= python3
+VENV    ?= .venv
+PYTHON   = $(VENV)/bin/python
+STACK    = $(PYTHON) -m stack
+CLI      = $(PYTHON) -m polyalembic
+SYNCED   = $(VENV)/.synced
+# what the environment's tools start (alembic, chroma, pytest's subprocesses) is the environment's too
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export VIRTUAL_ENV := $(abspath $(VENV))
+export POLYALEMBIC_VENV := $(abspath $(VENV))
 # The Neo4j release line the stack's settings point at: lts (5.26) or newest (2026.x).
 export POLYALEMBIC_NEO4J ?= lts
 
-.PHONY: install services-up services-down services-status migrate status validate test lint bench bench-quick crash
+.PHONY: install validators services-up services-down services-status migrate status validate test lint \
+        bench bench-quick crash
 
-# pip runs when pyproject.toml changed or this interpreter can't import the package and its tools
-install:            ## Python package with all extras and the dev tools
-	@if [ $(INSTALLED) -nt pyproject.toml ] && \
-	    $(PYTHON) -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in \
-	      ('polyalembic', 'alembic', 'neo4j', 'chromadb', 'pglast', 'pytest', 'pytest_alembic', 'ruff', 'jsonschema', 'dockerfile_parse')))"; then :; \
-	else $(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]' && mkdir -p .cache && touch $(INSTALLED); fi
+install: $(SYNCED)  ## the project environment: the package (editable) with every extra and the dev tools
+
+# re-synced when pyproject.toml or uv.lock changed since, or the environment is gone
+$(SYNCED): pyproject.toml uv.lock
+	$(SYSTEM_PYTHON) -m stack env
+	@touch $@
+
+validators: install ## the deploy kit's checkers (actionlint, the compose schema) into the per-user cache
+	@$(PYTHON) -m tests.unit.validators
 
 services-up: install ## start PostgreSQL (+ TimescaleDB), Neo4j ($(POLYALEMBIC_NEO4J)) and ChromaDB on 127.0.0.1
 	$(STACK) up
@@ -29,19 +40,20 @@ migrate: services-up  ## apply every pending migration to the local stack and sh
 	$(CLI) up
 	$(CLI) status
 
-status:
+status: install
 	$(CLI) status
 
-validate:
+validate: install
 	$(CLI) validate
 
 # The whole suite on Neo4j 5.26 LTS, then the Neo4j op and engine tests on the newest release line.
-test: install       ## the test suite, against the real servers
+test: validators    ## lint, then the test suite against the real servers
 	$(STACK) up all
+	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
 	$(PYTHON) -m pytest
 	POLYALEMBIC_NEO4J=newest $(PYTHON) -m pytest tests/test_ops_neo4j.py tests/test_neo4j_execution.py tests/test_engine.py
 
-lint:
+lint: install
 	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
 
 # every comparison of bench/README.md with its baseline (about an hour on 2 cores: Chroma's 200,000-record

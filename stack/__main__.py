@@ -7,7 +7,8 @@ import sys
 from stack.base import CACHE_DIR, PrerequisiteMissing, StartFailed
 from stack.manager import SERVICES, down, leftovers, status, up
 
-USAGE = (f"usage: python -m stack up|down|status|leftovers|install-timescaledb [{'|'.join(SERVICES)}|all ...]\n"
+USAGE = (f"usage: python -m stack env|up|down|status|leftovers|install-timescaledb [{'|'.join(SERVICES)}|all ...]\n"
+         "  env: make or update the project environment (.venv, with uv from uv.lock)\n"
          "  up: start the default services (postgres, the Neo4j line of $POLYALEMBIC_NEO4J, chromadb) or those named\n"
          "  leftovers: exit 1 listing any process still running from the stack's folders\n"
          "  install-timescaledb: (root) build and install the vendored TimescaleDB once")
@@ -21,13 +22,17 @@ def install_timescaledb() -> None:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"up", "down", "status", "leftovers", "install-timescaledb"}
+    commands = {"env", "up", "down", "status", "leftovers", "install-timescaledb"}
     if not argv or argv[0] not in commands:
         print(USAGE, file=sys.stderr)
         return 2
     command, names = argv[0], argv[1:] or None
     try:
-        if command == "up":
+        if command == "env":
+            from stack import environment
+
+            environment.sync()
+        elif command == "up":
             up(names)
         elif command == "down":
             down(names)

@@ -9,13 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from stack.base import STACK_DIR, PrerequisiteMissing, Service, ServiceState, pid_alive
+from stack.phases import phase
 
 # name -> "module:Class"; order is the order of the status table. PostgreSQL serves both SQL
-# stores (TimescaleDB is preloaded in it); Neo4j runs in two release lines.
+# stores (TimescaleDB is preloaded in it); Neo4j runs in two release lines, and a read-only LTS
+# for the tests (`up all`).
 SERVICES: dict[str, str] = {
     "postgres": "stack.postgres:PostgresService",
     "neo4j": "stack.neo4j:Neo4jService",
     "neo4j-newest": "stack.neo4j:Neo4jNewestService",
+    "neo4j-read-only": "stack.neo4j:Neo4jReadOnlyService",
     "chromadb": "stack.chroma:ChromaService",
 }
 # The one switch for the Neo4j line the stack's settings (`make migrate`) point at.
@@ -65,7 +68,8 @@ def up(names: list[str] | None = None, write_env: bool = True) -> dict[str, Serv
             return state, "reused"
         t0 = time.monotonic()
         svc.install()
-        state = svc.start()
+        with phase(f"start {svc.name}"):
+            state = svc.start()
         state.save(svc.state_path)
         return state, f"started in {time.monotonic() - t0:.1f}s"
 

@@ -31,6 +31,7 @@ from stack.base import (
     stop_pid,
     wait_until,
 )
+from stack.phases import phase
 
 POM = REPO_ROOT / "stack" / "maven" / "neo4j-pom.xml"
 
@@ -137,7 +138,8 @@ class Neo4jService(Service):
         shutil.rmtree(staging, ignore_errors=True)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # both release lines may install at once: one Maven at a time in the shared local repository
-        with open(self.cache_dir / "m2.lock", "w") as lock:
+        with open(self.cache_dir / "m2.lock", "w") as lock, \
+                phase(f"fetch Neo4j {self.line.version} jars (Maven Central)", "download"):
             fcntl.flock(lock, fcntl.LOCK_EX)
             result = subprocess.run(
                 ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
@@ -279,3 +281,24 @@ class Neo4jNewestService(Neo4jService):
 
     name = "neo4j-newest"
     line = LINES["newest"]
+
+
+class Neo4jReadOnlyService(Neo4jService):
+    """The LTS with its databases read-only by configuration, for the tests of a server that
+    refuses writes: Community has no roles, so such a server is one that says so in its
+    neo4j.conf. A store is created writable and the setting applies from the next start, so the
+    first start makes the store, stops, and starts again; later starts (and `stack up` while it
+    runs) reuse that store."""
+
+    name = "neo4j-read-only"
+    overrides: ClassVar[dict[str, str]] = {"server.databases.default_to_read_only": "true"}
+
+    def start(self) -> ServiceState:
+        if not (self.data_dir / "databases" / DATABASE).exists():
+            self.overrides = {}  # this instance's first start only: the store is made writable
+            try:
+                self.stop(super().start())
+            finally:
+                del self.overrides
+        return super().start()
+

@@ -30,6 +30,7 @@ from stack.base import (
     free_port,
     wait_until,
 )
+from stack.phases import say
 
 USER = "polyalembic"
 DATABASE = "polyalembic"
@@ -104,8 +105,7 @@ class PostgresService(Service):
 
     def install(self) -> None:
         """Build and install TimescaleDB unless this version is already installed."""
-        print(f"postgres     TimescaleDB {timescaledb.VERSION}: "
-              f"{timescaledb.ensure(find_bindir(), self.cache_dir)}", flush=True)
+        say(f"postgres     TimescaleDB {timescaledb.VERSION}: {timescaledb.ensure(find_bindir(), self.cache_dir)}")
 
     def _run_as_owner(self, args: list[str]) -> subprocess.CompletedProcess[str]:
         """PostgreSQL refuses to run as root: run its tools as the cluster's owner."""

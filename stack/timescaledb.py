@@ -23,6 +23,7 @@ import tarfile
 from pathlib import Path
 
 from stack.base import REPO_ROOT, PrerequisiteMissing
+from stack.phases import phase
 
 VERSION = "2.28.3"
 TARBALL_NAME = f"timescaledb-{VERSION}.tar.gz"
@@ -101,6 +102,39 @@ def _run(args: list[str], cwd: Path, what: str, log: Path) -> None:
         raise RuntimeError(f"{what} failed (log: {log}):\n{tail}")
 
 
+def install_build_packages(packages: list[str]) -> None:
+    """``apt-get install`` the build packages: the download first, then the install, each a phase."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    steps = (
+        (f"apt-get update and download {' '.join(packages)}", "download",
+         [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--download-only", *packages]]),
+        (f"apt-get install {' '.join(packages)}", "work", [["apt-get", "install", "-y", "-qq", *packages]]),
+    )
+    for name, kind, commands in steps:
+        with phase(name, kind):
+            for args in commands:
+                result = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+                if result.returncode != 0:
+                    raise PrerequisiteMissing(f"'{' '.join(args)}' failed: {result.stderr.strip()[-300:]}")
+
+
+def build(source: Path, work: Path, bindir: Path, log: Path) -> None:
+    """Unpack (once), configure (once) and build the release in ``work``, then install it."""
+    src = work / f"timescaledb-{VERSION}"
+    if not (src / "bootstrap").exists():
+        shutil.rmtree(src, ignore_errors=True)
+        with tarfile.open(source) as archive:
+            archive.extractall(work, filter="data")
+    build_dir = src / "build"
+    if not (build_dir / "Makefile").exists():
+        shutil.rmtree(build_dir, ignore_errors=True)
+        pg_config = bindir / "pg_config"
+        extra = [f"-DPG_CONFIG={pg_config}"] if pg_config.exists() else []
+        _run(["./bootstrap", *BOOTSTRAP_FLAGS, *extra], src, "TimescaleDB bootstrap (cmake)", log)
+    _run(["make", f"-j{os.cpu_count() or 2}"], build_dir, "TimescaleDB build", log)
+    _run(["make", "install"], build_dir, "TimescaleDB make install", log)
+
+
 def ensure(bindir: Path, cache_dir: Path) -> str:
     """Make TimescaleDB ``VERSION`` loadable by the server in ``bindir``; say what was done."""
     if installed(bindir):
@@ -116,24 +150,9 @@ def ensure(bindir: Path, cache_dir: Path) -> str:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "build.log"
     if missing:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for args in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-            result = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                raise PrerequisiteMissing(f"'{' '.join(args)}' failed: {result.stderr.strip()[-300:]}")
-    src = work / f"timescaledb-{VERSION}"
-    if not (src / "bootstrap").exists():
-        shutil.rmtree(src, ignore_errors=True)
-        with tarfile.open(source) as archive:
-            archive.extractall(work, filter="data")
-    build = src / "build"
-    if not (build / "Makefile").exists():
-        shutil.rmtree(build, ignore_errors=True)
-        pg_config = bindir / "pg_config"
-        extra = [f"-DPG_CONFIG={pg_config}"] if pg_config.exists() else []
-        _run(["./bootstrap", *BOOTSTRAP_FLAGS, *extra], src, "TimescaleDB bootstrap (cmake)", log)
-    _run(["make", f"-j{os.cpu_count() or 2}"], build, "TimescaleDB build", log)
-    _run(["make", "install"], build, "TimescaleDB make install", log)
+        install_build_packages(missing)
+    with phase(f"build TimescaleDB {VERSION} (cmake, make -j{os.cpu_count() or 2}, make install)"):
+        build(source, work, bindir, log)
     if not installed(bindir):
         raise RuntimeError(f"TimescaleDB {VERSION} was built but is not in PostgreSQL's folders (log: {log})")
     return "built and installed"

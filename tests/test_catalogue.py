@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -306,23 +306,14 @@ def _drop_roles(pg: str, *roles: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def read_only_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A third Neo4j (the LTS) whose databases are read-only by configuration: Community has no
-    roles, so a server that refuses writes is one that says so in its neo4j.conf."""
-    from stack.base import CACHE_DIR
-    from stack.neo4j import Neo4jService
+def read_only_neo4j(base_settings: Settings) -> dict[str, str]:
+    """The stack's read-only Neo4j (stack/neo4j.py, started by `stack up all` with the others)."""
+    del base_settings  # the stack is up
+    from stack.manager import service
 
-    class ReadOnlyNeo4j(Neo4jService):
-        name = "neo4j-read-only"
-
-    server = ReadOnlyNeo4j(stack_dir=tmp_path_factory.mktemp("read-only-stack"), cache_dir=CACHE_DIR)
-    server.stop(server.start())  # a store is created writable; the setting applies from the next start
-    server.overrides = {"server.databases.default_to_read_only": "true"}
-    state = server.start()
-    try:
-        yield {"read_only_uri": state.settings["NEO4J_URI"], "read_only_password": state.settings["NEO4J_PASSWORD"]}
-    finally:
-        server.stop(state)
+    state = service("neo4j-read-only").load_state()
+    assert state, "the stack did not start neo4j-read-only"
+    return {"read_only_uri": state.settings["NEO4J_URI"], "read_only_password": state.settings["NEO4J_PASSWORD"]}
 
 
 def resolve(template: str, values: dict[str, str]) -> str:

@@ -2,8 +2,9 @@
 type information (py.typed, op.pyi) with it. (tests/test_autogenerate.py runs `alembic check` on a
 sample project from such a venv, against the real stack.)
 
-The venv sees the system's site-packages, so the dependencies are not downloaded again; the
-wheel is installed with --no-deps and the test checks that the venv's copy is the one in use.
+The venv sees the project environment's site-packages after its own (a ``.pth`` line), so the
+dependencies are not downloaded again; the wheel is installed with --no-deps and the test checks
+that the venv's copy is the one in use.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,8 @@ def _run(*args: str | Path, cwd: Path) -> str:
 
 
 def installed_wheel(folder: Path) -> Path:
-    """Build the wheel from a copy of the sources and install it (--no-deps) into a new venv over
-    the system's packages; the venv's python."""
+    """Build the wheel from a copy of the sources and install it (--no-deps) into a new venv that
+    falls back on this environment's packages for its dependencies; the venv's python."""
     source = folder / "src"  # a copy, so the build leaves no build/ or egg-info in the checkout
     source.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md"):
@@ -39,10 +41,14 @@ def installed_wheel(folder: Path) -> Path:
     (wheel,) = (folder / "dist").glob("polyalembic-*.whl")
 
     venv = folder / "venv"
-    _run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=folder)
+    _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=folder)
     python = venv / "bin" / "python"
-    _run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", wheel,
-         cwd=folder)
+    own = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=folder).strip())
+    # after the venv's own folder, and read as a plain path: this environment's editable
+    # polyalembic (a finder that its own .pth files install) stays out of the venv
+    (own / "project_environment.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    _run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index",
+         "--disable-pip-version-check", wheel, cwd=folder)
     return python
 
 
