@@ -76,7 +76,7 @@ def up(names: list[str] | None = None, write_env: bool = True) -> dict[str, Serv
     with ThreadPoolExecutor(max_workers=len(services)) as pool:
         results = list(pool.map(bring_up, services))
     for (state, how), svc in zip(results, services, strict=True):
-        print(f"{svc.name:<13} {state.version:<38} 127.0.0.1:{state.port:<6} pid {state.pid:<8} {how}")
+        print(f"{svc.name:<15} {state.version:<38} 127.0.0.1:{state.port:<6} pid {state.pid:<8} {how}")
     if write_env:
         write_env_file()
     return {svc.name: state for svc, (state, _) in zip(services, results, strict=True)}
@@ -97,8 +97,8 @@ def down(names: list[str] | None = None) -> None:
             failures.append(f"{name}: {exc}")
             continue
         svc.state_path.unlink(missing_ok=True)
-        print(f"{name:<13} stopped (pid {state.pid})" if stopped
-              else f"{name:<13} not running (pid {state.pid} is gone or not ours: left alone)")
+        print(f"{name:<15} stopped (pid {state.pid})" if stopped
+              else f"{name:<15} not running (pid {state.pid} is gone or not ours: left alone)")
     write_env_file()
     if failures:
         raise RuntimeError(f"could not stop {'; '.join(failures)}")
@@ -127,13 +127,13 @@ def status() -> int:
         svc = service(name)
         state = svc.load_state()
         if state is None:
-            print(f"{name:<13} not started")
+            print(f"{name:<15} not started")
             bad += name in default_services()
             continue
         healthy = pid_alive(state.pid) and svc.is_healthy(state)
         bad += not healthy
         word = "healthy" if healthy else "DOWN"
-        print(f"{name:<13} {word:<8} {state.version:<38} 127.0.0.1:{state.port:<6} pid {state.pid}")
+        print(f"{name:<15} {word:<8} {state.version:<38} 127.0.0.1:{state.port:<6} pid {state.pid}")
     return 1 if bad else 0
 
 

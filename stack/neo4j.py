@@ -129,24 +129,32 @@ class Neo4jService(Service):
     def _pom_hash(self) -> str:
         return hashlib.sha256(POM.read_bytes() + self.line.version.encode()).hexdigest()
 
+    def _jars_installed(self) -> bool:
+        marker = self.lib_dir / ".pom-sha256"
+        return marker.exists() and marker.read_text().strip() == self._pom_hash()
+
     def install(self) -> None:
         """Copy the server's jars from Maven Central into the cache, unless the pom is unchanged."""
-        marker = self.lib_dir / ".pom-sha256"
-        if marker.exists() and marker.read_text().strip() == self._pom_hash():
+        if self._jars_installed():
             return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # services start in parallel, two of them on the same version (the LTS and the read-only
+        # LTS): one Maven at a time in the shared local repository, and the second finds the jars
+        with open(self.cache_dir / "m2.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._jars_installed():
+                with phase(f"fetch Neo4j {self.line.version} jars (Maven Central)", "download"):
+                    self._copy_jars()
+
+    def _copy_jars(self) -> None:
         staging = self.lib_dir.with_name("lib.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        # both release lines may install at once: one Maven at a time in the shared local repository
-        with open(self.cache_dir / "m2.lock", "w") as lock, \
-                phase(f"fetch Neo4j {self.line.version} jars (Maven Central)", "download"):
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            result = subprocess.run(
-                ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
-                 "dependency:copy-dependencies",
-                 f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
-                capture_output=True, text=True, check=False,
-            )
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(POM), f"-Dneo4j.version={self.line.version}",
+             "dependency:copy-dependencies",
+             f"-DoutputDirectory={staging}", f"-Dmaven.repo.local={self.cache_dir / 'm2'}"],
+            capture_output=True, text=True, check=False,
+        )
         if result.returncode != 0 or not any(staging.glob("neo4j-*.jar")):
             output = (result.stdout + result.stderr).strip()[-1500:]
             raise RuntimeError(f"fetching Neo4j jars with Maven failed:\n{output}")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from stack.base import user_cache_dir
+from stack.phases import phase
 
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 # the newest whose go.mod this machine's Go 1.26.8 accepts (v2.17.0 asks for 1.26.11)
@@ -54,9 +55,11 @@ def install() -> None:
     """Install what is missing (a no-op when both are in the cache)."""
     if actionlint() is None:
         BIN.mkdir(parents=True, exist_ok=True)
-        _go("install", ACTIONLINT, GOBIN=str(BIN))
+        with phase(f"build {ACTIONLINT.rsplit('/', 1)[1]} (go install: the module proxy, then the compiler)"):
+            _go("install", ACTIONLINT, GOBIN=str(BIN))
     if compose_schema() is None:
-        module = json.loads(_go("mod", "download", "-json", COMPOSE_GO))
+        with phase(f"fetch the compose schema ({COMPOSE_GO.rsplit('/', 2)[1]}, the Go module proxy)", "download"):
+            module = json.loads(_go("mod", "download", "-json", COMPOSE_GO))
         SCHEMA.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(module["Dir"]) / "schema" / "compose-spec.json", SCHEMA)
 
