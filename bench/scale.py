@@ -58,7 +58,7 @@ def make_projects(root: Path, n: int) -> tuple[Path, Path]:
 
 def age(root: Path, seconds: float = 60.0) -> None:
     """Date every generated file back: a file written in the last seconds is never cached (see
-    polyalembic/filecache.py), and a real history is older than that."""
+    polyalembic/chain/filecache.py), and a real history is older than that."""
     past = time.time() - seconds
     for path in root.rglob("*"):
         os.utime(path, (past, past))

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from polyalembic.connections import StoreConnections
-from polyalembic.dsn import same_database
+from polyalembic.chain.migration import Migration
+from polyalembic.commands.status import MigrationStatus, compute
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger_read import current_revision as read_current_revision
-from polyalembic.ledger_read import read_rows, reading
-from polyalembic.migration import Migration
+from polyalembic.ledger.reads import current_revision as read_current_revision
+from polyalembic.ledger.reads import read_rows, reading
 from polyalembic.project import Project
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
-from polyalembic.status import MigrationStatus, compute
 from polyalembic.stores import STORES, get_store
+from polyalembic.stores.sql.dsn import same_database
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -181,8 +181,8 @@ def production_guard() -> None:
 
 def drop_everything(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     """The destructive half of ``fresh``: refuses in production or without the phrase."""
-    from polyalembic.ledger import connect_ledger
-    from polyalembic.lock import migration_lock
+    from polyalembic.ledger.writes import connect_ledger
+    from polyalembic.stores.sql.lock import migration_lock
 
     production_guard()
     if confirmation != CONFIRM_PHRASE:
@@ -218,7 +218,7 @@ def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
 def _clear_ledger(conn: sa.Connection) -> None:
     import sqlalchemy as sa
 
-    from polyalembic.ledger import applied_by, audit_insert, migrations_table
+    from polyalembic.ledger.writes import applied_by, audit_insert, migrations_table
 
     inspector = sa.inspect(conn)
     if inspector.has_table("alembic_version"):

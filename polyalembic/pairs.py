@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError, as_command_error
-from polyalembic.run import ONE_BATCH
+from polyalembic.runtime.current_run import ONE_BATCH
 from polyalembic.stores import pair_ops
 
 

@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.chain.filecache import Stamp, folder_stamps
+from polyalembic.chain.inifile import IniFile
+from polyalembic.chain.migration import Migration, chain, indexed_chain
 from polyalembic.errors import PolyalembicError
-from polyalembic.filecache import Stamp, folder_stamps
-from polyalembic.inifile import IniFile
-from polyalembic.migration import Migration, chain, indexed_chain
 from polyalembic.settings import Settings, settings_from
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Project:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: the migration files don't change while this project lives (one CLI command): the folders
     #: are listed and the chain read once. A long-lived project (a test, an app) reads them anew
-    #: at each call (still cheap: see polyalembic/filecache.py).
+    #: at each call (still cheap: see polyalembic/chain/filecache.py).
     frozen_files: bool = False
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -110,7 +110,7 @@ class Project:
         return self._memo["listing", folder]
 
     def indexed_chain(self) -> list[Migration] | None:
-        """The chain read from the revision files' index (see polyalembic/index.py), or None."""
+        """The chain read from the revision files' index (see polyalembic/chain/index.py), or None."""
         if "chain" in self._memo:
             return self._memo["chain"]
         folders = self.version_folders()

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyalembic.dsn import same_database
 from polyalembic.masking import mask_text
 from polyalembic.stores import STORES, get_store, ledger_home
+from polyalembic.stores.sql.dsn import same_database
 
 LEDGER_VARIABLE = "POLYALEMBIC_LEDGER_DSN"
 
@@ -55,7 +55,7 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of every store's configuration (for masking)."""
-        from polyalembic.dsn import password_of
+        from polyalembic.stores.sql.dsn import password_of
 
         found = [password_of(self.ledger_dsn)]
         for store in STORES.values():

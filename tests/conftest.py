@@ -118,7 +118,7 @@ _SCANNED: list[tuple[str, str]] = []
 def _scan_ledger(dsn: str) -> None:
     import psycopg
 
-    from polyalembic.dsn import libpq_dsn
+    from polyalembic.stores.sql.dsn import libpq_dsn
 
     with psycopg.connect(libpq_dsn(dsn)) as conn:
         for table, columns in (("schema_migrations", "error, failed_step"), ("schema_migrations_audit", "error")):
@@ -133,7 +133,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _secrets() -> set[str]:
-    from polyalembic.dsn import password_of
+    from polyalembic.stores.sql.dsn import password_of
 
     found = set(TEST_SECRETS)
     for key, value in _SETTINGS.items():

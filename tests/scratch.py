@@ -4,7 +4,7 @@ extension where asked; the pytest plugin's, polyalembic/testing/disposable.py) a
 
 from __future__ import annotations
 
-from polyalembic.connections import StoreConnections
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.testing.disposable import create_database, drop_database

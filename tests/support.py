@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from polyalembic.connections import StoreConnections
-from polyalembic.events import Reporter
-from polyalembic.ledger import LedgerRow, connect_ledger, read_rows
+from polyalembic.events.stream import Reporter
+from polyalembic.ledger.writes import LedgerRow, connect_ledger, read_rows
 from polyalembic.project import Project
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from polyalembic.dsn import sqlalchemy_url
-from polyalembic.generate import generate
+from polyalembic.commands.generate import generate
 from polyalembic.project import Project
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.dsn import sqlalchemy_url
 from tests.conftest import settings_env
 from tests.support import add_revision, ledger, snapshot
 

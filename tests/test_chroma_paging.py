@@ -122,7 +122,7 @@ def test_a_read_that_fails_mid_copy_names_its_page_and_a_retry_copies_everything
         assert info["count"] == TOTAL and {k: info["hnsw"][k] for k in COSINE} == COSINE, "the original is untouched"
         assert client.get_collection("docs__rebuild", embedding_function=None).count() == PAGE
 
-    from polyalembic.repair import repair
+    from polyalembic.commands.repair import repair
 
     repair(ops_project, "retry", "chromadb_002")
     with chroma(settings) as client:

@@ -119,7 +119,7 @@ def test_failed_neo4j_migration_is_recorded_and_a_fixed_file_resumes(project_cop
                                               r"\[cypher: MATCH .*RETRUN a\]: decide with `polyalembic repair "
                                               r"resume neo4j_002`"):
         command.upgrade(project_copy.config(), "head")
-    from polyalembic.repair import repair
+    from polyalembic.commands.repair import repair
 
     assert "skipping its 1 completed step(s)" in repair(project_copy, "resume", "neo4j_002")
     row = {r.revision: r for r in ledger(settings)}["neo4j_002"]
@@ -133,7 +133,7 @@ def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Proj
 
     import sqlalchemy as sa
 
-    from polyalembic.lock import LOCK_KEY
+    from polyalembic.stores.sql.lock import LOCK_KEY
 
     engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"),
                               isolation_level="AUTOCOMMIT")
@@ -189,7 +189,7 @@ def test_upgrade_sql_output_applies_to_an_empty_database(project: Project, setti
     """The --sql script of the PostgreSQL part, fed to a database, builds the tables and the ledger."""
     import psycopg
 
-    from polyalembic.dsn import libpq_dsn
+    from polyalembic.stores.sql.dsn import libpq_dsn
 
     result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
                              "upgrade", "postgres_007", "--sql"], env=settings_env(settings),
@@ -274,7 +274,7 @@ def test_killed_migration_shows_running_blocks_up_and_a_resume_finishes_it(proje
                             env=settings_env(settings), capture_output=True, text=True, timeout=120)
     assert "chromadb_002: half done (0 step(s) completed): polyalembic repair resume chromadb_002" in status.stdout
 
-    from polyalembic.repair import repair
+    from polyalembic.commands.repair import repair
 
     repair(project_copy, "resume", "chromadb_002")
     row = {r.revision: r for r in ledger(settings)}["chromadb_002"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from polyalembic.dsn import libpq_dsn, sqlalchemy_url
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import REPO, settings_env
 from tests.scratch import create_database, drop_database, reset_stores
 

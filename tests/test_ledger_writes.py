@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from polyalembic.dsn import libpq_dsn, sqlalchemy_url
-from polyalembic.ledger import PREPARED_APPLIED
+from polyalembic.ledger.writes import PREPARED_APPLIED
 from polyalembic.project import Project
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import settings_env
 from tests.support import ledger
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from alembic import command
 
-from polyalembic.connections import StoreConnections
 from polyalembic.errors import MigrationFailed
-from polyalembic.events import Events
+from polyalembic.events.stream import Events
 from polyalembic.project import Project
-from polyalembic.run import Run
+from polyalembic.runtime.connections import StoreConnections
+from polyalembic.runtime.current_run import Run
 from polyalembic.settings import Settings
 from polyalembic.stores.neo4j import introspect
 from polyalembic.stores.neo4j.impl import execute_statements

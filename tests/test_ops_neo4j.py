@@ -86,7 +86,7 @@ def test_run_cypher_data_statements_share_one_transaction(ops_project: Project, 
     assert row.completed_steps == 1  # the constraint; the failed batch was rolled back whole
     with pytest.raises(PolyalembicError, match=r"neo4j_001\) failed part way after 1 completed step"):
         command.upgrade(ops_project.config(), "head")  # half done: up does not guess
-    from polyalembic.repair import repair
+    from polyalembic.commands.repair import repair
 
     repair(ops_project, "resume", "neo4j_001")  # the fixed file, after the constraint
     with graph(settings) as g:

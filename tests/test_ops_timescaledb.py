@@ -541,7 +541,7 @@ def test_continuous_aggregate_made_in_an_autocommit_block_survives_a_failure_and
     add_revision(ops_project, "003_daily.py", AGGREGATE)
     with pytest.raises(PolyalembicError, match=r"timescaledb_003\) failed part way after 1 completed step"):
         command.upgrade(ops_project.config(), "head")  # the aggregate is in: up does not guess
-    from polyalembic.repair import repair
+    from polyalembic.commands.repair import repair
 
     repair(ops_project, "retry", "timescaledb_003")  # IF NOT EXISTS / if_not_exists: the rerun completes
     with tsdb(settings) as conn:

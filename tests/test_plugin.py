@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from polyalembic.dsn import libpq_dsn, sqlalchemy_url
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
 from polyalembic.testing.disposable import create_database, disposable_stores, drop_database
 from tests.conftest import REPO, plugin_test_env
 

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from polyalembic.connections import StoreConnections
-from polyalembic.dsn import libpq_dsn
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.dsn import libpq_dsn
 
 
 def test_postgres_answers(base_settings: Settings) -> None:

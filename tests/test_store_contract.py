@@ -19,8 +19,8 @@ import pytest
 from alembic import command
 from alembic.operations import MigrateOperation
 
-from polyalembic.connections import StoreConnections
 from polyalembic.project import Project
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, Store, get_store
 from polyalembic.stores.contract import DatabaseObject

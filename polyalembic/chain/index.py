@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
+from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.stores import STORES, pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)

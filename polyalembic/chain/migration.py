@@ -9,8 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from polyalembic.chain.filecache import Listing, folder_stamps
 from polyalembic.errors import PolyalembicError
-from polyalembic.filecache import Listing, folder_stamps
 from polyalembic.pairs import pair_paths
 from polyalembic.stores import STORES, get_store
 
@@ -128,7 +128,7 @@ def chain(script_directory: Any) -> list[Migration]:
 def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list[Migration] | None:
     """The chain from the revision files' index, without importing them; None when the index
     can't vouch for it (then Alembic loads the chain, and words any error)."""
-    from polyalembic.index import Index, linear_chain
+    from polyalembic.chain.index import Index, linear_chain
 
     entries = Index(folders, listing).entries()
     ordered = linear_chain(entries) if entries is not None else None

@@ -11,8 +11,8 @@ import click
 
 from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
 from polyalembic.cli.startup import defer_collection, resume
-from polyalembic.events import LOG_FORMATS, Events
-from polyalembic.reporters import reporter_for
+from polyalembic.events.reporters import reporter_for
+from polyalembic.events.stream import LOG_FORMATS, Events
 from polyalembic.stores import STORES
 
 NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
@@ -149,7 +149,7 @@ def down(ctx: click.Context, count: int, dry_run: bool) -> None:
 def status(ctx: click.Context, fmt: str, check: bool, with_drift: bool) -> None:
     """Show every migration of every store: applied, pending, failed, drifted."""
     from polyalembic import api
-    from polyalembic import status as st
+    from polyalembic.commands import status as st
 
     project = _project(ctx)
     statuses, current = api.status(project)
@@ -158,7 +158,7 @@ def status(ctx: click.Context, fmt: str, check: bool, with_drift: bool) -> None:
         locations = {s: project.settings.location(s) for s in STORES}
         document = st.as_json(statuses, [current] if current else [], locations)
         if reports is not None:
-            from polyalembic import drift
+            from polyalembic.commands import drift
 
             document["drift"] = drift.as_json(reports)
             document["ok"] = document["ok"] and not drift.drifted(reports)
@@ -172,13 +172,13 @@ def status(ctx: click.Context, fmt: str, check: bool, with_drift: bool) -> None:
 
 
 def _drift_reports(project: Any) -> list[Any]:
-    from polyalembic import drift
+    from polyalembic.commands import drift
 
     return drift.check(project)
 
 
 def _any_drift(reports: list[Any]) -> bool:
-    from polyalembic import drift
+    from polyalembic.commands import drift
 
     return drift.drifted(reports)
 
@@ -205,7 +205,7 @@ def drift_command(ctx: click.Context, fmt: str, accept: bool, include_unmanaged:
 
     Exit 1 when anything drifted. Objects no migration ever managed are listed apart.
     """
-    from polyalembic import drift
+    from polyalembic.commands import drift
 
     project = _project(ctx)
     if accept:
@@ -231,7 +231,7 @@ def drift_command(ctx: click.Context, fmt: str, accept: bool, include_unmanaged:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Check migration files (pairs, numbering, one head, parse) and applied checksums."""
-    from polyalembic import validate as v
+    from polyalembic.commands import validate as v
     from polyalembic.errors import StoreUnavailable
 
     project = _project(ctx)
@@ -278,7 +278,7 @@ def fresh(ctx: click.Context, confirm: str | None) -> None:
 @click.pass_context
 def generate(ctx: click.Context, store: str, name: str) -> None:
     """Create the next migration of STORE named NAME (up/down pair or revision), as the new head."""
-    from polyalembic.generate import generate as make
+    from polyalembic.commands.generate import generate as make
 
     project = _project(ctx)
     for path in make(project, store, name):
@@ -318,7 +318,7 @@ def repair(ctx: click.Context, action: str, revision: str) -> None:
     forget REV           drop the row of a migration whose file is gone and that never applied
     accept-checksum REV  an applied file was edited on purpose: record its current checksum
     """
-    from polyalembic.repair import repair as decide
+    from polyalembic.commands.repair import repair as decide
 
     message = decide(_project(ctx), action, revision)
     (_summary if action in ("resume", "retry") else _echo)(ctx, message)

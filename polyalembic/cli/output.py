@@ -12,7 +12,7 @@ import click
 from polyalembic.masking import mask_text
 
 if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --help`
-    from polyalembic.migration import Migration
+    from polyalembic.chain.migration import Migration
 
 
 @functools.cache

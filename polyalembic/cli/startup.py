@@ -1,4 +1,4 @@
-"""The CLI process's garbage collector during start-up (see ``polyalembic/collection.py``): off
+"""The CLI process's garbage collector during start-up (see ``polyalembic/runtime/collection.py``): off
 from the command's start; ``resume`` (run just before the first migration, and when the command
 ends) freezes what start-up built and turns collection back on; the command's end restores it."""
 
@@ -8,7 +8,7 @@ import gc
 
 import click
 
-from polyalembic.collection import end_start_up, restore
+from polyalembic.runtime.collection import end_start_up, restore
 
 #: handed to env.py: start-up is over (before the first migration)
 resume = end_start_up

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from polyalembic.snapshots import Recorded, read_recorded, take
+from polyalembic.ledger.snapshots import Recorded, read_recorded, take
 from polyalembic.stores import STORES, get_store
 
 if TYPE_CHECKING:
@@ -71,8 +71,8 @@ def selected_stores(project: Project, stores: tuple[str, ...] | list[str] = ()) 
 def check(project: Project, stores: tuple[str, ...] | list[str] = (),
           include_unmanaged: bool = False) -> list[StoreDrift]:
     """Every selected store's verdict (a store with no recorded snapshot is not connected to)."""
-    from polyalembic.connections import StoreConnections
-    from polyalembic.ledger_read import reading
+    from polyalembic.ledger.reads import reading
+    from polyalembic.runtime.connections import StoreConnections
 
     settings = project.settings
     assert settings is not None
@@ -96,11 +96,11 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     then all it holds is adopted)."""
     import sqlalchemy as sa
 
-    from polyalembic import ledger_schema, snapshots
-    from polyalembic.connections import StoreConnections
-    from polyalembic.ledger import applied_by, audit_insert, connect_ledger, current_revision_of
-    from polyalembic.ledger_read import sa_query
-    from polyalembic.lock import migration_lock
+    from polyalembic.ledger import schema as ledger_schema
+    from polyalembic.ledger.reads import sa_query
+    from polyalembic.ledger.writes import applied_by, audit_insert, connect_ledger, current_revision_of, snapshots
+    from polyalembic.runtime.connections import StoreConnections
+    from polyalembic.stores.sql.lock import migration_lock
 
     settings = project.settings
     assert settings is not None

@@ -92,7 +92,7 @@ def _refuse_a_revision_the_ledger_knows(project: Project, revision: str) -> None
     """A revision id whose file was deleted may still have a ledger row (a failed run): a new file
     with that id would inherit it. Checked when the ledger is reachable (generate needs no server)."""
     from polyalembic.errors import StoreUnavailable
-    from polyalembic.ledger import connect_ledger, read_rows
+    from polyalembic.ledger.writes import connect_ledger, read_rows
 
     try:
         with connect_ledger(project.settings) as conn:

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import command
 
-from polyalembic import ledger_schema
 from polyalembic.api import position_of
+from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import (
+from polyalembic.ledger import schema as ledger_schema
+from polyalembic.ledger.writes import (
     Ledger,
     LedgerRow,
     applied_by,
@@ -26,9 +27,8 @@ from polyalembic.ledger import (
     migrations_table,
     read_rows,
 )
-from polyalembic.lock import migration_lock
-from polyalembic.migration import Migration
 from polyalembic.project import Project
+from polyalembic.stores.sql.lock import migration_lock
 
 REPAIR_ACTIONS = ("resume", "retry", "mark-applied", "forget", "accept-checksum")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NamedTuple
 
-from polyalembic.ledger_read import LedgerRow
-from polyalembic.migration import Migration
+from polyalembic.chain.migration import Migration
+from polyalembic.ledger.reads import LedgerRow
 
 # What a migration can be, as `polyalembic status` shows it.
 APPLIED, PENDING, FAILED, RUNNING = "applied", "pending", "failed", "running"

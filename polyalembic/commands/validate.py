@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.errors import PolyalembicError
-from polyalembic.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, pair_ops
 
@@ -248,7 +248,7 @@ def check_chain(project: Project) -> list[Problem]:
 def check_ledger(project: Project) -> list[Problem]:
     """Applied checksums compared with the files (only when the ledger is reachable)."""
     from polyalembic import api
-    from polyalembic.status import MISMATCH, MISSING
+    from polyalembic.commands.status import MISMATCH, MISSING
 
     statuses, _ = api.status(project)
     problems = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from polyalembic.events import LOG_FORMATS, JsonReporter, Reporter
+from polyalembic.events.stream import LOG_FORMATS, JsonReporter, Reporter
 
 
 def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
@@ -20,7 +20,7 @@ def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
         raise PolyalembicError(f"log format must be one of {', '.join(LOG_FORMATS)} "
                                f"(--log-format, -x log_format or POLYALEMBIC_LOG_FORMAT), got {log_format!r}")
     if not quiet and _is_terminal(sys.stderr):
-        from polyalembic.terminal import TerminalReporter  # rich: only for a run on a terminal
+        from polyalembic.events.terminal import TerminalReporter  # rich: only for a run on a terminal
 
         return TerminalReporter()
     return Reporter()

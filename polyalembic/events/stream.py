@@ -6,10 +6,10 @@ through ``Run.events``); where the words go is a ``Reporter``'s business:
 - ``Reporter``: the default, hears nothing; a run costs what it cost before (every method returns
   at once, a ``Progress`` only counts);
 - ``JsonReporter``: one JSON object per line (``"v": 1``), for ``--log-format json``;
-- ``polyalembic.terminal.TerminalReporter``: rich's live progress bars on a terminal's stderr
+- ``polyalembic.events.terminal.TerminalReporter``: rich's live progress bars on a terminal's stderr
   (rich is imported only when a run starts there).
 
-``polyalembic.reporters.reporter_for`` picks one for a run.
+``polyalembic.events.reporters.reporter_for`` picks one for a run.
 
 Stdlib only: ``import polyalembic`` and reading commands stay light. Fields are masked here, once,
 so no reporter ever holds a secret.

@@ -14,7 +14,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from polyalembic.events import Reporter
+from polyalembic.events.stream import Reporter
 
 if TYPE_CHECKING:  # rich is imported when a run starts, not when a command that runs none builds this
     from rich.progress import Progress, TaskID

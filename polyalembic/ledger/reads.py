@@ -3,7 +3,7 @@
 The reads are plain SQL through a ``Query`` (SQL text in, column names and rows out), so ``status``, a
 no-op ``up`` and ``validate`` can read through the ledger's driver alone, without importing
 SQLAlchemy (``reading``); runs and repairs read through their SQLAlchemy connection
-(``sa_query``). How rows are written is ``ledger.py``'s business.
+(``sa_query``). How rows are written is ``writes.py``'s business.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def current_revision(query: Query) -> str | None:
 def ledger_target(settings: Settings) -> tuple[str, str, str]:
     """(the ledger's DSN, who owns that database for errors: a store or "ledger", the variable to
     fix); StoreUnavailable naming what to set when none is configured."""
-    from polyalembic.dsn import same_database
     from polyalembic.stores import ledger_home
+    from polyalembic.stores.sql.dsn import same_database
 
     home = ledger_home()
     dsn = settings.ledger_dsn
@@ -96,8 +96,8 @@ def ledger_target(settings: Settings) -> tuple[str, str, str]:
 @contextmanager
 def reading(settings: Settings) -> Iterator[Query]:
     """A ``Query`` on the ledger's database, through the driver alone when its store has one."""
-    from polyalembic import sql
     from polyalembic.stores import ledger_home
+    from polyalembic.stores.sql import connect as sql
 
     dsn, owner, source = ledger_target(settings)
     home = ledger_home()

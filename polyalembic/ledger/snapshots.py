@@ -2,7 +2,7 @@
 compares each live store with. One row per store, replaced whenever a run touches the store or
 ``drift --accept`` adopts its live state; ``managed`` keeps every object any of its recorded
 snapshots held, so an object made by hand that no migration ever created can be told apart.
-When rows are written is decided in ``runtime/recording.py`` (runs) and ``drift.py`` (accept).
+When rows are written is decided in ``runtime/recording.py`` (runs) and ``commands/drift.py`` (accept).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from polyalembic.ledger_read import Query, dicts
+from polyalembic.ledger.reads import Query, dicts
 from polyalembic.stores.contract import Store
 
 TABLE = "schema_migrations_snapshots"
@@ -61,7 +61,7 @@ def record(execute: Callable[[Any], Any], store: Store, snapshot: dict[str, Any]
     from sqlalchemy import func
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    from polyalembic.ledger_schema import snapshots_table
+    from polyalembic.ledger.schema import snapshots_table
 
     stmt = pg_insert(snapshots_table).values(store=store.name, snapshot=snapshot, managed=sorted(set(managed)),
                                              revision=revision, recorded_at=func.now(), recorded_by=by)

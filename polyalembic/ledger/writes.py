@@ -1,5 +1,5 @@
 """The shared ledger ``schema_migrations``: how a row is written (its schema is in
-``ledger_schema.py``, plain reads in ``ledger_read.py``).
+``schema.py``, plain reads in ``reads.py``).
 
 One row per migration over every store; every event is also appended to
 ``schema_migrations_audit``. *When* each row is written is decided in one place:
@@ -18,11 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from polyalembic import ledger_read, sql
-from polyalembic.ledger_read import LedgerRow, ledger_target, sa_query
-from polyalembic.ledger_schema import audit_table, migrations_table
-from polyalembic.migration import Migration
+from polyalembic.chain.migration import Migration
+from polyalembic.ledger import reads as ledger_read
+from polyalembic.ledger.reads import LedgerRow, ledger_target, sa_query
+from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
+from polyalembic.stores.sql import connect as sql
 
 
 def audit_insert() -> sa.Insert:

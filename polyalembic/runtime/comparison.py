@@ -19,11 +19,11 @@ from alembic.autogenerate import produce_migrations
 from alembic.operations import ops
 from alembic.runtime.migration import MigrationContext
 
-from polyalembic.dsn import same_database
 from polyalembic.errors import PolyalembicError
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, Store, get_store
 from polyalembic.stores.contract import DatabaseObject
+from polyalembic.stores.sql.dsn import same_database
 
 TableKey = tuple[str | None, str]
 

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from polyalembic.events import Events, Progress
+from polyalembic.events.stream import Events, Progress
 
 if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
-    from polyalembic.connections import StoreConnections
+    from polyalembic.runtime.connections import StoreConnections
 
 OPTION = "polyalembic_run"
 #: marks a revision function that only runs a pair file's op (see ``Run.trailer``)

@@ -10,18 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyalembic import ledger_schema
-from polyalembic.collection import start_up_uncollected
-from polyalembic.connections import StoreConnections
-from polyalembic.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.errors import PolyalembicError, as_command_error
-from polyalembic.events import Events
-from polyalembic.ledger import Ledger, OnConnection, connect_ledger, read_rows
-from polyalembic.lock import migration_lock
+from polyalembic.events.reporters import reporter_for
+from polyalembic.events.stream import Events
+from polyalembic.ledger import schema as ledger_schema
+from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
-from polyalembic.reporters import reporter_for
-from polyalembic.run import OPTION, Run
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
     history_command,
@@ -31,11 +26,16 @@ from polyalembic.runtime.alembic_internals import (
     planned_revisions,
     revision_command,
 )
+from polyalembic.runtime.collection import start_up_uncollected
+from polyalembic.runtime.connections import StoreConnections
+from polyalembic.runtime.current_run import OPTION, Run
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
 from polyalembic.stores import STORES, get_store, ledger_home, register_all_ops
+from polyalembic.stores.sql.dsn import libpq_dsn, same_database, sqlalchemy_url
+from polyalembic.stores.sql.lock import migration_lock
 
 log = logging.getLogger("polyalembic")
 
@@ -83,7 +83,7 @@ def _run(context: Any) -> None:
 def _show_history(command: HistoryCommand, settings: Settings) -> None:
     """``alembic history`` lists the chain from the files: the ledger database is read (no lock,
     nothing created) only for the current revision ``-i`` or a ``current`` range asks for."""
-    from polyalembic.ledger_read import current_revision, reading
+    from polyalembic.ledger.reads import current_revision, reading
 
     current = None
     if command.needs_current:
@@ -117,7 +117,7 @@ def _run_offline(context: Any, state: Run) -> None:
 def indexed_files(script_directory: Any) -> dict[Path, Any]:
     """What the index already knows of each revision file (its checksum and pair files): the
     run then reads neither again. The index is rebuilt where stale."""
-    from polyalembic.index import Index
+    from polyalembic.chain.index import Index
 
     folders = [Path(location) for location in script_directory.version_locations]
     entries = Index(folders).entries() if all(folder.is_dir() for folder in folders) else None
@@ -228,7 +228,7 @@ def _run_online(context: Any, state: Run) -> None:
 
 def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None]) -> None:
     """Hold the advisory lock on its own connection; migrate on a second one; ``start_up_over``
-    is called before the first migration (``polyalembic/collection.py``)."""
+    is called before the first migration (``polyalembic/runtime/collection.py``)."""
     settings = state.connections.settings
     config = context.config
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
@@ -283,7 +283,7 @@ def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Conne
                       status_connection: sa.Connection, quietly: bool) -> None:
     """Recording's rule 8, still under the lock: the touched stores' live snapshots. A store in the
     ledger's database is read on the migrations' connection, the others on the run's own handles."""
-    from polyalembic.ledger_read import sa_query
+    from polyalembic.ledger.reads import sa_query
 
     recorder = executor.recorder
     used = list(dict.fromkeys(m.store for m in executor.migrations.values()))

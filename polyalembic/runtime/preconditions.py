@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger_read import LedgerRow
-from polyalembic.migration import Migration
+from polyalembic.ledger.reads import LedgerRow
 
 _BATCHED = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)
 
@@ -56,7 +56,7 @@ def refuse_interrupted(rows: list[LedgerRow], allowed: set[str], applied: set[st
 def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],
                   upgrade: bool) -> list[str]:
     """``validate``'s file checks, plus (for an upgrade) applied checksums against the files."""
-    from polyalembic.validate import check_files
+    from polyalembic.commands.validate import check_files
 
     problems = [str(p) for p in check_files(migrations_dir)]
     if upgrade:

@@ -48,10 +48,10 @@ from collections.abc import Callable, Iterable
 from itertools import pairwise
 from typing import Any
 
-from polyalembic.ledger import Execute, Ledger, OnConnection
-from polyalembic.ledger_read import Query
-from polyalembic.migration import Migration
-from polyalembic.run import Run
+from polyalembic.chain.migration import Migration
+from polyalembic.ledger.reads import Query
+from polyalembic.ledger.writes import Execute, Ledger, OnConnection
+from polyalembic.runtime.current_run import Run
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 
@@ -175,7 +175,7 @@ class Recorder:
     def stores_to_snapshot(self, touched: Iterable[str], failed: Iterable[str], used: Iterable[str]) -> list[str]:
         """Rule 8's stores: those touched, plus those of ``used`` sharing a database with one, minus
         the failed ones and those sharing their database."""
-        from polyalembic.dsn import same_database
+        from polyalembic.stores.sql.dsn import same_database
 
         def sharing(names: Iterable[str]) -> set[str]:
             urls = [self.settings.database_url(n) for n in names]
@@ -190,7 +190,7 @@ class Recorder:
         """Rule 8: record each store's live snapshot. The migrations are in whatever happens here,
         so a store that can't be read is one warning naming the fix (``quietly``, after a failed
         run: the failure is the line that matters), never a failed run."""
-        from polyalembic import snapshots
+        from polyalembic.ledger import snapshots
 
         if not stores or self.status_execute is None:
             return

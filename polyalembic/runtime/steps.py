@@ -19,10 +19,10 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 
+from polyalembic.chain.migration import Migration
 from polyalembic.errors import MigrationFailed, PolyalembicError
-from polyalembic.migration import Migration
-from polyalembic.run import ONE_BATCH, OPTION, Run
 from polyalembic.runtime.alembic_internals import current_context, operations_on
+from polyalembic.runtime.current_run import ONE_BATCH, OPTION, Run
 from polyalembic.runtime.recording import Recorder
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store

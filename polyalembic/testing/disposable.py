@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-from polyalembic.connections import StoreConnections
-from polyalembic.dsn import libpq_dsn, same_database
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 from polyalembic.stores import STORES, get_store
+from polyalembic.stores.sql.dsn import libpq_dsn, same_database
 
 
 def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[str, ...] = ()) -> str:

@@ -14,11 +14,11 @@ from functools import cached_property
 from typing import Any
 
 from polyalembic import api
-from polyalembic.connections import StoreConnections
-from polyalembic.migration import Migration
+from polyalembic.chain.migration import Migration
+from polyalembic.commands.status import MigrationStatus
 from polyalembic.project import Project
+from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
-from polyalembic.status import MigrationStatus
 from polyalembic.stores import get_store
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyalembic.status import APPLIED, has_problems
+from polyalembic.commands.status import APPLIED, has_problems
 from polyalembic.testing.migrator import Migrator
 
 __all__ = [

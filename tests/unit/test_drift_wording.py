@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from polyalembic.drift import DRIFTED, MATCHES, NO_SNAPSHOT, compare
-from polyalembic.snapshots import Recorded, canonical
+from polyalembic.commands.drift import DRIFTED, MATCHES, NO_SNAPSHOT, compare
+from polyalembic.ledger.snapshots import Recorded, canonical
 from polyalembic.stores import get_store
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from polyalembic.events import Events, JsonReporter, Reporter
-from polyalembic.reporters import reporter_for
+from polyalembic.events.reporters import reporter_for
+from polyalembic.events.stream import Events, JsonReporter, Reporter
 from polyalembic.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_a_bad_log_format_is_one_line_naming_the_choices() -> None:
 
 
 def test_a_terminal_gets_bars_but_rich_is_imported_only_when_a_run_starts() -> None:
-    code = ("import sys\nfrom polyalembic.reporters import reporter_for\nr = reporter_for(None)\n"
+    code = ("import sys\nfrom polyalembic.events.reporters import reporter_for\nr = reporter_for(None)\n"
             "print(type(r).__name__, 'rich' in sys.modules, file=sys.__stdout__)\n"
             "print(type(reporter_for(None, quiet=True)).__name__, file=sys.__stdout__)")
     master, slave = pty.openpty()

@@ -7,9 +7,9 @@ import os
 import time
 from pathlib import Path
 
-from polyalembic import filecache
-from polyalembic.index import Index, linear_chain
-from polyalembic.migration import chain, indexed_chain
+from polyalembic.chain import filecache
+from polyalembic.chain.index import Index, linear_chain
+from polyalembic.chain.migration import chain, indexed_chain
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 

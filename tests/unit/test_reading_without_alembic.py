@@ -1,5 +1,5 @@
-"""Reading commands never import Alembic: alembic.ini is read as Alembic reads it (inifile.py),
-and validate's file checks are kept while the files are unchanged (filecache.py)."""
+"""Reading commands never import Alembic: alembic.ini is read as Alembic reads it (chain/inifile.py),
+and validate's file checks are kept while the files are unchanged (chain/filecache.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 
-from polyalembic import filecache
-from polyalembic.inifile import IniFile
-from polyalembic.validate import check_files
+from polyalembic.chain import filecache
+from polyalembic.chain.inifile import IniFile
+from polyalembic.commands.validate import check_files
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,7 @@ def test_validate_status_and_a_no_op_up_import_no_alembic(tmp_path: Path) -> Non
     """Checked in a process of its own: validate with an unreachable ledger (no server needed)."""
     code = ("import sys\nfrom polyalembic.cli import main\n"
             "try:\n    main(['-c', sys.argv[1], 'validate'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-            "print('alembic' in sys.modules, 'polyalembic.index' in sys.modules)")
+            "print('alembic' in sys.modules, 'polyalembic.chain.index' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(REPO), "POLYALEMBIC_LEDGER_DSN": "postgresql://u@127.0.0.1:1/x",
            "TIMESCALE_DSN": "postgresql://u@127.0.0.1:1/x"}
     result = subprocess.run([sys.executable, "-c", code, str(REPO / "alembic.ini")], env=env, capture_output=True,

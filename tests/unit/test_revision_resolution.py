@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from polyalembic.api import _resolve, position_of
+from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
-from polyalembic.migration import Migration
 
 CHAIN = [Migration.at(Path("postgres/001_users.py"), "postgres_001", "postgres"),
          Migration.at(Path("postgres/002_orders.py"), "postgres_002", "postgres"),

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from polyalembic.collection import start_up_uncollected
+from polyalembic.runtime.collection import start_up_uncollected
 
 
 @pytest.fixture(autouse=True)

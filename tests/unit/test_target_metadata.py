@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from polyalembic.errors import PolyalembicError
-from polyalembic.target_metadata import configured, load, sql_stores
+from polyalembic.runtime.target_metadata import configured, load, sql_stores
 
 MODELS = """
 import sqlalchemy as sa

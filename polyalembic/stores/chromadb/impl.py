@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic.operations import Operations
 
-from polyalembic.run import Run, run_of
+from polyalembic.runtime.current_run import Run, run_of
 from polyalembic.stores.chromadb import glibc, paging
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (

@@ -62,14 +62,14 @@ class PostgresStore(Store):
         return mask_dsn(self.database_url(settings)) or f"(not configured: {self.setup_hint})"
 
     def secrets(self, settings: Settings) -> tuple[str, ...]:
-        from polyalembic.dsn import password_of
+        from polyalembic.stores.sql.dsn import password_of
 
         password = password_of(self.database_url(settings))
         return (password,) if password else ()
 
     def connect(self, settings: Settings) -> sa.Connection:
-        from polyalembic import sql
         from polyalembic.errors import StoreUnavailable
+        from polyalembic.stores.sql import connect as sql
 
         dsn = self.database_url(settings)
         if not dsn:
@@ -85,7 +85,7 @@ class PostgresStore(Store):
     def dbapi_connect(self, dsn: str) -> Any:
         import psycopg
 
-        from polyalembic.dsn import libpq_dsn
+        from polyalembic.stores.sql.dsn import libpq_dsn
 
         return psycopg.connect(libpq_dsn(dsn), connect_timeout=10)
 

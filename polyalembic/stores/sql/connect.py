@@ -6,9 +6,9 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any
 
-from polyalembic.dsn import normalized, sqlalchemy_url
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_dsn, mask_text
+from polyalembic.stores.sql.dsn import normalized, sqlalchemy_url
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

@@ -1,0 +1,1 @@
+"""The ledger: its schema, every row it writes and reads, and the snapshots drift compares with."""

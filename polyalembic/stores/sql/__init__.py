@@ -1,0 +1,1 @@
+"""What every SQL store shares: DSN forms, connecting with masked errors, the advisory lock."""
