@@ -17,6 +17,7 @@ version key names it too.
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
 import sys
@@ -130,10 +131,8 @@ class FolderCache:
 def _signature(stamps: dict[str, Stamp]) -> bytes:
     """A digest of every file's name and stamp, in listing order (an unchanged folder lists in
     the same order; a folder listed in another order only misses the cache). Marshal's version 2
-    writes no back-references, so equal stamps give equal bytes; blake2 needs no OpenSSL."""
-    from _blake2 import blake2b
-
-    return blake2b(marshal.dumps(stamps, 2), digest_size=20).digest()
+    writes no back-references, so equal stamps give equal bytes."""
+    return hashlib.blake2b(marshal.dumps(stamps, 2), digest_size=20).digest()
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -49,3 +49,17 @@ def test_graph_index_ops_render_and_reverse() -> None:
     assert drop.reverse() is vector
     with pytest.raises(ValueError, match="can't be reversed without its definition"):
         DropGraphIndexOp("v").reverse()
+
+
+def test_an_op_that_says_nothing_about_what_it_runs_is_refused_when_defined() -> None:
+    """A subclass that forgot statements() would run nothing and be recorded as applied."""
+    from polyalembic.stores.neo4j.ops import CypherOp
+
+    with pytest.raises(TypeError, match="Forgetful: a Neo4j op must define statements"):
+        class Forgetful(CypherOp):
+            pass
+
+    class Inherits(RunCypherOp):  # statements() from its parent op: fine
+        pass
+
+    assert Inherits("RETURN 1").statements() == ["RETURN 1"]

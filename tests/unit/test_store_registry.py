@@ -68,3 +68,26 @@ def test_the_core_names_no_store_outside_docstrings_and_comments() -> None:
             if words & names:
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text[:60]!r}")
     assert found == []
+
+
+def test_every_template_writes_the_typed_op_the_readme_recommends() -> None:
+    """`from polyalembic import op` (README, "Installing"): the same op, with completion and types."""
+    for name, store in STORES.items():
+        for template in vars(store.templates()).values():
+            if isinstance(template, str) and "import op" in template:
+                assert "from polyalembic import op" in template and "from alembic import op" not in template, name
+
+
+def test_the_core_imports_no_private_module_of_the_standard_library() -> None:
+    """A private module (``_blake2``) may be renamed or gone in the next Python: use its public face."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "polyalembic"
+    private = []
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            private += [f"{path.relative_to(package)}: {n}" for n in names if n.startswith("_") and n != "__future__"]
+    assert private == []

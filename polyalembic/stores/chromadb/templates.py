@@ -6,7 +6,7 @@ Revision ID: {revision}
 Revises: {down_revision}
 """
 
-from alembic import op
+from polyalembic import op
 
 revision = {revision!r}
 down_revision = {down_revision!r}

@@ -15,13 +15,21 @@ from polyalembic.stores.neo4j.cypher import quote_name, split_statements
 
 
 class CypherOp(MigrateOperation):
-    """Base of the Neo4j ops. ``autocommit`` runs each statement in an auto-commit transaction."""
+    """Base of the Neo4j ops. ``autocommit`` runs each statement in an auto-commit transaction.
+
+    Every op says what it runs in ``statements()``: a subclass without it is refused when it is
+    defined, not recorded as applied after running nothing."""
 
     autocommit = False
     parameters: dict[str, Any] | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.statements is CypherOp.statements:
+            raise TypeError(f"{cls.__qualname__}: a Neo4j op must define statements() (the Cypher it runs)")
+
     def statements(self) -> list[str]:
-        return []
+        raise TypeError(f"{type(self).__qualname__} defines no statements()")
 
 
 def _pattern(label: str, relationship: bool, var: str = "n") -> str:
