@@ -29,7 +29,8 @@ from polyalembic.project import Project  # noqa: E402
 def profiled(bench: Bench, ini: Path, reporter: Reporter) -> tuple[float, float, int]:
     """(seconds of the upgrade, seconds inside polyalembic/events/stream.py, calls into it)."""
     bench.fresh()
-    config = Project(ini, settings=bench.settings).config(polyalembic_events=reporter)
+    project = Project(ini, settings=bench.settings)
+    config = project.config(project.new_request(events=reporter))
     profile = cProfile.Profile()
     profile.runcall(command.upgrade, config, "head")
     stats = pstats.Stats(profile)

@@ -18,6 +18,7 @@ from polyalembic.ledger.reads import current_revision as read_current_revision
 from polyalembic.ledger.reads import read_rows, reading
 from polyalembic.project import Project
 from polyalembic.runtime.connections import StoreConnections
+from polyalembic.runtime.request import RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.sql.dsn import same_database
@@ -99,24 +100,29 @@ def plan_down(project: Project, steps: int = 1) -> Plan:
     return Plan("downgrade", list(reversed(chain[position - steps + 1:position + 1])), current, target)
 
 
-def up(project: Project, target: str = "head") -> Plan:
-    """Apply pending migrations up to ``target`` (Alembic is imported only when there are some)."""
+def up(project: Project, target: str = "head") -> RunRequest:
+    """Apply pending migrations up to ``target``; the run's request says what it really applied
+    (``.migrations("applied")``: after a lock wait another run may have applied some or all of the
+    plan). Alembic is imported, and ``.ran``, only when the plan was not empty."""
+    request = project.new_request()
     plan = plan_up(project, target)
     if plan.migrations:
         from alembic import command
 
-        command.upgrade(project.config(), plan.target)
-    return plan
+        command.upgrade(project.config(request), plan.target)
+    return request
 
 
-def down(project: Project, steps: int = 1) -> Plan:
-    """Roll back the last ``steps`` migrations across the stores, newest first."""
+def down(project: Project, steps: int = 1) -> RunRequest:
+    """Roll back the last ``steps`` migrations across the stores, newest first; the request says
+    what was reverted (``.migrations("reverted")``)."""
     from alembic import command
 
-    plan = plan_down(project, steps)
+    plan_down(project, steps)  # refuses what can't be rolled back, before anything runs
+    request = project.new_request()
     # relative: Alembic resolves it from the heads it reads under the migration lock
-    command.downgrade(project.config(), f"-{steps}")
-    return plan
+    command.downgrade(project.config(request), f"-{steps}")
+    return request
 
 
 def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
@@ -156,10 +162,10 @@ def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
         return compute(chain, read_rows(query)), read_current_revision(query)
 
 
-def stamp(project: Project, target: str = "head", backwards: bool = False) -> list[Migration]:
-    """Record ``target`` (and every migration before it) as applied without running them; return
-    the migrations whose rows changed. Moving the ledger back (un-stamping what is recorded as
-    applied: the stores still hold it) needs ``backwards``."""
+def stamp(project: Project, target: str = "head", backwards: bool = False) -> RunRequest:
+    """Record ``target`` (and every migration before it) as applied without running them; the
+    request says whose rows changed (``stamped``, or ``unstamped`` going back). Moving the ledger
+    back (un-stamping what is recorded as applied: the stores still hold it) needs ``backwards``."""
     from alembic import command
 
     chain = project.chain()
@@ -168,8 +174,9 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> li
         undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
         raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "
                                "stay in the stores): pass --backwards if that is what you mean")
-    command.stamp(project.config(polyalembic_allow_backwards=backwards), chain[end].revision if end >= 0 else "base")
-    return chain[start + 1:end + 1] if end >= start else list(reversed(chain[end + 1:start + 1]))
+    request = project.new_request(allow_backwards=backwards)
+    command.stamp(project.config(request), chain[end].revision if end >= 0 else "base")
+    return request
 
 
 def production_guard() -> None:

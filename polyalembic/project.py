@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from polyalembic.chain.filecache import Stamp, folder_stamps
 from polyalembic.chain.inifile import IniFile
 from polyalembic.chain.migration import Migration, chain, indexed_chain
 from polyalembic.errors import PolyalembicError
+from polyalembic.runtime.request import KEY, RunRequest
 from polyalembic.settings import Settings, settings_from
 
 if TYPE_CHECKING:
@@ -44,9 +45,8 @@ class Project:
 
     config_path: Path
     settings: Settings | None = None
-    reporter: Any = None
-    # passed to every Alembic Config this project makes (e.g. polyalembic_lock_timeout)
-    attributes: dict[str, Any] = field(default_factory=dict)
+    #: what every run this project starts asks for (the CLI's events, lock timeout, listener)
+    request: RunRequest = field(default_factory=RunRequest)
     #: the migration files don't change while this project lives (one CLI command): the folders
     #: are listed and the chain read once. A long-lived project (a test, an app) reads them anew
     #: at each call (still cheap: see polyalembic/chain/filecache.py).
@@ -73,13 +73,16 @@ class Project:
         config.attributes["configure_logger"] = False
         return config
 
-    def config(self, **attributes: Any) -> Config:
-        """A fresh Alembic Config carrying the settings (and reporter) to migrations/env.py."""
+    def new_request(self, **changes: Any) -> RunRequest:
+        """A request for one run: this project's, with its settings and ``changes``, no outcome yet."""
+        return replace(self.request, settings=self.settings, outcomes=[], ran=False, **changes)
+
+    def config(self, request: RunRequest | None = None) -> Config:
+        """A fresh Alembic Config that hands migrations/env.py ``request`` (default: a new one)."""
         from alembic.config import Config
 
         config = Config(str(self.config_path))
-        config.attributes.update(configure_logger=False, polyalembic_settings=self.settings,
-                                 polyalembic_reporter=self.reporter, **{**self.attributes, **attributes})
+        config.attributes.update({"configure_logger": False, KEY: request or self.new_request()})
         return config
 
     def script(self) -> ScriptDirectory:

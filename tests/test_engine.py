@@ -127,8 +127,9 @@ def test_failed_neo4j_migration_is_recorded_and_a_fixed_file_resumes(project_cop
     assert "agent_id_unique" in snapshot(settings)["neo4j"]["constraints"]
 
 
-def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Project, settings: Settings) -> None:
-    """Both runs are made to queue on the lock (the test holds it until both wait), then race."""
+def _race_on_the_lock(settings: Settings, command: list[str]) -> tuple[list[tuple[str, str]], list[int]]:
+    """Two ``command`` processes made to queue on the migration lock (held here until both wait),
+    then let race: their (stdout, stderr) and exit codes."""
     import time
 
     import sqlalchemy as sa
@@ -138,10 +139,9 @@ def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Proj
     engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"),
                               isolation_level="AUTOCOMMIT")
     env = settings_env(settings)
-    cmd = [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"), "upgrade", "head"]
     with engine.connect() as holder:
         holder.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   cwd=REPO) for _ in range(2)]
         deadline = time.monotonic() + 60
         waiting = 0
@@ -150,19 +150,42 @@ def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Proj
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
             time.sleep(0.1)
         holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+    engine.dispose()
     outputs = [p.communicate(timeout=300) for p in procs]
     assert waiting == 2, outputs
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    return outputs, [p.returncode for p in procs]
+
+
+def test_two_concurrent_upgrades_apply_each_migration_exactly_once(project: Project, settings: Settings) -> None:
+    """Both runs are made to queue on the lock (the test holds it until both wait), then race."""
+    import sqlalchemy as sa
+
+    outputs, codes = _race_on_the_lock(settings, [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
+                                                  "upgrade", "head"])
+    assert codes == [0, 0], outputs
     assert all("waiting for the migration lock" in err for _, err in outputs), outputs
     # one prefix per line (it once read "WARNING [polyalembic] polyalembic: waiting …")
     assert not any("polyalembic: waiting" in err for _, err in outputs), outputs
 
+    engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         counts = dict(conn.execute(sa.text(
             "SELECT revision, count(*) FROM schema_migrations_audit WHERE action = 'upgrade' GROUP BY revision")).all())
     engine.dispose()
     assert counts == {m.revision: 1 for m in project.chain()}
     assert all(r.status == "applied" for r in ledger(settings))
+
+
+def test_the_library_says_what_a_run_applied_not_what_it_planned(project: Project, settings: Settings) -> None:
+    """`api.up` plans before the lock; the run that waited finds everything applied by the other
+    and must say it applied nothing (it once returned its plan: the whole chain, twice)."""
+    script = ("import sys\nfrom polyalembic import api\nfrom polyalembic.project import Project\n"
+              "run = api.up(Project(__import__('pathlib').Path(sys.argv[1])))\n"
+              "print(len(run.migrations('applied')), run.ran)\n")
+    outputs, codes = _race_on_the_lock(settings, [sys.executable, "-c", script, str(REPO / "alembic.ini")])
+    assert codes == [0, 0], outputs
+    told = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert told == sorted(["0 True", f"{len(project.chain())} True"]), outputs
 
 
 def test_alembic_current_history_and_downgrade_minus_one_work_unchanged(project: Project,

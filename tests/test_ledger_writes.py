@@ -14,6 +14,7 @@ from alembic.config import Config
 
 from polyalembic.ledger.writes import PREPARED_APPLIED
 from polyalembic.project import Project
+from polyalembic.runtime.request import KEY, RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import settings_env
@@ -135,7 +136,7 @@ def test_a_handed_in_session_gets_no_prepared_statement(project_copy: Project, s
     """A caller's connection (an app's, a test suite's) is theirs: its rows are written as whole
     statements and the session has no statement of polyalembic's prepared afterwards."""
     config = Config(str(project_copy.config_path))
-    config.attributes["polyalembic_settings"] = settings
+    config.attributes[KEY] = RunRequest(settings=settings)
     engine = sa.create_engine(sqlalchemy_url(settings.database_url("postgres")))
     try:
         with engine.connect() as connection:

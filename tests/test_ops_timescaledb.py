@@ -216,7 +216,7 @@ def test_revert_hypertable_of_a_compressed_hypertable_and_its_reverse(ops_projec
         before = table_state(conn)
 
     told = RecordedEvents()
-    command.upgrade(ops_project.config(polyalembic_events=told), "head")
+    command.upgrade(ops_project.config(ops_project.new_request(events=told)), "head")
     assert told.progress() == [("copy metrics", n, 4, "chunks", False) for n in (1, 2, 3, 4)] + [
         ("copy metrics", 4, 4, "chunks", True)], "the copy goes chunk by chunk and tells it"
     with tsdb(settings) as conn:
@@ -277,7 +277,7 @@ def test_enable_compression_then_its_reverse_decompresses_and_turns_it_off(ops_p
         assert table_state(conn)["rows"] == before, "compressed chunks read back the same rows"
 
     told = RecordedEvents()
-    command.downgrade(ops_project.config(polyalembic_events=told), "-1")
+    command.downgrade(ops_project.config(ops_project.new_request(events=told)), "-1")
     assert told.progress()[-1] == ("decompress metrics", 4, 4, "chunks", True)
     with tsdb(settings) as conn:
         assert introspect.hypertables(conn)["metrics"] == {"compression_enabled": False, "num_chunks": 4}

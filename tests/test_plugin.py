@@ -88,6 +88,20 @@ def test_a_downgrade_that_leaves_a_constraint_fails_the_right_ready_tests(base_s
     assert "downgrading to base leaves objects in neo4j: +neo4j.constraints.person_email_unique" in result.stdout
 
 
+def test_a_migration_that_renders_nothing_fails_the_sql_render_test(base_settings: Settings, tmp_path: Path) -> None:
+    """Alembic's `-- Running upgrade` header and the ledger's rows are there for any migration: a
+    revision whose upgrade does its work out of sight of ``--sql`` (no op) must fail the review test."""
+    folder = copy_project(tmp_path)
+    (folder / "migrations" / "chromadb" / "003_silent.py").write_text(
+        '"""Works without ops: --sql shows nothing of it."""\n'
+        'revision = "chromadb_003"\ndown_revision = "chromadb_002"\nstore = "chromadb"\n\n\n'
+        'def upgrade() -> None:\n    print("done by hand")\n\n\n'
+        'def downgrade() -> None:\n    print("undone by hand")\n')
+    result = run_pytest(folder, base_settings, "-k", "sql_render_offline")
+    assert outcomes(result.stdout) == {"test_sql_render_offline": "FAILED"}, result.stdout[-4000:]
+    assert "003_silent.py (chromadb_003) renders nothing of its own in the --sql upgrade" in result.stdout
+
+
 def test_the_plugin_is_off_until_enabled(base_settings: Settings, tmp_path: Path) -> None:
     folder = copy_project(tmp_path)
     (folder / "conftest.py").unlink()

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from polyalembic.cli.output import Reporter, echo, fail, mask, setup_logging, silence_stdout
+from polyalembic.cli.output import MigrationLines, echo, fail, mask, setup_logging, silence_stdout
 from polyalembic.cli.startup import defer_collection, resume
 from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import LOG_FORMATS, Events
@@ -20,12 +20,11 @@ NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
+    from polyalembic.runtime.request import RunRequest
 
-    attributes: dict[str, Any] = {"polyalembic_events": ctx.obj["events"], "polyalembic_before_migrations": resume}
-    if ctx.obj["lock_timeout"] is not None:
-        attributes["polyalembic_lock_timeout"] = ctx.obj["lock_timeout"]
-    return Project(find_config(ctx.obj["config"]), reporter=ctx.obj["reporter"], attributes=attributes,
-                   frozen_files=True)
+    request = RunRequest(events=ctx.obj["events"], lock_timeout=ctx.obj["lock_timeout"], before_migrations=resume,
+                         on_outcome=ctx.obj["lines"])
+    return Project(find_config(ctx.obj["config"]), request=request, frozen_files=True)
 
 
 class Group(click.Group):
@@ -76,7 +75,7 @@ def main(ctx: click.Context, config: str | None, verbose: bool, quiet: bool, loc
     setup_logging(verbose, quiet)
     defer_collection(ctx)
     as_json = log_format == "json"
-    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "reporter": Reporter(quiet or as_json),
+    ctx.obj = {"config": config, "verbose": verbose, "quiet": quiet, "lines": MigrationLines(quiet or as_json),
                "lock_timeout": lock_timeout, "json": as_json, "events": reporter_for(log_format, quiet)}
 
 
@@ -116,11 +115,12 @@ def up(ctx: click.Context, dry_run: bool, target: str) -> None:
     if dry_run:
         _show_plan(ctx, project, api.plan_up(project, target), "apply")
         return
-    if not api.up(project, target).migrations and ctx.obj["json"]:  # Alembic did not run: say it here
+    run = api.up(project, target)
+    if not run.ran and ctx.obj["json"]:  # Alembic did not run: say it here
         events = Events(ctx.obj["events"], project.settings)
         events.run_started("upgrade", 0)
         events.run_finished()
-    applied = ctx.obj["reporter"].count  # after a lock wait, another run may have applied them all
+    applied = len(run.migrations("applied"))  # after a lock wait, another run may have applied them all
     _summary(ctx, f"Applied {applied} migration(s)." if applied else NOTHING_TO_APPLY)
 
 
@@ -136,8 +136,8 @@ def down(ctx: click.Context, count: int, dry_run: bool) -> None:
     if dry_run:
         _show_plan(ctx, project, api.plan_down(project, count), "roll back")
         return
-    api.down(project, count)
-    _summary(ctx, f"Rolled back {ctx.obj['reporter'].count} migration(s).")
+    reverted = api.down(project, count).migrations("reverted")
+    _summary(ctx, f"Rolled back {len(reverted)} migration(s).")
 
 
 @main.command()
@@ -268,8 +268,8 @@ def fresh(ctx: click.Context, confirm: str | None) -> None:
     dropped = api.drop_everything(project, confirm)
     for store, things in dropped.items():
         _summary(ctx, f"  dropped   {store:<12} {len(things)} object(s)")
-    api.up(project)
-    _summary(ctx, f"Fresh install done: {ctx.obj['reporter'].count} migration(s) applied.")
+    applied = api.up(project).migrations("applied")
+    _summary(ctx, f"Fresh install done: {len(applied)} migration(s) applied.")
 
 
 @main.command()
@@ -293,10 +293,11 @@ def stamp(ctx: click.Context, revision: str, backwards: bool) -> None:
     """Record REVISION (and all before it) as applied without running them (baseline)."""
     from polyalembic import api
 
-    changed = api.stamp(_project(ctx), revision, backwards)
+    run = api.stamp(_project(ctx), revision, backwards)
+    changed = run.migrations("stamped", "unstamped")
     if not changed:
         _echo(ctx, f"Nothing to stamp: the ledger is at {revision} already.")
-    elif backwards and ctx.obj["reporter"].unstamped:
+    elif run.migrations("unstamped"):
         _echo(ctx, f"Un-stamped {len(changed)} migration(s): {', '.join(m.revision for m in changed)} "
                    "(recorded as not applied; nothing was run or reverted).")
     else:

@@ -11,8 +11,8 @@ import click
 
 from polyalembic.masking import mask_text
 
-if TYPE_CHECKING:  # importing it would pull in Alembic on every `polyalembic --help`
-    from polyalembic.chain.migration import Migration
+if TYPE_CHECKING:
+    from polyalembic.runtime.request import Outcome
 
 
 @functools.cache
@@ -74,22 +74,18 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-class Reporter:
-    """Prints one line per migration as it is applied, reverted or fails."""
+class MigrationLines:
+    """Prints one line per migration as it is applied, reverted, stamped or fails (a run's
+    ``on_outcome``)."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.count = 0
-        self.unstamped = 0
 
-    def __call__(self, event: str, m: Migration, ms: int | None) -> None:
-        if event in ("applied", "reverted", "stamped", "unstamped"):
-            self.count += 1
-        self.unstamped += event == "unstamped"
+    def __call__(self, outcome: Outcome) -> None:
         if self.quiet:
             return
-        took = f"{ms} ms" if ms is not None else ""
-        echo(f"  {event:<9} {m.store:<12} {m.migration_file:<40} {took}".rstrip())
+        m, took = outcome.migration, f"{outcome.ms} ms" if outcome.ms is not None else ""
+        echo(f"  {outcome.event:<9} {m.store:<12} {m.migration_file:<40} {took}".rstrip())
 
 
 def fail(message: str) -> None:

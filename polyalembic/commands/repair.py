@@ -77,7 +77,7 @@ def repair(project: Project, action: str, revision: str) -> str:
         return _mark_applied(project, m, current)
     with _locked(project) as conn:
         Ledger().repaired(conn.execute, m, action)
-    command.upgrade(project.config(polyalembic_release={revision: action}), revision)
+    command.upgrade(project.config(project.new_request(release={revision: action})), revision)
     return (f"{action}: {m.store} {m.migration_file} ({revision}) applied"
             + (f", skipping its {row.completed_steps} completed step(s)" if action == "resume" and row.completed_steps
                else ""))
@@ -88,7 +88,7 @@ def _locked(project: Project) -> Iterator[sa.Connection]:
     """A transaction on the ledger database, while the migration lock is held (on its own
     connection, the ledger brought to the current schema first): no run can start in between, and
     the decision commits whole or not at all."""
-    timeout = project.attributes.get("polyalembic_lock_timeout")
+    timeout = project.request.lock_timeout
     with connect_ledger(project.settings, autocommit=True) as lock_conn, migration_lock(lock_conn, timeout=timeout):
         ledger_schema.ensure(lock_conn)
         with connect_ledger(project.settings) as conn, conn.begin():

@@ -31,6 +31,7 @@ from polyalembic.runtime.connections import StoreConnections
 from polyalembic.runtime.current_run import OPTION, Run
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
+from polyalembic.runtime.request import RunRequest, request_of
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
 from polyalembic.stores import STORES, get_store, ledger_home, register_all_ops
@@ -54,7 +55,8 @@ def _run(context: Any) -> None:
     register_all_ops()
     check_version_locations(context.config)
     load_revision_files_only(context.script)
-    settings = context.config.attributes.get("polyalembic_settings") or settings_for(context.config)
+    request = request_of(context.config)
+    settings = request.settings or settings_for(context.config)
     handed_in = context.config.attributes.get("connection")
     if handed_in is not None:
         settings = _served_by(settings, handed_in)
@@ -138,13 +140,13 @@ def preflight(migration_context: Any, executor: StepExecutor, revisions: list[st
             executor.run.connections.get(store)
 
 
-def lock_timeout(config: Any) -> float | None:
+def lock_timeout(request: RunRequest) -> float | None:
     """Seconds to wait for the migration lock: ``--lock-timeout``, ``-x lock_timeout=``,
     ``POLYALEMBIC_LOCK_TIMEOUT``; None (the default) waits as long as it takes."""
     from polyalembic.errors import PolyalembicError
     from polyalembic.options import option
 
-    value = config.attributes.get("polyalembic_lock_timeout")
+    value = request.lock_timeout
     if value is None:
         value = option("lock_timeout")
     if value is None:
@@ -205,18 +207,18 @@ def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
             "database it may write")) from None
 
 
-def events_for(config: Any, settings: Settings) -> Events:
+def events_for(request: RunRequest, settings: Settings) -> Events:
     """The run's events: to the reporter the CLI hands in, else as ``-x log_format=json`` or
     ``POLYALEMBIC_LOG_FORMAT`` say (``alembic upgrade``), else progress bars on a terminal."""
     from polyalembic.options import option
 
-    reporter = config.attributes.get("polyalembic_events")
+    reporter = request.events
     return Events(reporter if reporter is not None else reporter_for(option("log_format")), settings)
 
 
 def _run_online(context: Any, state: Run) -> None:
     """Events around the run: ``run_finished`` (with the error, if any) ends every online run."""
-    state.events = events_for(context.config, state.connections.settings)
+    state.events = events_for(request_of(context.config), state.connections.settings)
     try:
         with start_up_uncollected() as start_up_over:
             _migrate_online(context, state, start_up_over)
@@ -231,18 +233,19 @@ def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None])
     is called before the first migration (``polyalembic/runtime/collection.py``)."""
     settings = state.connections.settings
     config = context.config
+    request = request_of(config)
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
     with _ledger_connections(settings, config.attributes.get("connection")) as (status_connection, connection), \
-            migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(config)):
+            migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(request)):
         _ensure_ledger(status_connection, settings)
         rows = read_rows(status_connection)
         # `polyalembic repair resume|retry REV` releases one half-done migration for this run
-        release = config.attributes.get("polyalembic_release") or {}
+        release = request.release
         resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
                         if how == "resume" else 0) for rev, how in release.items()}
         recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection),
                             resume=resume)
-        executor = StepExecutor(state, recorder, reporter=config.attributes.get("polyalembic_reporter"))
+        executor = StepExecutor(state, recorder, request)
         executor.bind(context.script, indexed_files(context.script))
         context.configure(connection=connection, **_configure_kwargs(executor, state))
         planned = planned_command(context.get_context())
@@ -265,9 +268,9 @@ def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None])
         if planned and revisions is not None:
             state.events.run_started(planned, len(revisions))
         start_up_over()
-        before_migrations = config.attributes.get("polyalembic_before_migrations")
-        if before_migrations is not None:  # the CLI's: its start-up is over (cli/startup.py)
-            before_migrations()
+        if request.before_migrations is not None:  # the CLI's: its start-up is over (cli/startup.py)
+            request.before_migrations()
+        request.ran = True
         succeeded = False
         try:
             with context.begin_transaction():

@@ -24,19 +24,19 @@ from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.runtime.alembic_internals import current_context, operations_on
 from polyalembic.runtime.current_run import ONE_BATCH, OPTION, Run
 from polyalembic.runtime.recording import Recorder
+from polyalembic.runtime.request import RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 
-Reporter = Callable[[str, Migration, int | None], None]
-
 
 class StepExecutor:
-    """Wraps revision functions (see module doc) and reports each migration's outcome."""
+    """Wraps revision functions (see module doc) and tells the run's request each migration's
+    outcome (none is told while rendering ``--sql``)."""
 
-    def __init__(self, run: Run, recorder: Recorder, reporter: Reporter | None = None) -> None:
+    def __init__(self, run: Run, recorder: Recorder, request: RunRequest | None = None) -> None:
         self.run = run
         self.recorder = recorder
-        self.reporter = reporter
+        self.request = request or RunRequest()
         self.migrations: dict[str, Migration] = {}
         self.timings_ms: dict[str, int] = {}
         # stores whose migrations this run applied or reverted, and those whose migration failed
@@ -103,8 +103,8 @@ class StepExecutor:
             self.recorder.failed(ctx, m, upgrade, error, step, ms)
             if not ctx.as_sql:
                 self.failed_stores.add(m.store)
-            if self.reporter and not ctx.as_sql:
-                self.reporter("failed", m, ms)
+            if not ctx.as_sql:
+                self.request.record("failed", m, ms)
             where = f" at step [{step}]" if step else ""
             direction = "upgrade" if upgrade else "downgrade"
             failure = MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
@@ -144,25 +144,20 @@ class StepExecutor:
         self.recorder.finished(ctx, m, step.is_upgrade, ms)
         if not ctx.as_sql:
             self.touched[m.store] = None
-        if self.reporter and not ctx.as_sql:
-            self.reporter("applied" if step.is_upgrade else "reverted", m, ms)
+        if not ctx.as_sql:
+            self.request.record("applied" if step.is_upgrade else "reverted", m, ms)
         self.run.events.migration_finished("applied" if step.is_upgrade else "reverted", ms)
 
-    @staticmethod
-    def allow_backwards(ctx: MigrationContext) -> bool:
+    def allow_backwards(self) -> bool:
         """``polyalembic stamp --backwards``, or ``-x stamp_backwards=yes`` for Alembic's own stamp."""
-        from alembic import context
-
         from polyalembic.options import x_argument
 
-        del ctx
-        return bool(context.config.attributes.get("polyalembic_allow_backwards")) or \
-            x_argument("stamp_backwards") == "yes"
+        return self.request.allow_backwards or x_argument("stamp_backwards") == "yes"
 
     def _record_stamp(self, ctx: MigrationContext, step: Any) -> None:
         """``stamp``: every revision between source and destination is recorded (or removed)."""
         revmap = step.revision_map
-        if not step.is_upgrade and not ctx.as_sql and not self.allow_backwards(ctx):
+        if not step.is_upgrade and not ctx.as_sql and not self.allow_backwards():
             raise PolyalembicError("stamp would move the ledger back (un-stamp applied migrations whose changes "
                                    "stay in the stores): use `polyalembic stamp REV --backwards`, or "
                                    "`-x stamp_backwards=yes` with alembic stamp")
@@ -173,8 +168,8 @@ class StepExecutor:
         for script in revmap.iterate_revisions(upper, lower, implicit_base=True):
             m = self.migrations[script.revision]
             self.recorder.stamped(ctx, m, step.is_upgrade)
-            if self.reporter and not ctx.as_sql:
-                self.reporter("stamped" if step.is_upgrade else "unstamped", m, None)
+            if not ctx.as_sql:
+                self.request.record("stamped" if step.is_upgrade else "unstamped", m, None)
 
 
 def _next_move(m: Migration, upgrade: bool) -> str:

@@ -55,7 +55,7 @@ class Migrator:
 
     def up(self, to: str = "head") -> list[Migration]:
         """Apply the migrations up to ``to`` (a revision, ``head``); return the ones applied."""
-        return api.up(self.project, to).migrations
+        return api.up(self.project, to).migrations("applied")
 
     def down(self, to: str = "base") -> list[Migration]:
         """Roll back to ``to`` (a revision id, which stays applied, or ``base``); return the ones reverted."""
@@ -63,7 +63,7 @@ class Migrator:
         there = api.position_of(self.chain, None if to == "base" else to)
         if there > here:
             raise ValueError(f"{to} is not applied yet (current: {self.current()}): use up()")
-        return api.down(self.project, here - there).migrations if here > there else []
+        return api.down(self.project, here - there).migrations("reverted") if here > there else []
 
     def status(self) -> list[MigrationStatus]:
         """Every migration's state, as ``polyalembic status`` shows it."""
