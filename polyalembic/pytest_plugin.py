@@ -80,5 +80,5 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = settings_from_test_environment()
     from polyalembic.stores import STORES
 
-    return [f"polyalembic: {name} test server {settings.location(name)}" for name in STORES
-            if any(settings.env.get(key) for key in STORES[name].env_keys)]
+    return [f"polyalembic: {name} test server {settings.location(name)}" for name, store in STORES.items()
+            if any(settings.env.get(key) for key in store.env_keys)]

@@ -1,14 +1,16 @@
 """Connection settings: every store's variables from the environment (or an env file).
 
 ``Settings`` holds the variables as read; each store reads its own through the store contract,
-so this module names no store. The ledger lives in ``POLYALEMBIC_LEDGER_DSN``, else where the
-registry says (the first SQL store's database).
+so this module names no store. Read from the environment, they are a live view: a store
+registered later (an entry point's, loaded when a revision names it) finds its variables there.
+The ledger lives in ``POLYALEMBIC_LEDGER_DSN``, else where the registry says (the first SQL
+store's database).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,28 @@ LEDGER_VARIABLE = "POLYALEMBIC_LEDGER_DSN"
 def connection_keys() -> tuple[str, ...]:
     """polyalembic's own variable, then each registered store's (declared in the registry)."""
     return (LEDGER_VARIABLE, *(key for store in STORES.values() for key in store.env_keys))
+
+
+class Variables(Mapping[str, str]):
+    """The connection variables of ``source`` (the environment, an env file): those of the
+    stores registered when they are looked at, so a store registered later sees its own."""
+
+    def __init__(self, source: Mapping[str, str]) -> None:
+        self._source = {k: v for k, v in source.items() if v}
+
+    def _keys(self) -> list[str]:
+        return [k for k in dict.fromkeys(connection_keys()) if k in self._source]
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._source and key in connection_keys():
+            return self._source[key]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
 
 
 @dataclass(frozen=True)
@@ -98,7 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None, env_file: Path | str | N
         path = env.get("POLYALEMBIC_ENV_FILE") or env_file
         if path:
             env = {**read_env_file(Path(path)), **env}
-    return Settings({k: env[k] for k in keys if env.get(k)})
+    return Settings(Variables(env))
 
 
 def settings_for(config: Any) -> Settings:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
-from polyalembic.stores import STORES, pair_ops
+from polyalembic.errors import PolyalembicError
+from polyalembic.stores import get_store, pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
 _REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
@@ -103,9 +104,12 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
 def _early(path: Path, pair_names: tuple[str, str] | None, store: str) -> tuple[bool, bool] | None:
     """Whether each pair file of the revision at ``path`` runs outside a transaction, as its
     store says (None: no pair, or a store polyalembic doesn't know)."""
-    if not pair_names or store not in STORES:
+    if not pair_names:
         return None
-    commits_early = STORES[store].commits_early
+    try:
+        commits_early = get_store(store).commits_early
+    except PolyalembicError:
+        return None
     return commits_early(path.with_name(pair_names[0])), commits_early(path.with_name(pair_names[1]))
 
 

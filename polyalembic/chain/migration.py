@@ -12,7 +12,7 @@ from typing import Any
 from polyalembic.chain.filecache import Listing, folder_stamps
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_paths
-from polyalembic.stores import STORES, get_store
+from polyalembic.stores import STORES, get_store, is_store
 
 
 def declared_store(script: Any) -> str:
@@ -23,11 +23,11 @@ def declared_store(script: Any) -> str:
     store = getattr(script.module, "store", None)
     folder = Path(script.path).parent.name
     if store is None:
-        if folder in STORES:
+        if is_store(folder):
             return folder
         raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}")
     get_store(store)
-    if folder in STORES and folder != store:
+    if folder != store and is_store(folder):
         raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/: "
                                f"move it to migrations/{store}/ or correct `store`")
     return store
@@ -138,7 +138,7 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list
     for entry in ordered:
         folder = entry.folder.name
         store = entry.store or folder
-        if store not in STORES or (folder in STORES and folder != store):
+        if not is_store(store) or (folder != store and is_store(folder)):
             return None
         chain.append(Migration(entry.revision, store, entry.folder, entry.name, **_known(entry)))
     return chain

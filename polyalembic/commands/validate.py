@@ -21,7 +21,7 @@ from typing import Any
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.errors import PolyalembicError
 from polyalembic.project import Project
-from polyalembic.stores import STORES, Store, pair_ops
+from polyalembic.stores import STORES, Store, is_store, pair_ops
 
 NUMBERED = re.compile(r"^(?P<number>\d{3,})_(?P<name>[a-z0-9_]+?)(?P<rest>\.(up|down)\.\w+|\.py)$")
 IGNORED_DIRS = {"__pycache__"}
@@ -57,7 +57,7 @@ def check_files(migrations_dir: Path, search_path: list[str] | None = None,
     problems: list[Problem] = []
     top = migrations_dir.name
     for entry in sorted(migrations_dir.iterdir()):
-        if entry.is_dir() and entry.name not in STORES and entry.name not in IGNORED_DIRS:
+        if entry.is_dir() and entry.name not in IGNORED_DIRS and not is_store(entry.name):
             problems.append(Problem(f"{top}/{entry.name}",
                                     f"unknown store folder: rename it to one of {', '.join(STORES)}"))
     modules = _Modules(search_path or [])

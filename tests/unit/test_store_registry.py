@@ -91,3 +91,70 @@ def test_the_core_imports_no_private_module_of_the_standard_library() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
             private += [f"{path.relative_to(package)}: {n}" for n in names if n.startswith("_") and n != "__future__"]
     assert private == []
+
+
+def test_entry_points_are_read_only_for_a_store_the_registry_lacks() -> None:
+    """Reading the seed's chain (built-in stores only) scans no installed package's metadata."""
+    probe = ("import sys\n"
+             "from polyalembic import stores\n"
+             "from polyalembic.project import Project\n"
+             "from polyalembic.settings import Settings\n"
+             "Project(__import__('pathlib').Path(sys.argv[1]), settings=Settings({})).chain()\n"
+             "before = stores._loaded['entry points']\n"
+             "found = type(stores.get_store('analytics')).__module__\n"
+             "print(before, stores._loaded['entry points'], found)\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(REPO / "alembic.ini")], capture_output=True,
+                            text=True, timeout=60, cwd=REPO)
+    assert result.stdout.split() == ["False", "True", "polyalembic_analytics.store"], result.stderr
+
+
+def test_register_adds_a_store_and_refuses_a_name_taken_by_another_class() -> None:
+    import pytest
+
+    from polyalembic.errors import PolyalembicError
+    from polyalembic.stores import STORES, get_store, register, unregister
+    from polyalembic.stores.postgres.store import PostgresStore
+
+    class Reports(PostgresStore):
+        name = "reports"
+        dsn_variables = env_keys = ("REPORTS_DSN",)
+
+    class Impostor(PostgresStore):
+        name = "reports"
+
+    register(Reports())
+    try:
+        assert get_store("reports").name == "reports" and list(STORES)[:4] == ["postgres", "timescaledb", "neo4j",
+                                                                                 "chromadb"]
+        assert "REPORTS_DSN" in connection_keys()
+        with pytest.raises(PolyalembicError, match=r"store .reports. is registered twice: .*Reports and .*Impostor"):
+            register(Impostor())
+        with pytest.raises(PolyalembicError, match=r"is not a polyalembic\.stores\.contract\.Store"):
+            register("reports")  # type: ignore[arg-type]
+    finally:
+        unregister("reports")
+    assert "reports" not in STORES
+    unregister("postgres")  # a built-in store stays
+    assert "postgres" in STORES
+
+
+def test_settings_read_a_later_registered_store_s_variables_from_the_environment() -> None:
+    from polyalembic.settings import load_settings
+    from polyalembic.stores import register, unregister
+    from polyalembic.stores.postgres.store import PostgresStore
+
+    class Reports(PostgresStore):
+        name = "reports"
+        dsn_variables = env_keys = ("REPORTS_DSN",)
+
+    settings = load_settings(env={"TIMESCALE_DSN": "postgresql://u@h/a", "REPORTS_DSN": "postgresql://u@h/r",
+                                  "UNRELATED": "x"})
+    assert "REPORTS_DSN" not in settings.env and "UNRELATED" not in settings.env
+    register(Reports())
+    try:
+        assert settings.env["REPORTS_DSN"] == "postgresql://u@h/r"
+        assert settings.database_url("reports") == "postgresql://u@h/r"
+        assert "UNRELATED" not in settings.env
+    finally:
+        unregister("reports")
+    assert dict(settings.env) == {"TIMESCALE_DSN": "postgresql://u@h/a"}

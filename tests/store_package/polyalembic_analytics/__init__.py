@@ -1,0 +1,1 @@
+"""analytics: an example store package for polyalembic (a second PostgreSQL database)."""
