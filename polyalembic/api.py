@@ -24,7 +24,7 @@ from polyalembic.stores import STORES, get_store
 from polyalembic.stores.sql.dsn import same_database
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
+    pass
 
 CONFIRM_PHRASE = "DELETE ALL DATA"
 PRODUCTION_VARIABLES = ("POLYALEMBIC_ENV", "APP_ENV")
@@ -188,8 +188,7 @@ def production_guard() -> None:
 
 def drop_everything(project: Project, confirmation: str | None) -> dict[str, list[str]]:
     """The destructive half of ``fresh``: refuses in production or without the phrase."""
-    from polyalembic.ledger.writes import connect_ledger
-    from polyalembic.stores.sql.lock import migration_lock
+    from polyalembic.ledger.writes import Ledger, locked
 
     production_guard()
     if confirmation != CONFIRM_PHRASE:
@@ -197,17 +196,13 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
     assert project.settings is not None
     stores = [s for s in STORES if s in {m.store for m in project.chain()}]
     dropped: dict[str, list[str]] = {}
-    lock_conn = connect_ledger(project.settings, autocommit=True)
-    try:
-        with StoreConnections(project.settings) as connections:
-            for store in stores:  # connect to every store first: fail before anything is dropped
-                connections.get(store)
-            with migration_lock(lock_conn):
-                for store in _one_reset_per_database(project.settings, stores):
-                    dropped[store] = get_store(store).drop_all(connections.get(store))
-                _clear_ledger(lock_conn)
-    finally:
-        lock_conn.close()
+    with StoreConnections(project.settings) as connections:
+        for store in stores:  # connect to every store first: fail before anything is dropped
+            connections.get(store)
+        with locked(project.settings, ensure=False) as lock_conn:
+            for store in _one_reset_per_database(project.settings, stores):
+                dropped[store] = get_store(store).drop_all(connections.get(store))
+            Ledger().cleared(lock_conn)
     return dropped
 
 
@@ -220,19 +215,3 @@ def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
         result = [s for s in result if not (dsn and same_database(settings.database_url(s), dsn))]
         result.append(store)
     return result
-
-
-def _clear_ledger(conn: sa.Connection) -> None:
-    import sqlalchemy as sa
-
-    from polyalembic.ledger.writes import applied_by, audit_insert, migrations_table
-
-    inspector = sa.inspect(conn)
-    if inspector.has_table("alembic_version"):
-        conn.execute(sa.text("DELETE FROM alembic_version"))
-    if inspector.has_table(migrations_table.name):
-        conn.execute(sa.delete(migrations_table))
-        conn.execute(audit_insert().values(
-            revision="*", database_type="*", migration_file="*", action="fresh",
-            at=sa.func.now(), by=applied_by()))
-

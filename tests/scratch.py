@@ -7,7 +7,7 @@ from __future__ import annotations
 from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
-from polyalembic.testing.disposable import create_database, drop_database
+from polyalembic.stores.sql.databases import create_database, drop_database
 
 SHARED_STORES = ("neo4j", "chromadb")
 

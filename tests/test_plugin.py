@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from polyalembic.settings import Settings
+from polyalembic.stores.sql.databases import create_database, drop_database
 from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
-from polyalembic.testing.disposable import create_database, disposable_stores, drop_database
+from polyalembic.testing.disposable import disposable_stores
 from tests.conftest import REPO, plugin_test_env
 
 PROJECT = REPO / "tests" / "plugin_project"

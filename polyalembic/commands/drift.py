@@ -94,21 +94,15 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     audited as ``drift:accept``; return what each store differed by before. Objects no migration
     ever managed stay unmanaged unless ``include_unmanaged`` (or the store had no snapshot yet:
     then all it holds is adopted)."""
-    import sqlalchemy as sa
-
-    from polyalembic.ledger import schema as ledger_schema
     from polyalembic.ledger.reads import sa_query
-    from polyalembic.ledger.writes import applied_by, audit_insert, connect_ledger, current_revision_of, snapshots
+    from polyalembic.ledger.writes import Ledger, current_revision_of, locked
     from polyalembic.runtime.connections import StoreConnections
-    from polyalembic.stores.sql.lock import migration_lock
 
     settings = project.settings
     assert settings is not None
     names = selected_stores(project, stores)
-    by = applied_by()
-    with connect_ledger(settings, autocommit=True) as conn, migration_lock(conn, timeout=lock_timeout), \
-            StoreConnections(settings) as connections:
-        ledger_schema.ensure(conn)
+    ledger = Ledger()
+    with locked(settings, lock_timeout) as conn, StoreConnections(settings) as connections:
         recorded = read_recorded(sa_query(conn))
         revision = current_revision_of(conn)
         live = {name: take(get_store(name), connections.get(name)) for name in names}  # all before any write
@@ -121,9 +115,7 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
                 managed = set(previous.managed if previous else ()) | objects
             else:
                 managed = set(previous.managed)
-            snapshots.record(conn.execute, store, live[name], managed, revision, by)
-            conn.execute(audit_insert().values(revision=revision or "base", database_type=name, migration_file="*",
-                                               action=ACCEPT_ACTION, at=sa.func.now(), by=by))
+            ledger.drift_accepted(conn.execute, store, live[name], managed, revision, ACCEPT_ACTION)
     return reports
 
 

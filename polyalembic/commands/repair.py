@@ -16,19 +16,9 @@ from alembic import command
 from polyalembic.api import position_of
 from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger import schema as ledger_schema
-from polyalembic.ledger.writes import (
-    Ledger,
-    LedgerRow,
-    applied_by,
-    audit_insert,
-    connect_ledger,
-    current_revision_of,
-    migrations_table,
-    read_rows,
-)
+from polyalembic.ledger.row_status import RowStatus
+from polyalembic.ledger.writes import Ledger, LedgerRow, connect_ledger, current_revision_of, locked, read_rows
 from polyalembic.project import Project
-from polyalembic.stores.sql.lock import migration_lock
 
 REPAIR_ACTIONS = ("resume", "retry", "mark-applied", "forget", "accept-checksum")
 
@@ -60,7 +50,7 @@ def repair(project: Project, action: str, revision: str) -> str:
                                f"`polyalembic repair forget {revision}` if it never applied")
     if action == "accept-checksum":
         return _accept_checksum(project, row, m)
-    if row.status == "applied":
+    if row.status == RowStatus.APPLIED:
         raise PolyalembicError(f"repair {action}: {revision} is applied: nothing to decide")
     migrations = list(chain.values())
     position = position_of(migrations, current)
@@ -88,11 +78,9 @@ def _locked(project: Project) -> Iterator[sa.Connection]:
     """A transaction on the ledger database, while the migration lock is held (on its own
     connection, the ledger brought to the current schema first): no run can start in between, and
     the decision commits whole or not at all."""
-    timeout = project.request.lock_timeout
-    with connect_ledger(project.settings, autocommit=True) as lock_conn, migration_lock(lock_conn, timeout=timeout):
-        ledger_schema.ensure(lock_conn)
-        with connect_ledger(project.settings) as conn, conn.begin():
-            yield conn
+    with locked(project.settings, project.request.lock_timeout), connect_ledger(project.settings) as conn, \
+            conn.begin():
+        yield conn
 
 
 def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
@@ -100,17 +88,9 @@ def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
         if current_revision_of(conn) != current:  # another run moved the chain meanwhile
             raise PolyalembicError(f"repair mark-applied: the chain moved while deciding (now at "
                                    f"{current_revision_of(conn) or 'base'}); look at `polyalembic status` again")
-        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
-                             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
-        if current is None:
-            moved = conn.execute(sa.text("INSERT INTO alembic_version (version_num) SELECT :v WHERE NOT EXISTS "
-                                         "(SELECT 1 FROM alembic_version)"), {"v": m.revision}).rowcount
-        else:
-            moved = conn.execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c"),
-                                 {"v": m.revision, "c": current}).rowcount
-        if moved != 1:
+        if not Ledger().version_moved(conn.execute, current, m.revision):
             raise PolyalembicError("repair mark-applied: alembic_version changed while deciding; nothing was recorded")
-        Ledger().repaired(conn.execute, m, "mark-applied", status="applied", checksum=m.checksum(), error=None,
+        Ledger().repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, checksum=m.checksum(), error=None,
                           failed_step=None, completed_steps=None)
     return f"mark-applied: {m.store} {m.migration_file} ({m.revision}) is recorded as applied; nothing was run"
 
@@ -118,14 +98,14 @@ def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
 def _keep_applied(project: Project, m: Migration) -> str:
     """A failed downgrade the user decided to leave applied: the row says applied again."""
     with _locked(project) as conn:
-        Ledger().repaired(conn.execute, m, "mark-applied", status="applied", error=None, failed_step=None,
+        Ledger().repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, error=None, failed_step=None,
                           completed_steps=None)
     return (f"mark-applied: {m.store} {m.migration_file} ({m.revision}) stays applied (its failed downgrade is "
             "recorded in the audit table); nothing was run")
 
 
 def _accept_checksum(project: Project, row: LedgerRow, m: Migration) -> str:
-    if row.status != "applied" or row.checksum == m.checksum():
+    if row.status != RowStatus.APPLIED or row.checksum == m.checksum():
         raise PolyalembicError(f"repair accept-checksum: {m.revision} has no checksum mismatch "
                                f"(it is {row.status}{', unchanged' if row.checksum == m.checksum() else ''})")
     with _locked(project) as conn:
@@ -138,12 +118,9 @@ def _forget(project: Project, row: LedgerRow, m: Migration | None) -> str:
     if m is not None:
         raise PolyalembicError(f"repair forget: {row.revision}'s file exists: forget is for rows whose file is gone "
                                f"(use resume, retry or mark-applied)")
-    if row.status == "applied":
+    if row.status == RowStatus.APPLIED:
         raise PolyalembicError(f"repair forget: {row.revision} is applied (its changes are in the store): "
                                "restore its file instead")
     with _locked(project) as conn:
-        conn.execute(sa.delete(migrations_table).where(migrations_table.c.revision == row.revision))
-        conn.execute(audit_insert().values(revision=row.revision, database_type=row.database_type,
-                                           migration_file=row.migration_file, action="repair:forget",
-                                           checksum=row.checksum, at=sa.func.now(), by=applied_by()))
+        Ledger().forgotten(conn.execute, row)
     return f"forget: the {row.status} row of {row.revision} ({row.migration_file}) is gone from the ledger"

@@ -7,9 +7,11 @@ from typing import Any, NamedTuple
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger.reads import LedgerRow
+from polyalembic.ledger.row_status import RowStatus
 
-# What a migration can be, as `polyalembic status` shows it.
-APPLIED, PENDING, FAILED, RUNNING = "applied", "pending", "failed", "running"
+# What a migration can be, as `polyalembic status` shows it: a row's status, or what the files say.
+APPLIED, FAILED, RUNNING = RowStatus.APPLIED.value, RowStatus.FAILED.value, RowStatus.RUNNING.value
+PENDING = "pending"
 MISMATCH, MISSING = "checksum mismatch", "missing file"
 STATES = (APPLIED, PENDING, FAILED, RUNNING, MISMATCH, MISSING)
 PROBLEMS = (PENDING, FAILED, RUNNING, MISMATCH, MISSING)

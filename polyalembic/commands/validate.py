@@ -20,6 +20,7 @@ from typing import Any
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
 from polyalembic.errors import PolyalembicError
+from polyalembic.ledger.row_status import RowStatus
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, is_store, pair_ops
 
@@ -257,7 +258,7 @@ def check_ledger(project: Project) -> list[Problem]:
             problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
                                     "changed after it was applied (checksum mismatch): revert the edit and "
                                     "write a new migration instead"))
-        elif s.state == MISSING and s.status_in_ledger == "applied":
+        elif s.state == MISSING and s.status_in_ledger == RowStatus.APPLIED:
             problems.append(Problem(f"migrations/{s.store}/{s.migration_file}",
                                     "is applied but its file is gone: restore the file"))
         elif s.state == MISSING:

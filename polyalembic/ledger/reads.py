@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from polyalembic.errors import PolyalembicError, StoreUnavailable
+from polyalembic.ledger.row_status import RowStatus
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 
 TABLE = "schema_migrations"
@@ -48,7 +49,8 @@ class LedgerRow(NamedTuple):
     def interrupted(self) -> bool:
         """True when the store may hold part of the migration: it is running (or died running), or
         it failed outside a single transaction (it recorded progress)."""
-        return self.status == "running" or (self.status == "failed" and self.completed_steps is not None)
+        return self.status == RowStatus.RUNNING or (self.status == RowStatus.FAILED
+                                                    and self.completed_steps is not None)
 
 
 def _exists(query: Query, table: str) -> bool:

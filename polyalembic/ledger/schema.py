@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.schema import CreateTable
 
+from polyalembic.ledger.row_status import CHECK, RowStatus
+
 log = logging.getLogger("polyalembic")
 
 TABLE = "schema_migrations"
@@ -33,7 +35,7 @@ migrations_table = sa.Table(
     sa.Column("database_type", sa.String(32), nullable=False),
     sa.Column("migration_file", sa.String(255), nullable=False),
     sa.Column("checksum", sa.CHAR(64), nullable=False),
-    sa.Column("status", sa.String(16), sa.CheckConstraint("status IN ('running', 'applied', 'failed')"),
+    sa.Column("status", sa.String(16), sa.CheckConstraint(CHECK),
               nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("execution_ms", sa.Integer),
@@ -129,8 +131,15 @@ def ensure(connection: sa.Connection) -> int:
             partial = [store.name for store in STORES.values() if not store.transactional]
             connection.execute(sa.text(
                 f"UPDATE {TABLE} SET completed_steps = 0 WHERE completed_steps IS NULL AND "
-                "(status = 'running' OR (status = 'failed' AND database_type = ANY(:partial)))"),
-                {"partial": partial})
+                "(status = :running OR (status = :failed AND database_type = ANY(:partial)))"),
+                {"partial": partial, "running": RowStatus.RUNNING.value, "failed": RowStatus.FAILED.value})
         log.info("polyalembic: upgraded the ledger's schema from version %s to %s", found, VERSION)
     connection.execute(_version_row(VERSION))
     return found
+
+
+def drop(connection: sa.Connection) -> None:
+    """Drop the ledger's tables and Alembic's version table (a disposable test database's reset;
+    the caller commits)."""
+    for name in ("alembic_version", *(table.name for table in reversed(TABLES))):
+        connection.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))

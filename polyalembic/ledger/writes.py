@@ -12,7 +12,8 @@ import functools
 import getpass
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger import reads as ledger_read
 from polyalembic.ledger.reads import LedgerRow, ledger_target, sa_query
+from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
 from polyalembic.stores.sql import connect as sql
@@ -215,7 +217,7 @@ class Ledger:
 
     def _values(self, m: Migration, status: str, **values: Any) -> dict[str, Any]:
         return dict(revision=m.revision, database_type=m.store, migration_file=m.migration_file,
-                    checksum=m.checksum(), status=status, applied_by=self.by, error=None, failed_step=None,
+                    checksum=m.checksum(), status=str(status), applied_by=self.by, error=None, failed_step=None,
                     execution_ms=None, completed_steps=None) | values
 
     def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
@@ -228,7 +230,7 @@ class Ledger:
 
     def running(self, execute: Execute, m: Migration, completed_steps: int | None) -> None:
         """``running``; ``completed_steps`` is None for a migration that runs as one transaction."""
-        _write(execute, "running", self._values(m, "running", completed_steps=completed_steps))
+        _write(execute, "running", self._values(m, RowStatus.RUNNING, completed_steps=completed_steps))
 
     def progress(self, execute: Execute, m: Migration, completed_steps: int) -> None:
         """Another step of a migration that commits as it goes is done."""
@@ -238,12 +240,13 @@ class Ledger:
                 then_running: tuple[Migration, int | None] | None = None) -> None:
         """``m`` applied; ``then_running``: (the next migration, its completed steps) marked
         ``running`` by the same statement, as ``running`` would."""
-        values = self._values(m, "applied", execution_ms=ms, action=action)
+        values = self._values(m, RowStatus.APPLIED, execution_ms=ms, action=action)
         if then_running is None:
             _write(execute, "applied", values)
             return
         following, steps = then_running
-        values |= {f"next_{k}": v for k, v in self._values(following, "running", completed_steps=steps).items()}
+        values |= {f"next_{k}": v for k, v in self._values(following, RowStatus.RUNNING,
+                                                           completed_steps=steps).items()}
         _write(execute, "applied_then_running", values)
 
     def applied_sql(self, m: Migration, after: str = "") -> str:
@@ -254,7 +257,7 @@ class Ledger:
         the whole statement, for the rest of the run)."""
         if self.prepared and _DROPS_PREPARED.search(after):
             self.prepared = False
-        values = {k: _literal(v) for k, v in self._values(m, "applied", action="upgrade").items()}
+        values = {k: _literal(v) for k, v in self._values(m, RowStatus.APPLIED, action="upgrade").items()}
         if self.prepared:
             return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form()[1])})"
         return _literal_text_of("applied_measured") % values
@@ -262,6 +265,7 @@ class Ledger:
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
         if values:
+            values = {k: str(v) if isinstance(v, RowStatus) else v for k, v in values.items()}
             execute(sa.update(migrations_table).where(migrations_table.c.revision == m.revision).values(**values))
         execute(self._audit(m, f"repair:{action}"))
 
@@ -274,7 +278,7 @@ class Ledger:
         keep = ("completed_steps",) if upgrade else ("applied_at", "checksum")
         progress = {} if upgrade else {"completed_steps": 0}
         execute(_with_audit(
-            self._upsert(m, "failed", keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress),
+            self._upsert(m, RowStatus.FAILED, keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress),
             self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000])))
 
     def downgrade_failed(self, execute: Execute, m: Migration, error: str, ms: int | None) -> None:
@@ -284,6 +288,61 @@ class Ledger:
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
         _write(execute, "reverted", self._values(m, "", execution_ms=ms, action=action))
+
+    # -- decisions a command takes about the ledger as a whole (under the lock, see ``locked``) --
+    def forgotten(self, execute: Execute, row: LedgerRow) -> None:
+        """``repair forget``: the row of a migration whose file is gone leaves the ledger, audited."""
+        execute(sa.delete(migrations_table).where(migrations_table.c.revision == row.revision))
+        execute(audit_insert().values(revision=row.revision, database_type=row.database_type,
+                                      migration_file=row.migration_file, action="repair:forget",
+                                      checksum=row.checksum, at=sa.func.now(), by=self.by))
+
+    def version_moved(self, execute: Execute, current: str | None, revision: str) -> bool:
+        """Alembic's version row moved from ``current`` (None: base) to ``revision`` for a migration
+        finished by hand (``repair mark-applied``); False when another run moved it meanwhile."""
+        execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+                        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+        if current is None:
+            moved = execute(sa.text("INSERT INTO alembic_version (version_num) SELECT :v WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM alembic_version)").bindparams(v=revision)).rowcount
+        else:
+            moved = execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c")
+                            .bindparams(v=revision, c=current)).rowcount
+        return moved == 1
+
+    def drift_accepted(self, execute: Execute, store: Any, live: dict[str, Any], managed: set[str],
+                       revision: str | None, action: str) -> None:
+        """``drift --accept``: ``live`` becomes ``store``'s recorded snapshot, audited as ``action``."""
+        from polyalembic.ledger import snapshots
+
+        snapshots.record(execute, store, live, managed, revision, self.by)
+        execute(audit_insert().values(revision=revision or "base", database_type=store.name, migration_file="*",
+                                      action=action, at=sa.func.now(), by=self.by))
+
+    def cleared(self, connection: sa.Connection) -> None:
+        """``fresh``: no migration is recorded any more (the version row and every ledger row go),
+        audited; the audit trail itself stays."""
+        inspector = sa.inspect(connection)
+        if inspector.has_table("alembic_version"):
+            connection.execute(sa.text("DELETE FROM alembic_version"))
+        if inspector.has_table(migrations_table.name):
+            connection.execute(sa.delete(migrations_table))
+            connection.execute(audit_insert().values(
+                revision="*", database_type="*", migration_file="*", action="fresh", at=sa.func.now(), by=self.by))
+
+
+@contextmanager
+def locked(settings: Settings, timeout: float | None = None, ensure: bool = True) -> Iterator[sa.Connection]:
+    """An autocommit connection to the ledger database holding the migration lock, the ledger's
+    schema brought up to date first (``ensure``): what every command that decides about the
+    ledger (repair, drift --accept, fresh) runs under, so no run starts in between."""
+    from polyalembic.ledger import schema as ledger_schema
+    from polyalembic.stores.sql.lock import migration_lock
+
+    with connect_ledger(settings, autocommit=True) as connection, migration_lock(connection, timeout=timeout):
+        if ensure:
+            ledger_schema.ensure(connection)
+        yield connection
 
 
 def read_rows(connection: sa.Connection) -> list[LedgerRow]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import LedgerRow
+from polyalembic.ledger.row_status import RowStatus
 
 _BATCHED = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b", re.IGNORECASE)
 
@@ -30,10 +31,10 @@ def interrupted_message(row: LedgerRow, downgrade: bool = False) -> str:
     if downgrade:
         return (f"{name} failed part way through its downgrade{where}: fix its down file and run `polyalembic down` "
                 f"again, or `polyalembic repair mark-applied {rev}` to keep it applied")
-    if row.status == "running" and row.completed_steps is None:
+    if row.status == RowStatus.RUNNING and row.completed_steps is None:
         return (f"{name} was interrupted around the commit of its transaction on its own database: if its changes "
                 f"are in the store, `polyalembic repair mark-applied {rev}`; if not, `polyalembic repair retry {rev}`")
-    what = "was interrupted while running" if row.status == "running" else "failed part way"
+    what = "was interrupted while running" if row.status == RowStatus.RUNNING else "failed part way"
     batched = ""
     if row.failed_step and _BATCHED.search(row.failed_step):
         batched = (" (that statement commits in batches, CALL { ... } IN TRANSACTIONS: a resume runs it again "
@@ -63,7 +64,7 @@ def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[
         files = {m.revision: m for m in migrations}
         for row in rows:
             m = files.get(row.revision)
-            if row.status == "applied" and m is not None and row.checksum != m.checksum():
+            if row.status == RowStatus.APPLIED and m is not None and row.checksum != m.checksum():
                 problems.append(f"migrations/{m.store}/{m.migration_file}: changed after it was applied (checksum "
                                 f"mismatch): revert the edit and write a new migration, or `polyalembic repair "
                                 f"accept-checksum {m.revision}` if the edit is intended")

@@ -10,49 +10,14 @@ the store's own ``drop_all`` (what ``polyalembic fresh`` uses) before the test.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 from polyalembic.stores import STORES, get_store
-from polyalembic.stores.sql.dsn import libpq_dsn, same_database
-
-
-def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[str, ...] = ()) -> str:
-    """Create ``<prefix>_<random>`` on the server of ``admin_dsn`` with ``extensions``; return its DSN."""
-    import psycopg
-
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = with_database(admin_dsn, name)
-    if extensions:
-        with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
-            for extension in extensions:
-                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{extension}"')
-    return dsn
-
-
-def drop_database(admin_dsn: str, dsn: str) -> None:
-    """Drop the database ``dsn`` names (connections to it are closed first)."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
-    name = conninfo_to_dict(libpq_dsn(dsn))["dbname"]
-    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def with_database(dsn: str, name: str) -> str:
-    """``dsn`` (a URL or a libpq keyword DSN, kept in its form and options) naming database ``name``."""
-    from psycopg.conninfo import make_conninfo
-
-    if "://" in dsn:
-        return urlunsplit(urlsplit(dsn)._replace(path="/" + name))
-    return make_conninfo(dsn, dbname=name)
+from polyalembic.stores.sql.databases import CannotCreateDatabase, create_database, database_extensions, drop_database
+from polyalembic.stores.sql.dsn import same_database
 
 
 @contextmanager
@@ -78,28 +43,17 @@ def _sql_variables(settings: Settings, stores: set[str]) -> dict[str, str]:
 def _fresh_sql_databases(settings: Settings, stores: set[str], prefix: str, cleanup: ExitStack) -> dict[str, str]:
     """variable -> a new database for every SQL variable (one per distinct database), or {} when the
     server refuses CREATE DATABASE."""
-    import psycopg
-
     replaced: dict[str, str] = {}
     for variable, dsn in _sql_variables(settings, stores).items():
         twin = next((replaced[v] for v in replaced if same_database(settings.env[v], dsn)), None)
         if twin is None:
             try:
-                twin = create_database(dsn, prefix, _extensions(dsn))
-            except psycopg.errors.InsufficientPrivilege:
+                twin = create_database(dsn, prefix, database_extensions(dsn))
+            except CannotCreateDatabase:
                 return {}  # the databases created so far are dropped by ``cleanup``
             cleanup.callback(drop_database, dsn, twin)
         replaced[variable] = twin
     return replaced
-
-
-def _extensions(dsn: str) -> tuple[str, ...]:
-    """The extensions installed in ``dsn`` (beyond plpgsql), for its twin."""
-    import psycopg
-
-    with psycopg.connect(libpq_dsn(dsn)) as conn:
-        rows = conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY oid").fetchall()
-    return tuple(row[0] for row in rows)
 
 
 def _empty(settings: Settings, stores: set[str], skip: set[str]) -> None:
@@ -122,10 +76,8 @@ def _drop_ledger(connection: object) -> None:
     """Drop polyalembic's and Alembic's own tables from a SQL store's connection."""
     import sqlalchemy as sa
 
-    from polyalembic.stores.postgres.introspect import is_bookkeeping, objects
+    from polyalembic.ledger import schema as ledger_schema
 
     assert isinstance(connection, sa.Connection)
-    for name, kind in objects(connection, include_bookkeeping=True).items():
-        if kind == "table" and is_bookkeeping(name):
-            connection.execute(sa.text(f'DROP TABLE IF EXISTS public."{name}" CASCADE'))
+    ledger_schema.drop(connection)
     connection.commit()

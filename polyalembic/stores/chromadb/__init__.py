@@ -1,0 +1,1 @@
+"""ChromaDB: collection ops through the Python API (embedded or HTTP), paged copies."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the relational store (SQL pair files, Alembic ops, introspection, autogenerate)."""

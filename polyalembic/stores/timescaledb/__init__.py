@@ -1,0 +1,1 @@
+"""TimescaleDB: hypertables, policies and continuous aggregates on PostgreSQL."""

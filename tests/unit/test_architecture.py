@@ -1,0 +1,46 @@
+"""The layers hold by the imports themselves (import-linter's contracts in pyproject.toml), not by
+words in the source: the core reaches a store only through the registry and the contract, and a
+store imports no command, CLI, run-driving module or ledger. Shown failing on planted imports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(package_parent: Path) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` with the project's contracts over the ``polyalembic`` found in ``package_parent``."""
+    env = {**os.environ, "PYTHONPATH": str(package_parent)}
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(REPO / "pyproject.toml"), "--no-cache"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=package_parent)
+
+
+def test_the_contracts_hold() -> None:
+    result = lint_imports(REPO)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "2 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(("module", "planted", "broken"), [
+    ("commands/status.py", "import neo4j  # noqa", "polyalembic.commands is not allowed to import neo4j"),
+    ("ledger/reads.py", "from polyalembic.stores.postgres import introspect  # noqa",
+     "polyalembic.ledger is not allowed to import polyalembic.stores.postgres"),
+    ("stores/neo4j/impl.py", "from polyalembic.commands import status  # noqa",
+     "polyalembic.stores is not allowed to import polyalembic.commands"),
+])
+def test_a_planted_import_breaks_its_contract(tmp_path: Path, module: str, planted: str, broken: str) -> None:
+    shutil.copytree(REPO / "polyalembic", tmp_path / "polyalembic", ignore=shutil.ignore_patterns("__pycache__"))
+    target = tmp_path / "polyalembic" / module
+    target.write_text(target.read_text() + f"\n{planted}\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert broken in " ".join(result.stdout.split()), result.stdout[-3000:]
