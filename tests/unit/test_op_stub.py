@@ -1,7 +1,7 @@
 """polyalembic/op.pyi against the ops the stores register: same names, same parameters.
 
-The stub is hand-kept (it carries the docstrings editors show); this test makes it impossible
-to add, rename or change an op's signature without updating it.
+The stub is generated (``python -m tests.unit.op_stub``) and committed; these tests fail while it
+is stale, and check the generator itself against the classmethods' own signatures.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ def _parameters(fn: ast.FunctionDef, skip: int) -> list[tuple[str, str, str | No
     assert not (fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs), f"{fn.name}: only positional-or-keyword"
     return [(a.arg, ast.unparse(a.annotation) if a.annotation else "", ast.unparse(d) if d else None)
             for a, d in zip(args, defaults, strict=True)]
+
+
+def test_the_stub_is_what_the_generator_writes_from_the_registered_ops() -> None:
+    from tests.unit.op_stub import render
+
+    assert STUB.read_text() == render(), "polyalembic/op.pyi is stale: run python -m tests.unit.op_stub"
 
 
 def test_every_registered_op_is_in_the_stub_and_nothing_else() -> None:
