@@ -2,11 +2,11 @@
 
 Starting a run builds hundreds of thousands of long-lived objects (Alembic, SQLAlchemy, the
 drivers, every revision module, Alembic's revision map) that the cyclic collector walks several
-times while they are created, freeing nothing: ~0.3 s of a 200-migration CLI run, ~0.15 s of a
-1,000-revision ``alembic upgrade``. Collection is kept off while a run starts; ``end_start_up``
-(just before the first migration) freezes what start-up built out of later collections and turns
-collection back on, so migrations that run for hours (a Chroma rebuild) are collected as usual;
-``restore`` leaves the process as it was (collection on, nothing frozen).
+times while they are created, freeing nothing (bench/README.md has what it cost). Collection is
+kept off while a run starts; ``end_start_up`` (just before the first migration) freezes what
+start-up built out of later collections and turns collection back on, so migrations that run for
+hours (a Chroma rebuild) are collected as usual; ``restore`` leaves the process as it was
+(collection on, nothing frozen).
 
 The CLI turns collection off from its own start (``cli/startup.py``); env.py does it for a run in a
 caller's process (``alembic upgrade``, a test suite, an app) whose collector is on with nothing

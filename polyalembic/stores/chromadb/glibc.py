@@ -15,12 +15,12 @@ _pinned = False
 def pin_mmap_threshold() -> bool:
     """Keep glibc from serving a copy's large buffers from its heap, where they linger; True if set.
 
-    A copy page's JSON bodies (~22 MB for 5,461 × 384, as bytes and as text, in and out) are
-    allocated and freed once per page. glibc serves allocations above its mmap threshold (128 KiB)
-    with their own mappings, but raises the threshold to the size of every such block freed (up
-    to 32 MiB): from the second page on, the bodies come from the heap, which cannot give memory
-    back below a block still in use, and a copy's peak RSS rose ~25 MB after its first pages
-    (289 against 262 MB copying 60,000 records in-process). A fixed threshold (``mallopt``)
+    A copy page's JSON bodies (tens of MB, as bytes and as text, in and out) are allocated and
+    freed once per page. glibc serves allocations above its mmap threshold (128 KiB) with their
+    own mappings, but raises the threshold to the size of every such block freed (up to 32 MiB):
+    from the second page on, the bodies come from the heap, which cannot give memory back below a
+    block still in use, so a copy's peak RSS rose after its first pages (figures in
+    bench/README.md, "Chroma"). A fixed threshold (``mallopt``)
     ends the raising. It is process-wide and stays (glibc has no way back to the moving
     threshold): allocations of 1 MiB and more cost an mmap each, which nothing a migration
     does after a copy notices. Other C libraries (musl, macOS) are left alone.

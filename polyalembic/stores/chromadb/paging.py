@@ -5,7 +5,7 @@ server's writes (HNSW insertion for a copy), and each write costs the server a f
 of its records (the log and index segments it flushes per request). So a copy pages like a raw
 loop: ``get_max_batch_size()`` records (5,461) while a page holds at most ``PAGE_FLOATS``
 embedding values (384 dimensions: the server's maximum; 1536: 1,365 records).
-Smaller pages were tried: 682 records cost the server ~25 % more CPU for the same copy.
+Smaller pages were tried and cost the server more CPU for the same copy (bench/README.md).
 
 What the client holds stays one page, whatever the collection's size:
 

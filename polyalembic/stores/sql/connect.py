@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @functools.lru_cache(maxsize=16)
 def make_engine(dsn: str) -> sa.Engine:
     """An engine without a pool (a migration run opens few connections and must close them), made
-    once per DSN in a process (creating one costs ~40 ms). Sessions are left as the server and the
+    once per DSN in a process (creating one is not cheap). Sessions are left as the server and the
     role configure them (search_path included)."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
