@@ -293,8 +293,11 @@ def stamp(ctx: click.Context, revision: str, backwards: bool) -> None:
     """Record REVISION (and all before it) as applied without running them (baseline)."""
     from polyalembic import api
 
-    run = api.stamp(_project(ctx), revision, backwards)
-    changed = run.migrations("stamped", "unstamped")
+    project = _project(ctx)
+    run = api.stamp(project, revision, backwards)
+    position = {m.revision: i for i, m in enumerate(project.chain())}  # stamped in chain order, unstamped newest first
+    changed = sorted(run.migrations("stamped"), key=lambda m: position[m.revision]) + \
+        sorted(run.migrations("unstamped"), key=lambda m: -position[m.revision])
     if not changed:
         _echo(ctx, f"Nothing to stamp: the ledger is at {revision} already.")
     elif run.migrations("unstamped"):
