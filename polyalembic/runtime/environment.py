@@ -229,42 +229,18 @@ def _run_online(context: Any, state: Run) -> None:
 
 
 def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None]) -> None:
-    """Hold the advisory lock on its own connection; migrate on a second one; ``start_up_over``
-    is called before the first migration (``polyalembic/runtime/collection.py``)."""
+    """Under the advisory lock (held on its own connection; the migrations run on a second one):
+    prepare, preflight, run, record. ``start_up_over`` is called before the first migration
+    (``polyalembic/runtime/collection.py``)."""
     settings = state.connections.settings
-    config = context.config
-    request = request_of(config)
+    request = request_of(context.config)
+    handed_in = context.config.attributes.get("connection")
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
-    with _ledger_connections(settings, config.attributes.get("connection")) as (status_connection, connection), \
+    with _ledger_connections(settings, handed_in) as (status_connection, connection), \
             migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(request)):
-        _ensure_ledger(status_connection, settings)
-        rows = read_rows(status_connection)
-        # `polyalembic repair resume|retry REV` releases one half-done migration for this run
-        release = request.release
-        resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0)
-                        if how == "resume" else 0) for rev, how in release.items()}
-        recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection),
-                            resume=resume)
-        executor = StepExecutor(state, recorder, request)
-        executor.bind(context.script, indexed_files(context.script))
-        context.configure(connection=connection, **_configure_kwargs(executor, state))
-        planned = planned_command(context.get_context())
-        if planned:
-            refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
-                                         upgrade=planned == "upgrade"))
-        if planned == "upgrade":
-            heads = context.get_context().get_current_heads()
-            applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads \
-                else set()
-            refuse_interrupted(rows, set(release), applied)
-        revisions = planned_revisions(context.get_context())
-        if planned == "upgrade" and revisions and all(r in executor.migrations for r in revisions):
-            coming = [executor.migrations[r] for r in revisions]
-            executor.recorder.plan(coming)
-            if config.attributes.get("connection") is None:  # a caller's session is left as it was
-                executor.recorder.prepare(connection, coming)
+        executor, planned, revisions = _prepare(context, state, request, status_connection, connection,
+                                                prepare_statements=handed_in is None)
         preflight(context.get_context(), executor, revisions)
-        runs_migrations = bool(revisions)
         if planned and revisions is not None:
             state.events.run_started(planned, len(revisions))
         start_up_over()
@@ -278,8 +254,43 @@ def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None])
             succeeded = True
         finally:
             _record_snapshots(context, executor, connection, status_connection, quietly=not succeeded)
-    if runs_migrations:
+    if revisions:
         _warn_unread_options()
+
+
+def _prepare(context: Any, state: Run, request: RunRequest, status_connection: sa.Connection,
+             connection: sa.Connection, prepare_statements: bool) -> tuple[StepExecutor, str | None, list[str] | None]:
+    """The ledger brought up to date and read; the revisions bound to their stores; the run
+    refused (nothing applied) when a file is invalid or an interrupted migration waits for
+    ``repair``. Returns the executor, the command Alembic plans and the revisions it will run
+    (None: not an upgrade or downgrade). ``prepare_statements``: the ledger's statement may be
+    prepared on ``connection`` (not on a caller's session)."""
+    settings = state.connections.settings
+    _ensure_ledger(status_connection, settings)
+    rows = read_rows(status_connection)
+    # `polyalembic repair resume|retry REV` releases one half-done migration for this run
+    resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0) if how == "resume" else 0)
+              for rev, how in request.release.items()}
+    recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection), resume=resume)
+    executor = StepExecutor(state, recorder, request)
+    executor.bind(context.script, indexed_files(context.script))
+    context.configure(connection=connection, **_configure_kwargs(executor, state))
+    migration_context = context.get_context()
+    planned = planned_command(migration_context)
+    if planned:
+        refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
+                                     upgrade=planned == "upgrade"))
+    if planned == "upgrade":
+        heads = migration_context.get_current_heads()
+        applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads else set()
+        refuse_interrupted(rows, set(request.release), applied)
+    revisions = planned_revisions(migration_context)
+    if planned == "upgrade" and revisions and all(r in executor.migrations for r in revisions):
+        coming = [executor.migrations[r] for r in revisions]
+        recorder.plan(coming)
+        if prepare_statements:
+            recorder.prepare(connection, coming)
+    return executor, planned, revisions
 
 
 def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Connection,
