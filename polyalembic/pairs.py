@@ -11,7 +11,7 @@ files (``Store.pair_op``), so ``--sql`` renders them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError, as_command_error
@@ -19,15 +19,21 @@ from polyalembic.runtime.current_run import ONE_BATCH
 from polyalembic.stores import pair_ops
 
 
+def pair_file_names(stem: str, exists: Callable[[str], bool], suffixes: Iterable[str]) -> tuple[str, str] | None:
+    """The one rule of what a pair is: the names of revision ``stem``'s (up, down) files, for the
+    first store suffix either of them ``exists`` with; None when it has no pair."""
+    for suffix in suffixes:
+        up, down = f"{stem}.up{suffix}", f"{stem}.down{suffix}"
+        if exists(up) or exists(down):
+            return up, down
+    return None
+
+
 def pair_paths(revision_file: str | Path) -> tuple[Path, Path] | None:
     """The (up, down) files beside ``revision_file``, or None when it has no pair."""
     path = Path(revision_file)
-    stem = path.name.removesuffix(".py")
-    for suffix in pair_ops():
-        up, down = path.with_name(f"{stem}.up{suffix}"), path.with_name(f"{stem}.down{suffix}")
-        if up.exists() or down.exists():
-            return up, down
-    return None
+    names = pair_file_names(path.name.removesuffix(".py"), lambda name: path.with_name(name).exists(), pair_ops())
+    return (path.with_name(names[0]), path.with_name(names[1])) if names else None
 
 
 def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[], None]]:

@@ -12,13 +12,14 @@ also gives the precise error.
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
+from polyalembic.chain.migration import revision_checksum
 from polyalembic.errors import PolyalembicError
+from polyalembic.pairs import pair_file_names
 from polyalembic.stores import get_store, pair_ops
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
@@ -66,16 +67,6 @@ class Entry(NamedTuple):
         return self.folder / self.name
 
 
-def pair_of(stem: str, names: set[str], suffixes: list[str]) -> tuple[str, str] | None:
-    """The names of the (up, down) pair files of revision ``stem`` among ``names`` (its folder's
-    files), as ``pairs.pair_paths`` finds them on disk."""
-    for suffix in suffixes:
-        up, down = f"{stem}.up{suffix}", f"{stem}.down{suffix}"
-        if up in names or down in names:
-            return up, down
-    return None
-
-
 def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | None:
     """The facts of one revision file, from its text; None when the text does not say for certain."""
     try:
@@ -92,12 +83,9 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
         return None
     if _literal(tree, "depends_on") not in (None, ...) or _literal(tree, "branch_labels") not in (None, ...):
         return None
-    digest = hashlib.sha256(data)
-    up = path.with_name(pair_names[0]) if pair_names else None
-    if up is not None and up.exists():
-        digest.update(up.read_bytes())
+    checksum = revision_checksum(data, path.with_name(pair_names[0]) if pair_names else None)
     store = None if store is ... else store
-    return {"revision": revision, "down": down, "store": store, "checksum": digest.hexdigest(),
+    return {"revision": revision, "down": down, "store": store, "checksum": checksum,
             "early": _early(path, pair_names, store or path.parent.name)}
 
 
@@ -150,7 +138,7 @@ def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]
     for name in sorted(names):
         if not _REVISION_FILE.match(name):
             continue
-        pair_names = pair_of(name[:-3], names, suffixes)
+        pair_names = pair_file_names(name[:-3], names.__contains__, suffixes)
         files = (name, *(pair_names or ()))
         facts = cache.get(name, [stamps.get(f) for f in files], lambda p=folder / name, q=pair_names: _read(p, q))
         if facts is None:

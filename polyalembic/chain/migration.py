@@ -108,10 +108,16 @@ class Migration:
         """SHA-256 of what upgrade applies: the revision file, plus the ``.up`` file of a pair."""
         if self.known_checksum:
             return self.known_checksum
-        digest = hashlib.sha256(self.path.read_bytes())
-        if self.pair and self.pair[0].exists():
-            digest.update(self.pair[0].read_bytes())
-        return digest.hexdigest()
+        return revision_checksum(self.path.read_bytes(), self.pair[0] if self.pair else None)
+
+
+def revision_checksum(revision: bytes, up_file: Path | None) -> str:
+    """The one checksum of a migration (the index's and a loaded revision's): SHA-256 of the
+    revision file's bytes, then of its ``.up`` file's, if it has one that exists."""
+    digest = hashlib.sha256(revision)
+    if up_file is not None and up_file.exists():
+        digest.update(up_file.read_bytes())
+    return digest.hexdigest()
 
 
 def _known(entry: Any) -> dict[str, Any]:
