@@ -95,6 +95,11 @@ class Migration:
                 get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
         return self._commits_early[upgrade]
 
+    def runs_as_one_transaction(self, upgrade: bool = True) -> bool:
+        """The one rule: a transactional store's migration whose file does not commit early (its
+        work and, in the ledger's database, its row commit together or not at all)."""
+        return get_store(self.store).transactional and not self.commits_early(upgrade=upgrade)
+
     @cached_property
     def _commits_early(self) -> dict[bool, bool]:
         """upgrade? -> whether that file commits early, filled as asked."""

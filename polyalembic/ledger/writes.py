@@ -26,6 +26,7 @@ from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
 from polyalembic.stores.sql import connect as sql
+from polyalembic.stores.sql.literals import escaped
 
 
 def audit_insert() -> sa.Insert:
@@ -155,14 +156,6 @@ def _prepared_form() -> tuple[str, tuple[str, ...]]:
     return re.sub(r"%\((\w+)\)s", parameter, text), tuple(order)
 
 
-def _literal(value: Any) -> str:
-    """``value`` as a PostgreSQL literal: an escape string (E'...') reads the same whatever
-    standard_conforming_strings says."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return "E'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _bound(kind: str, **values: Any) -> sa.TextClause:
@@ -257,7 +250,7 @@ class Ledger:
         the whole statement, for the rest of the run)."""
         if self.prepared and _DROPS_PREPARED.search(after):
             self.prepared = False
-        values = {k: _literal(v) for k, v in self._values(m, RowStatus.APPLIED, action="upgrade").items()}
+        values = {k: escaped(v) for k, v in self._values(m, RowStatus.APPLIED, action="upgrade").items()}
         if self.prepared:
             return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form()[1])})"
         return _literal_text_of("applied_measured") % values

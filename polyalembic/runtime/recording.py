@@ -105,7 +105,7 @@ class Recorder:
         if not upgrade:
             return
         status = self._status(ctx)
-        one_transaction = self._one_transaction(m)
+        one_transaction = m.runs_as_one_transaction()
         with_ledger = one_transaction and self.in_ledger_transaction(m.store)
         if ctx.as_sql:
             if not with_ledger:
@@ -124,14 +124,11 @@ class Recorder:
         if one_transaction:
             run.before_early_commit = lambda: self.ledger.progress(status, m, done)
 
-    def _one_transaction(self, m: Migration) -> bool:
-        return get_store(m.store).transactional and not m.commits_early()
-
     def _running_steps(self, m: Migration) -> int | None:
         """``completed_steps`` of ``m``'s ``running`` row (rule 2), None for a migration that runs as
         one transaction on its own database; a resume keeps what was recorded."""
         done = self.resume.get(m.revision, 0)
-        return (done or None) if self._one_transaction(m) else done
+        return (done or None) if m.runs_as_one_transaction() else done
 
     def finished_function(self) -> None:
         self.run.before_early_commit = None
@@ -142,7 +139,7 @@ class Recorder:
         """Rules 4 and 5."""
         if ctx.as_sql:
             return
-        partial = not get_store(m.store).transactional or m.commits_early(upgrade=False)
+        partial = not m.runs_as_one_transaction(upgrade=False)
         if upgrade or partial:
             self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade)
         else:
@@ -151,7 +148,7 @@ class Recorder:
     def finished(self, ctx: Any, m: Migration, upgrade: bool, ms: int | None) -> None:
         """Rule 1 (and the second half of rule 2): inside the ledger database's transaction."""
         following = None if ctx.as_sql or not upgrade else self._next.get(m.revision)
-        if following is not None and not (self._one_transaction(following) and
+        if following is not None and not (following.runs_as_one_transaction() and
                                           self.in_ledger_transaction(following.store)):
             if self.run.trailer_sent:  # m's row went with its statements: only the next one's is left
                 self.ledger.running(self._in_transaction(ctx), following, self._running_steps(following))

@@ -175,7 +175,7 @@ class StepExecutor:
 def _next_move(m: Migration, upgrade: bool) -> str:
     """What the user does after a failed migration: a rolled-back one is simply run again; one that
     may have left work behind waits for ``repair``'s decision."""
-    if get_store(m.store).transactional and not m.commits_early(upgrade=upgrade):
+    if m.runs_as_one_transaction(upgrade=upgrade):
         return "its transaction was rolled back; fix the cause and run it again"
     if not upgrade:
         return "fix the cause, then run down again (`polyalembic status` shows where it stopped)"

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from alembic.operations import MigrateOperation, Operations
 
-
-def literal(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+from polyalembic.stores.sql.literals import quoted as literal
 
 
 def ident(name: str) -> str:
