@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError, as_command_error
-from polyalembic.runtime.current_run import ONE_BATCH
 from polyalembic.stores import pair_ops
+
+#: marks a revision function that only runs a pair file's op, as one batch (see ``Run.trailer``)
+ONE_BATCH = "__polyalembic_one_batch__"
 
 
 def pair_file_names(stem: str, exists: Callable[[str], bool], suffixes: Iterable[str]) -> tuple[str, str] | None:

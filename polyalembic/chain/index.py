@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from polyalembic.chain.checksum import revision_checksum
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
-from polyalembic.chain.migration import revision_checksum
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_file_names
 from polyalembic.stores import get_store, pair_ops

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from polyalembic.chain.checksum import revision_checksum
 from polyalembic.chain.filecache import Listing, folder_stamps
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_paths
@@ -114,15 +114,6 @@ class Migration:
         if self.known_checksum:
             return self.known_checksum
         return revision_checksum(self.path.read_bytes(), self.pair[0] if self.pair else None)
-
-
-def revision_checksum(revision: bytes, up_file: Path | None) -> str:
-    """The one checksum of a migration (the index's and a loaded revision's): SHA-256 of the
-    revision file's bytes, then of its ``.up`` file's, if it has one that exists."""
-    digest = hashlib.sha256(revision)
-    if up_file is not None and up_file.exists():
-        digest.update(up_file.read_bytes())
-    return digest.hexdigest()
 
 
 def _known(entry: Any) -> dict[str, Any]:

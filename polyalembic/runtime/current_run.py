@@ -19,8 +19,6 @@ if TYPE_CHECKING:  # the op implementations import this module: it stays below t
     from polyalembic.runtime.connections import StoreConnections
 
 OPTION = "polyalembic_run"
-#: marks a revision function that only runs a pair file's op (see ``Run.trailer``)
-ONE_BATCH = "__polyalembic_one_batch__"
 log = logging.getLogger("polyalembic")
 
 
