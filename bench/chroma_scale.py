@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.run import Bench, project_for  # noqa: E402
-from polyalembic.runtime.connections import StoreConnections  # noqa: E402
+from polyalembic.stores.connections import StoreConnections  # noqa: E402
 
 DIM = 384
 SOURCE = "bench_src"

@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-from polyalembic.runtime.connections import StoreConnections  # noqa: E402
-from polyalembic.runtime.current_run import OPTION, Run  # noqa: E402
 from polyalembic.settings import Settings, load_settings  # noqa: E402
+from polyalembic.stores.connections import StoreConnections  # noqa: E402
+from polyalembic.stores.current_run import OPTION, Run  # noqa: E402
 from tests.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 VANILLA_ENV = '''

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyalembic.chain.migration import Migration
-from polyalembic.commands.status import MigrationStatus, compute
+from polyalembic.chain.positions import position_of, resolve
+from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import current_revision as read_current_revision
-from polyalembic.ledger.reads import read_rows, reading
+from polyalembic.ledger.reads import reading
 from polyalembic.project import Project
-from polyalembic.runtime.connections import StoreConnections
-from polyalembic.runtime.request import RunRequest
+from polyalembic.request import RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
+from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.sql.dsn import same_database
 
 if TYPE_CHECKING:
@@ -47,38 +48,12 @@ def current_revision(project: Project) -> str | None:
         return read_current_revision(query)
 
 
-def position_of(chain: list[Migration], revision: str | None) -> int:
-    """Position of ``revision`` in the chain; -1 for base."""
-    if revision is None:
-        return -1
-    for i, m in enumerate(chain):
-        if m.revision == revision:
-            return i
-    raise PolyalembicError(f"the database is at revision {revision!r}, which no migration file defines")
-
-
-def _resolve(chain: list[Migration], target: str) -> int:
-    if target in ("head", "heads"):
-        return len(chain) - 1
-    if target == "base":
-        return -1
-    exact = [i for i, m in enumerate(chain) if m.revision == target]
-    matches = exact or [i for i, m in enumerate(chain) if m.revision.startswith(target)
-                        or m.migration_file.startswith(target)]
-    if not matches:
-        raise PolyalembicError(f"unknown revision {target!r}: `polyalembic status` lists the revisions")
-    if len(matches) > 1:
-        candidates = ", ".join(chain[i].revision for i in matches[:5]) + (", …" if len(matches) > 5 else "")
-        raise PolyalembicError(f"revision {target!r} is ambiguous ({candidates}): give more of it")
-    return matches[0]
-
-
 def plan_up(project: Project, target: str = "head") -> Plan:
     """The pending migrations up to ``target``, in order."""
     chain = project.chain()
     project.single_head()
     current = current_revision(project)
-    start, end = position_of(chain, current), _resolve(chain, target)
+    start, end = position_of(chain, current), resolve(chain, target)
     if end < start:
         raise PolyalembicError(f"{target!r} is already applied (current: {current}); use down to go back")
     return Plan("upgrade", chain[start + 1:end + 1], current, chain[end].revision if end >= 0 else "base")
@@ -156,10 +131,7 @@ class _Writer:
 
 def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
     """Every migration's state, and the current revision."""
-    chain = project.chain()
-    assert project.settings is not None
-    with reading(project.settings) as query:
-        return compute(chain, read_rows(query)), read_current_revision(query)
+    return read_status(project)
 
 
 def stamp(project: Project, target: str = "head", backwards: bool = False) -> RunRequest:
@@ -169,7 +141,7 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> Ru
     from alembic import command
 
     chain = project.chain()
-    start, end = position_of(chain, current_revision(project)), _resolve(chain, target)
+    start, end = position_of(chain, current_revision(project)), resolve(chain, target)
     if end < start and not backwards:
         undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
         raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "

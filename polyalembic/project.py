@@ -18,7 +18,7 @@ from polyalembic.chain.filecache import Stamp, folder_stamps
 from polyalembic.chain.inifile import IniFile
 from polyalembic.chain.migration import Migration, chain, indexed_chain
 from polyalembic.errors import PolyalembicError
-from polyalembic.runtime.request import KEY, RunRequest
+from polyalembic.request import KEY, RunRequest
 from polyalembic.settings import Settings, settings_from
 
 if TYPE_CHECKING:

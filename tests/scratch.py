@@ -4,9 +4,9 @@ extension where asked; the pytest plugin's, polyalembic/testing/disposable.py) a
 
 from __future__ import annotations
 
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.sql.databases import create_database, drop_database
 
 SHARED_STORES = ("neo4j", "chromadb")

@@ -12,9 +12,9 @@ from typing import Any
 from polyalembic.events.stream import Reporter
 from polyalembic.ledger.writes import LedgerRow, connect_ledger, read_rows
 from polyalembic.project import Project
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.connections import StoreConnections
 
 POSTGRES_TABLES = {
     "procedural_memories", "skill_progressions", "skill_progression_events", "semantic_memories",

@@ -262,7 +262,7 @@ def test_no_transaction_file_with_several_statements(project_copy: Project, sett
 
 def test_fresh_drops_everything_and_reapplies(project: Project, settings: Settings) -> None:
     run(project, settings, "up")
-    from polyalembic.runtime.connections import StoreConnections
+    from polyalembic.stores.connections import StoreConnections
 
     with StoreConnections(settings) as connections:
         connections.get("postgres").exec_driver_sql("CREATE TABLE stray (id int)")

@@ -14,7 +14,7 @@ from alembic.config import Config
 
 from polyalembic.ledger.writes import PREPARED_APPLIED
 from polyalembic.project import Project
-from polyalembic.runtime.request import KEY, RunRequest
+from polyalembic.request import KEY, RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import settings_env

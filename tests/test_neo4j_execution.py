@@ -13,9 +13,9 @@ from alembic import command
 from polyalembic.errors import MigrationFailed
 from polyalembic.events.stream import Events
 from polyalembic.project import Project
-from polyalembic.runtime.connections import StoreConnections
-from polyalembic.runtime.current_run import Run
 from polyalembic.settings import Settings
+from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.current_run import Run
 from polyalembic.stores.neo4j import introspect
 from polyalembic.stores.neo4j.impl import execute_statements
 from tests.support import RecordedEvents, add_revision, ledger, store_connection

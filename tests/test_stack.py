@@ -8,8 +8,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
+from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.sql.dsn import libpq_dsn
 
 

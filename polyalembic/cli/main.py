@@ -20,7 +20,7 @@ NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."
 
 def _project(ctx: click.Context) -> Any:
     from polyalembic.project import Project, find_config
-    from polyalembic.runtime.request import RunRequest
+    from polyalembic.request import RunRequest
 
     request = RunRequest(events=ctx.obj["events"], lock_timeout=ctx.obj["lock_timeout"], before_migrations=resume,
                          on_outcome=ctx.obj["lines"])

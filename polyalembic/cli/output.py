@@ -12,7 +12,7 @@ import click
 from polyalembic.masking import mask_text
 
 if TYPE_CHECKING:
-    from polyalembic.runtime.request import Outcome
+    from polyalembic.request import Outcome
 
 
 @functools.cache

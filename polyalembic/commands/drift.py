@@ -72,7 +72,7 @@ def check(project: Project, stores: tuple[str, ...] | list[str] = (),
           include_unmanaged: bool = False) -> list[StoreDrift]:
     """Every selected store's verdict (a store with no recorded snapshot is not connected to)."""
     from polyalembic.ledger.reads import reading
-    from polyalembic.runtime.connections import StoreConnections
+    from polyalembic.stores.connections import StoreConnections
 
     settings = project.settings
     assert settings is not None
@@ -96,7 +96,7 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     then all it holds is adopted)."""
     from polyalembic.ledger.reads import sa_query
     from polyalembic.ledger.writes import Ledger, current_revision_of, locked
-    from polyalembic.runtime.connections import StoreConnections
+    from polyalembic.stores.connections import StoreConnections
 
     settings = project.settings
     assert settings is not None

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import command
 
-from polyalembic.api import position_of
 from polyalembic.chain.migration import Migration
+from polyalembic.chain.positions import position_of
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.writes import Ledger, LedgerRow, connect_ledger, current_revision_of, locked, read_rows

@@ -115,3 +115,13 @@ def repair_hint(s: MigrationStatus) -> str | None:
     if s.state == MISSING and s.applied_at is not None and s.status_in_ledger != APPLIED:
         return f"its file is gone and it never applied: polyalembic repair forget {rev}"
     return None
+
+
+def read_status(project: Any) -> tuple[list[MigrationStatus], str | None]:
+    """Every migration of ``project``'s chain with its state, and the current revision (one read
+    of the ledger database)."""
+    from polyalembic.ledger.reads import current_revision, read_rows, reading
+
+    chain = project.chain()
+    with reading(project.settings) as query:
+        return compute(chain, read_rows(query)), current_revision(query)

@@ -248,10 +248,9 @@ def check_chain(project: Project) -> list[Problem]:
 
 def check_ledger(project: Project) -> list[Problem]:
     """Applied checksums compared with the files (only when the ledger is reachable)."""
-    from polyalembic import api
-    from polyalembic.commands.status import MISMATCH, MISSING
+    from polyalembic.commands.status import MISMATCH, MISSING, read_status
 
-    statuses, _ = api.status(project)
+    statuses, _ = read_status(project)
     problems = []
     for s in statuses:
         if s.state == MISMATCH:

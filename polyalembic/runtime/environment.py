@@ -17,6 +17,7 @@ from polyalembic.ledger import schema as ledger_schema
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
 from polyalembic.project import check_version_locations
+from polyalembic.request import RunRequest, request_of
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
     history_command,
@@ -27,14 +28,13 @@ from polyalembic.runtime.alembic_internals import (
     revision_command,
 )
 from polyalembic.runtime.collection import start_up_uncollected
-from polyalembic.runtime.connections import StoreConnections
-from polyalembic.runtime.current_run import OPTION, Run
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
-from polyalembic.runtime.request import RunRequest, request_of
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
 from polyalembic.stores import STORES, get_store, ledger_home, register_all_ops
+from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.current_run import OPTION, Run
 from polyalembic.stores.sql.dsn import libpq_dsn, same_database, sqlalchemy_url
 from polyalembic.stores.sql.lock import migration_lock
 

@@ -51,9 +51,9 @@ from typing import Any
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger.reads import Query
 from polyalembic.ledger.writes import Execute, Ledger, OnConnection
-from polyalembic.runtime.current_run import Run
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.current_run import Run
 
 log = logging.getLogger("polyalembic")
 

@@ -27,9 +27,9 @@ from polyalembic.project import Project
 from polyalembic.runtime import target_metadata
 from polyalembic.runtime.alembic_internals import RevisionCommand, name_new_files
 from polyalembic.runtime.comparison import Comparison, compare, plan
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
+from polyalembic.stores.connections import StoreConnections
 
 
 def revise(context: Any, command: RevisionCommand, settings: Settings, handed_in: Any) -> None:

@@ -22,12 +22,12 @@ from alembic.runtime.migration import MigrationContext
 from polyalembic.chain.migration import Migration
 from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.pairs import ONE_BATCH
+from polyalembic.request import RunRequest
 from polyalembic.runtime.alembic_internals import current_context, operations_on
-from polyalembic.runtime.current_run import OPTION, Run
 from polyalembic.runtime.recording import Recorder
-from polyalembic.runtime.request import RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.current_run import OPTION, Run
 
 
 class StepExecutor:

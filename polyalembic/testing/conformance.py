@@ -33,9 +33,9 @@ from alembic import command
 from alembic.operations import MigrateOperation
 
 from polyalembic.project import Project
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.contract import DatabaseObject, Store
 
 Sample = Callable[[Path], MigrateOperation]

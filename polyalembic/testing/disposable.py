@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 from polyalembic.stores import STORES, get_store
+from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.sql.databases import CannotCreateDatabase, create_database, database_extensions, drop_database
 from polyalembic.stores.sql.dsn import same_database
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from polyalembic import api
 from polyalembic.chain.migration import Migration
+from polyalembic.chain.positions import position_of
 from polyalembic.commands.status import MigrationStatus
 from polyalembic.project import Project
-from polyalembic.runtime.connections import StoreConnections
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.connections import StoreConnections
 
 
 class Migrator:
@@ -59,8 +60,8 @@ class Migrator:
 
     def down(self, to: str = "base") -> list[Migration]:
         """Roll back to ``to`` (a revision id, which stays applied, or ``base``); return the ones reverted."""
-        here = api.position_of(self.chain, self.current())
-        there = api.position_of(self.chain, None if to == "base" else to)
+        here = position_of(self.chain, self.current())
+        there = position_of(self.chain, None if to == "base" else to)
         if there > here:
             raise ValueError(f"{to} is not applied yet (current: {self.current()}): use up()")
         return api.down(self.project, here - there).migrations("reverted") if here > there else []

@@ -10,10 +10,10 @@ from typing import Any
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger.writes import Ledger, OnConnection
-from polyalembic.runtime.connections import StoreConnections
-from polyalembic.runtime.current_run import Run
 from polyalembic.runtime.recording import Recorder
 from polyalembic.settings import Settings
+from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.current_run import Run
 
 SETTINGS = Settings({"TIMESCALE_DSN": "postgresql://app:pw@db/app", "NEO4J_URI": "bolt://graph:7687",
                      "NEO4J_PASSWORD": "pw", "CHROMA_HOST": "vectors", "CHROMA_PORT": "8000"})

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from polyalembic.api import _resolve, position_of
 from polyalembic.chain.migration import Migration
+from polyalembic.chain.positions import position_of
+from polyalembic.chain.positions import resolve as _resolve
 from polyalembic.errors import PolyalembicError
 
 CHAIN = [Migration.at(Path("postgres/001_users.py"), "postgres_001", "postgres"),

@@ -7,7 +7,6 @@ from typing import Any
 
 from alembic.operations import Operations
 
-from polyalembic.runtime.current_run import Run, run_of
 from polyalembic.stores.chromadb import glibc, paging
 from polyalembic.stores.chromadb.introspect import collection_names
 from polyalembic.stores.chromadb.ops import (
@@ -20,6 +19,7 @@ from polyalembic.stores.chromadb.ops import (
     RebuildCollectionOp,
     RunChromaOp,
 )
+from polyalembic.stores.current_run import Run, run_of
 
 
 def render(plan: str) -> str:

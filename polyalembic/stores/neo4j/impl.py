@@ -18,7 +18,7 @@ from typing import Any
 from alembic.operations import Operations
 
 from polyalembic.events.stream import Progress
-from polyalembic.runtime.current_run import Run, run_of
+from polyalembic.stores.current_run import Run, run_of
 from polyalembic.stores.neo4j.cypher import (
     CYPHER_VERSION_PREFIX,
     created_name,

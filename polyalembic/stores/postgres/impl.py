@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import Operations
 
-from polyalembic.runtime.current_run import run_of
+from polyalembic.stores.current_run import run_of
 from polyalembic.stores.postgres.ops import RunSqlFileOp
 from polyalembic.stores.postgres.store import runs_outside_transaction
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.operations import Operations
 
-from polyalembic.runtime.current_run import run_of
+from polyalembic.stores.current_run import run_of
 from polyalembic.stores.postgres.impl import execute_sql
 from polyalembic.stores.timescaledb.ops import ChunkWalk, TimescaleOp, literal
 

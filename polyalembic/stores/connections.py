@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+
+if TYPE_CHECKING:
+    from polyalembic.settings import Settings
 
 log = logging.getLogger("polyalembic")
 

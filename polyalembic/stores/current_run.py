@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from polyalembic.events.stream import Events, Progress
 
 if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
-    from polyalembic.runtime.connections import StoreConnections
+    from polyalembic.stores.connections import StoreConnections
 
 OPTION = "polyalembic_run"
 log = logging.getLogger("polyalembic")
