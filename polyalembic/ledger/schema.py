@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.schema import CreateTable
 
 from polyalembic.ledger.row_status import CHECK, RowStatus
+from polyalembic.stores.sql.dialect import JSON
+from polyalembic.stores.sql.dialect import insert as pg_insert
 
 log = logging.getLogger("polyalembic")
 
@@ -71,9 +71,9 @@ meta_table = sa.Table(
 snapshots_table = sa.Table(
     SNAPSHOTS_TABLE, _meta,
     sa.Column("store", sa.String(32), primary_key=True),
-    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("snapshot", JSON, nullable=False),
     # every object any recorded snapshot of the store held: an object outside it was never managed
-    sa.Column("managed", JSONB, nullable=False),
+    sa.Column("managed", JSON, nullable=False),
     sa.Column("revision", sa.String(128)),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("recorded_by", sa.String(255), nullable=False),

@@ -59,9 +59,9 @@ def record(execute: Callable[[Any], Any], store: Store, snapshot: dict[str, Any]
            revision: str | None, by: str) -> None:
     """Replace ``store``'s recorded snapshot and its managed objects."""
     from sqlalchemy import func
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     from polyalembic.ledger.schema import snapshots_table
+    from polyalembic.stores.sql.dialect import insert as pg_insert
 
     stmt = pg_insert(snapshots_table).values(store=store.name, snapshot=snapshot, managed=sorted(set(managed)),
                                              revision=revision, recorded_at=func.now(), recorded_by=by)

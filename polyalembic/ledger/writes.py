@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger import reads as ledger_read
@@ -26,6 +25,8 @@ from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
 from polyalembic.stores.sql import connect as sql
+from polyalembic.stores.sql.dialect import insert as pg_insert
+from polyalembic.stores.sql.dialect import plain_dialect as _plain_dialect
 from polyalembic.stores.sql.literals import escaped
 
 
@@ -110,15 +111,6 @@ def _driver_text(kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
     building the statement anew."""
     compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=dialect)
     return str(compiled), tuple(compiled.params)
-
-
-@functools.cache
-def _plain_dialect(paramstyle: str) -> sa.Dialect:
-    """A PostgreSQL dialect that renders no parameter casts (``:name::VARCHAR`` is neither what
-    text() reads as a parameter nor what ``--sql`` should print)."""
-    from sqlalchemy.dialects.postgresql import psycopg2
-
-    return psycopg2.dialect(paramstyle=paramstyle)
 
 
 @functools.cache
