@@ -10,12 +10,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from polyalembic.errors import PolyalembicError, as_command_error
+from polyalembic.chain.index import Index
+from polyalembic.errors import PolyalembicError, StoreUnavailable, as_command_error
 from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import Events
 from polyalembic.ledger import schema as ledger_schema
+from polyalembic.ledger.reads import current_revision, reading, sa_query
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
+from polyalembic.options import option, unread_x_arguments
 from polyalembic.project import check_version_locations
 from polyalembic.request import RunRequest, request_of
 from polyalembic.runtime.alembic_internals import (
@@ -85,8 +88,6 @@ def _run(context: Any) -> None:
 def _show_history(command: HistoryCommand, settings: Settings) -> None:
     """``alembic history`` lists the chain from the files: the ledger database is read (no lock,
     nothing created) only for the current revision ``-i`` or a ``current`` range asks for."""
-    from polyalembic.ledger.reads import current_revision, reading
-
     current = None
     if command.needs_current:
         with reading(settings) as query:
@@ -119,8 +120,6 @@ def _run_offline(context: Any, state: Run) -> None:
 def indexed_files(script_directory: Any) -> dict[Path, Any]:
     """What the index already knows of each revision file (its checksum and pair files): the
     run then reads neither again. The index is rebuilt where stale."""
-    from polyalembic.chain.index import Index
-
     folders = [Path(location) for location in script_directory.version_locations]
     entries = Index(folders).entries() if all(folder.is_dir() for folder in folders) else None
     return {entry.path: entry for entry in entries or []}
@@ -143,9 +142,6 @@ def preflight(migration_context: Any, executor: StepExecutor, revisions: list[st
 def lock_timeout(request: RunRequest) -> float | None:
     """Seconds to wait for the migration lock: ``--lock-timeout``, ``-x lock_timeout=``,
     ``POLYALEMBIC_LOCK_TIMEOUT``; None (the default) waits as long as it takes."""
-    from polyalembic.errors import PolyalembicError
-    from polyalembic.options import option
-
     value = request.lock_timeout
     if value is None:
         value = option("lock_timeout")
@@ -198,7 +194,6 @@ def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
     try:
         ledger_schema.ensure(connection)
     except sa.exc.DBAPIError as exc:
-        from polyalembic.errors import StoreUnavailable
 
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreUnavailable(settings.mask(
@@ -210,8 +205,6 @@ def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
 def events_for(request: RunRequest, settings: Settings) -> Events:
     """The run's events: to the reporter the CLI hands in, else as ``-x log_format=json`` or
     ``POLYALEMBIC_LOG_FORMAT`` say (``alembic upgrade``), else progress bars on a terminal."""
-    from polyalembic.options import option
-
     reporter = request.events
     return Events(reporter if reporter is not None else reporter_for(option("log_format")), settings)
 
@@ -297,8 +290,6 @@ def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Conne
                       status_connection: sa.Connection, quietly: bool) -> None:
     """Recording's rule 8, still under the lock: the touched stores' live snapshots. A store in the
     ledger's database is read on the migrations' connection, the others on the run's own handles."""
-    from polyalembic.ledger.reads import sa_query
-
     recorder = executor.recorder
     used = list(dict.fromkeys(m.store for m in executor.migrations.values()))
     stores = recorder.stores_to_snapshot(executor.touched, executor.failed_stores, used)
@@ -317,7 +308,5 @@ def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Conne
 def _warn_unread_options() -> None:
     """``-x`` names that neither polyalembic nor any migration that ran asked for (Alembic passes
     anything through, so a misspelt option would do nothing silently)."""
-    from polyalembic.options import unread_x_arguments
-
     for name in unread_x_arguments():
         log.warning("-x %s was not read by polyalembic or by any migration that ran: check its spelling", name)

@@ -49,11 +49,13 @@ from itertools import pairwise
 from typing import Any
 
 from polyalembic.chain.migration import Migration
+from polyalembic.ledger import snapshots
 from polyalembic.ledger.reads import Query
 from polyalembic.ledger.writes import Execute, Ledger, OnConnection
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.current_run import Run
+from polyalembic.stores.sql.dsn import same_database
 
 log = logging.getLogger("polyalembic")
 
@@ -172,8 +174,6 @@ class Recorder:
     def stores_to_snapshot(self, touched: Iterable[str], failed: Iterable[str], used: Iterable[str]) -> list[str]:
         """Rule 8's stores: those touched, plus those of ``used`` sharing a database with one, minus
         the failed ones and those sharing their database."""
-        from polyalembic.stores.sql.dsn import same_database
-
         def sharing(names: Iterable[str]) -> set[str]:
             urls = [self.settings.database_url(n) for n in names]
             return set(names) | {s for s in used if (url := self.settings.database_url(s)) and
@@ -187,8 +187,6 @@ class Recorder:
         """Rule 8: record each store's live snapshot. The migrations are in whatever happens here,
         so a store that can't be read is one warning naming the fix (``quietly``, after a failed
         run: the failure is the line that matters), never a failed run."""
-        from polyalembic.ledger import snapshots
-
         if not stores or self.status_execute is None:
             return
         try:

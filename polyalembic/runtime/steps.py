@@ -21,7 +21,9 @@ from alembic.runtime.migration import MigrationContext
 
 from polyalembic.chain.migration import Migration
 from polyalembic.errors import MigrationFailed, PolyalembicError
+from polyalembic.options import x_argument
 from polyalembic.pairs import ONE_BATCH
+from polyalembic.project import load_error
 from polyalembic.request import RunRequest
 from polyalembic.runtime.alembic_internals import current_context, operations_on
 from polyalembic.runtime.recording import Recorder
@@ -53,8 +55,6 @@ class StepExecutor:
         """Wrap every revision's upgrade/downgrade of ``script_directory`` (loading it: a revision
         that fails to load is named, before anything runs); ``indexed``: the index's entries by
         path (checksums and pair files the run need not read again)."""
-        from polyalembic.project import load_error
-
         known = indexed or {}
         try:
             scripts = list(script_directory.walk_revisions("base", "heads"))
@@ -151,8 +151,6 @@ class StepExecutor:
 
     def allow_backwards(self) -> bool:
         """``polyalembic stamp --backwards``, or ``-x stamp_backwards=yes`` for Alembic's own stamp."""
-        from polyalembic.options import x_argument
-
         return self.request.allow_backwards or x_argument("stamp_backwards") == "yes"
 
     def _record_stamp(self, ctx: MigrationContext, step: Any) -> None:
