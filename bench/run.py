@@ -87,13 +87,27 @@ def alternated(runs: dict[str, Callable[[], None]], reps: int,
                setup: Callable[[], None] = lambda: None) -> dict[str, float]:
     """Median seconds of each run, the runs taken in turn in every repetition (each after ``setup``)."""
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(reps):
         for name, fn in runs.items():
             setup()
+            before = os.times()
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
+            after = os.times()  # the command's own CPU: its process (waited for) and its children
+            cpu[name].append(after.children_user + after.children_system - before.children_user
+                             - before.children_system)
+    medians = {name: statistics.median(values) for name, values in cpu.items()}
+    print("  CPU s of the commands (user+sys, medians): " +
+          ", ".join(f"{name} {seconds:.2f}" for name, seconds in medians.items()) +
+          (f"; ratio {_ratio(medians)}" if len(medians) == 2 else ""), flush=True)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _ratio(medians: dict[str, float]) -> str:
+    first, second = medians.values()
+    return f"{first / second:.2f}" if second else "n/a"
 
 
 def median_s(fn: Callable[[], None], reps: int, setup: Callable[[], None]) -> tuple[float, list[float]]:
