@@ -108,6 +108,18 @@ def settings(base_settings: Settings, admin_dsn: str) -> Iterator[Settings]:
         drop_database(admin_dsn, dsn)
 
 
+@pytest.fixture(autouse=True)
+def _registry_as_built() -> Iterator[None]:
+    """Each test starts with the built-in stores only: a store an entry point brought in (the
+    packaged one a test names) is unregistered after it, and the entry points read afresh."""
+    from polyalembic import stores
+
+    yield
+    for name in [n for n in stores.STORES if n not in stores._BUILT_IN]:
+        stores.unregister(name)
+    stores._loaded["entry points"] = False
+
+
 # --- the session-wide secret scan ------------------------------------------------------------------
 # Everything the tests captured (stdout, stderr, log records) and every ledger error text is scanned
 # for the passwords of the stack and of the tests; the session fails if one appears anywhere.
