@@ -35,8 +35,8 @@ import psycopg  # noqa: E402
 from polyalembic.settings import Settings, load_settings  # noqa: E402
 from polyalembic.stores import get_store  # noqa: E402
 from polyalembic.stores.connections import StoreConnections  # noqa: E402
-from polyalembic.stores.sql.dsn import libpq_dsn  # noqa: E402
-from polyalembic.stores.sql.lock import LOCK_KEY  # noqa: E402
+from polyalembic.stores.postgres.dsn import libpq_dsn  # noqa: E402
+from polyalembic.stores.postgres.lock import LOCK_KEY  # noqa: E402
 from tests.scratch import create_database, drop_database, reset_stores  # noqa: E402
 
 ITEMS = 3000

@@ -22,7 +22,6 @@ from polyalembic.request import RunRequest
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.connections import StoreConnections
-from polyalembic.stores.sql.dsn import same_database
 
 if TYPE_CHECKING:
     pass
@@ -174,7 +173,7 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
         with locked(project.settings, ensure=False) as lock_conn:
             for store in _one_reset_per_database(project.settings, stores):
                 dropped[store] = get_store(store).drop_all(connections.get(store))
-            Ledger().cleared(lock_conn)
+            Ledger(project.settings.ledger_store).cleared(lock_conn)
     return dropped
 
 
@@ -184,6 +183,6 @@ def _one_reset_per_database(settings: Settings, stores: list[str]) -> list[str]:
     result: list[str] = []
     for store in stores:
         dsn = settings.database_url(store)
-        result = [s for s in result if not (dsn and same_database(settings.database_url(s), dsn))]
+        result = [s for s in result if not (dsn and settings.same_database(settings.database_url(s), dsn))]
         result.append(store)
     return result

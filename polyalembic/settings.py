@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyalembic.errors import StoreUnavailable
 from polyalembic.masking import mask_text
 from polyalembic.stores import STORES, get_store, ledger_home
-from polyalembic.stores.sql.dsn import same_database
+from polyalembic.stores.sql.store import SqlStore, database_url, is_transactional
 
 LEDGER_VARIABLE = "POLYALEMBIC_LEDGER_DSN"
 
@@ -61,6 +62,15 @@ class Settings:
         return Settings({k: v for k, v in env.items() if v})
 
     @property
+    def ledger_store(self) -> SqlStore:
+        """The SQL store whose dialect the ledger is written in (and whose database holds it
+        unless POLYALEMBIC_LEDGER_DSN names another): what the ledger is handed."""
+        home = ledger_home()
+        if home is None:
+            raise StoreUnavailable(f"ledger: no registered store is a SQL database to hold it ({', '.join(STORES)})")
+        return home
+
+    @property
     def ledger_dsn(self) -> str | None:
         """Where ``schema_migrations`` and the lock live."""
         if self.env.get(LEDGER_VARIABLE):
@@ -69,19 +79,28 @@ class Settings:
         return home.database_url(self) if home else None
 
     def database_url(self, store: str) -> str | None:
-        return get_store(store).database_url(self)
+        """The SQL database ``store`` lives in (None for a store that is not a SQL database)."""
+        return database_url(get_store(store), self)
+
+    def same_database(self, a: str | None, b: str | None) -> bool:
+        """True when two SQL DSNs name the same database (in the ledger's dialect)."""
+        home = ledger_home()
+        return bool(home and home.same_database(a, b))
 
     def shares_ledger_database(self, store: str) -> bool:
         """True when ``store`` can commit in one transaction with the ledger: a transactional
         store whose database is the ledger's."""
         spec = get_store(store)
-        return spec.transactional and same_database(spec.database_url(self), self.ledger_dsn)
+        return is_transactional(spec) and self.same_database(database_url(spec, self), self.ledger_dsn)
+
+    def committing_as_they_go(self) -> list[str]:
+        """The stores whose migrations commit step by step (not in one transaction with the ledger)."""
+        return [store.name for store in STORES.values() if not is_transactional(store)]
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value of every store's configuration (for masking)."""
-        from polyalembic.stores.sql.dsn import password_of
-
-        found = [password_of(self.ledger_dsn)]
+        home = ledger_home()
+        found = [home.password_of(self.ledger_dsn) if home else None]
         for store in STORES.values():
             found += store.secrets(self)
         return tuple(s for s in found if s)

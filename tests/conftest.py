@@ -130,7 +130,7 @@ _SCANNED: list[tuple[str, str]] = []
 def _scan_ledger(dsn: str) -> None:
     import psycopg
 
-    from polyalembic.stores.sql.dsn import libpq_dsn
+    from polyalembic.stores.postgres.dsn import libpq_dsn
 
     with psycopg.connect(libpq_dsn(dsn)) as conn:
         for table, columns in (("schema_migrations", "error, failed_step"), ("schema_migrations_audit", "error")):
@@ -145,7 +145,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _secrets() -> set[str]:
-    from polyalembic.stores.sql.dsn import password_of
+    from polyalembic.stores.postgres.dsn import password_of
 
     found = set(TEST_SECRETS)
     for key, value in _SETTINGS.items():

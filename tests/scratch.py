@@ -7,7 +7,7 @@ from __future__ import annotations
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.connections import StoreConnections
-from polyalembic.stores.sql.databases import create_database, drop_database
+from polyalembic.stores.postgres.databases import create_database, drop_database
 
 SHARED_STORES = ("neo4j", "chromadb")
 

@@ -15,6 +15,7 @@ from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.sql.store import SqlStore
 
 POSTGRES_TABLES = {
     "procedural_memories", "skill_progressions", "skill_progression_events", "semantic_memories",
@@ -61,7 +62,7 @@ def store_connection(settings: Settings, store: str) -> Iterator[Any]:
     with StoreConnections(settings) as connections:
         connection = connections.get(store)
         yield connection
-        if get_store(store).transactional:
+        if isinstance(get_store(store), SqlStore):
             connection.commit()
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from polyalembic.commands.generate import generate
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.dsn import sqlalchemy_url
+from polyalembic.stores.postgres.dsn import sqlalchemy_url
 from tests.conftest import settings_env
 from tests.support import add_revision, ledger, snapshot
 

@@ -282,7 +282,7 @@ def _reader_role(pg: str, ts: str) -> dict[str, str]:
 
     import psycopg
 
-    from polyalembic.stores.sql.dsn import libpq_dsn
+    from polyalembic.stores.postgres.dsn import libpq_dsn
 
     role, creator = f"pa_reader_{random.token_hex(3)}", f"pa_creator_{random.token_hex(3)}"
     with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
@@ -297,7 +297,7 @@ def _reader_role(pg: str, ts: str) -> dict[str, str]:
 def _drop_roles(pg: str, *roles: str) -> None:
     import psycopg
 
-    from polyalembic.stores.sql.dsn import libpq_dsn
+    from polyalembic.stores.postgres.dsn import libpq_dsn
 
     with psycopg.connect(libpq_dsn(pg), autocommit=True) as conn:
         for role in roles:

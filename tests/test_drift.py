@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from polyalembic.cli import main
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.dsn import libpq_dsn
+from polyalembic.stores.postgres.dsn import libpq_dsn
 from tests.conftest import settings_env
 from tests.support import store_connection
 

@@ -134,7 +134,7 @@ def _race_on_the_lock(settings: Settings, command: list[str]) -> tuple[list[tupl
 
     import sqlalchemy as sa
 
-    from polyalembic.stores.sql.lock import LOCK_KEY
+    from polyalembic.stores.postgres.lock import LOCK_KEY
 
     engine = sa.create_engine(settings.ledger_dsn.replace("postgresql://", "postgresql+psycopg://"),
                               isolation_level="AUTOCOMMIT")
@@ -212,7 +212,7 @@ def test_upgrade_sql_output_applies_to_an_empty_database(project: Project, setti
     """The --sql script of the PostgreSQL part, fed to a database, builds the tables and the ledger."""
     import psycopg
 
-    from polyalembic.stores.sql.dsn import libpq_dsn
+    from polyalembic.stores.postgres.dsn import libpq_dsn
 
     result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
                              "upgrade", "postgres_007", "--sql"], env=settings_env(settings),

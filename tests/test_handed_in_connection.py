@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
+from polyalembic.stores.postgres.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import REPO, settings_env
 from tests.scratch import create_database, drop_database, reset_stores
 

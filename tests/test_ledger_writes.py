@@ -16,7 +16,7 @@ from polyalembic.ledger.writes import PREPARED_APPLIED
 from polyalembic.project import Project
 from polyalembic.request import KEY, RunRequest
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
+from polyalembic.stores.postgres.dsn import libpq_dsn, sqlalchemy_url
 from tests.conftest import settings_env
 from tests.support import ledger
 

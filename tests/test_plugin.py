@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.databases import create_database, drop_database
-from polyalembic.stores.sql.dsn import libpq_dsn, sqlalchemy_url
+from polyalembic.stores.postgres.databases import create_database, drop_database
+from polyalembic.stores.postgres.dsn import libpq_dsn, sqlalchemy_url
 from polyalembic.testing.disposable import disposable_stores
 from tests.conftest import REPO, plugin_test_env
 

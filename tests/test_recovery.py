@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from polyalembic.cli import main
 from polyalembic.project import Project
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.dsn import libpq_dsn
+from polyalembic.stores.postgres.dsn import libpq_dsn
 from tests.conftest import settings_env
 from tests.support import add_revision, ledger, store_connection
 
@@ -308,7 +308,7 @@ def test_a_lock_wait_with_a_limit_fails_naming_the_holder_and_applies_nothing(pr
     import sys
     import time
 
-    from polyalembic.stores.sql.lock import LOCK_KEY
+    from polyalembic.stores.postgres.lock import LOCK_KEY
 
     with psycopg.connect(libpq_dsn(settings.ledger_dsn), autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))

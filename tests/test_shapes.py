@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from polyalembic.settings import Settings, load_settings
-from polyalembic.stores.sql.dsn import libpq_dsn
+from polyalembic.stores.postgres.dsn import libpq_dsn
 from tests.conftest import REPO
 from tests.scratch import create_database, drop_database, reset_stores
 from tests.support import HYPERTABLES, POSTGRES_TABLES, is_empty, ledger, snapshot

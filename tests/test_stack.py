@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from polyalembic.settings import Settings
 from polyalembic.stores.connections import StoreConnections
-from polyalembic.stores.sql.dsn import libpq_dsn
+from polyalembic.stores.postgres.dsn import libpq_dsn
 
 
 def test_postgres_answers(base_settings: Settings) -> None:

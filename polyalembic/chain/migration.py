@@ -13,6 +13,7 @@ from polyalembic.chain.filecache import Listing, folder_stamps
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_paths
 from polyalembic.stores import STORES, get_store, is_store
+from polyalembic.stores.sql.store import is_transactional
 
 
 def declared_store(script: Any) -> str:
@@ -98,7 +99,7 @@ class Migration:
     def runs_as_one_transaction(self, upgrade: bool = True) -> bool:
         """The one rule: a transactional store's migration whose file does not commit early (its
         work and, in the ledger's database, its row commit together or not at all)."""
-        return get_store(self.store).transactional and not self.commits_early(upgrade=upgrade)
+        return is_transactional(get_store(self.store)) and not self.commits_early(upgrade=upgrade)
 
     @cached_property
     def _commits_early(self) -> dict[bool, bool]:

@@ -14,11 +14,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from polyalembic.errors import PolyalembicError, StoreUnavailable
+from polyalembic.ledger.names import TABLE, VERSION_TABLE
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.settings import LEDGER_VARIABLE, Settings
-
-TABLE = "schema_migrations"
-VERSION_TABLE = "alembic_version"
 
 #: SQL text in; the column names and the rows (tuples) out
 Query = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
@@ -82,30 +80,23 @@ def current_revision(query: Query) -> str | None:
 def ledger_target(settings: Settings) -> tuple[str, str, str]:
     """(the ledger's DSN, who owns that database for errors: a store or "ledger", the variable to
     fix); StoreUnavailable naming what to set when none is configured."""
-    from polyalembic.stores import ledger_home
-    from polyalembic.stores.sql.dsn import same_database
-
-    home = ledger_home()
+    home = settings.ledger_store
     dsn = settings.ledger_dsn
     if not dsn:
-        hint = f"{home.setup_hint} or {LEDGER_VARIABLE}" if home else f"set {LEDGER_VARIABLE}"
-        raise StoreUnavailable(f"ledger: no database configured: {hint}")
-    owner = home.name if home and same_database(home.database_url(settings), dsn) else "ledger"
-    source = LEDGER_VARIABLE if settings.env.get(LEDGER_VARIABLE) or not home else home.source(settings)
+        raise StoreUnavailable(f"ledger: no database configured: {home.setup_hint} or {LEDGER_VARIABLE}")
+    owner = home.name if home.same_database(home.database_url(settings), dsn) else "ledger"
+    source = LEDGER_VARIABLE if settings.env.get(LEDGER_VARIABLE) else home.source(settings)
     return dsn, owner, source
 
 
 @contextmanager
 def reading(settings: Settings) -> Iterator[Query]:
     """A ``Query`` on the ledger's database, through the driver alone when its store has one."""
-    from polyalembic.stores import ledger_home
-    from polyalembic.stores.sql import connect as sql
-
     dsn, owner, source = ledger_target(settings)
-    home = ledger_home()
-    connection = sql.connect_driver(dsn, owner, source, home.dbapi_connect) if home else None
+    home = settings.ledger_store
+    connection = home.driver_connection(dsn, owner, source)
     if connection is None:
-        with sql.connect(dsn, owner, source) as sa_connection:
+        with home.connect_to(dsn, owner, source) as sa_connection:
             yield sa_query(sa_connection)
         return
     try:

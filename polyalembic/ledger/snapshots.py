@@ -11,12 +11,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from polyalembic.ledger.names import SNAPSHOTS_TABLE as TABLE
 from polyalembic.ledger.reads import Query, dicts
-from polyalembic.stores.contract import Store
 
-TABLE = "schema_migrations_snapshots"
+if TYPE_CHECKING:
+    from polyalembic.stores.contract import Store
+    from polyalembic.stores.sql.store import SqlStore
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,15 @@ def read_recorded(query: Query) -> dict[str, Recorded]:
                                    row["revision"], row["recorded_at"], row["recorded_by"]) for row in rows}
 
 
-def record(execute: Callable[[Any], Any], store: Store, snapshot: dict[str, Any], managed: Iterable[str],
-           revision: str | None, by: str) -> None:
-    """Replace ``store``'s recorded snapshot and its managed objects."""
+def record(execute: Callable[[Any], Any], sql: SqlStore, store: Store, snapshot: dict[str, Any],
+           managed: Iterable[str], revision: str | None, by: str) -> None:
+    """Replace ``store``'s recorded snapshot and its managed objects (an upsert of ``sql``, the
+    store the ledger lives in)."""
     from sqlalchemy import func
 
     from polyalembic.ledger.schema import snapshots_table
-    from polyalembic.stores.sql.dialect import insert as pg_insert
 
-    stmt = pg_insert(snapshots_table).values(store=store.name, snapshot=snapshot, managed=sorted(set(managed)),
+    stmt = sql.upsert(snapshots_table(sql)).values(store=store.name, snapshot=snapshot, managed=sorted(set(managed)),
                                              revision=revision, recorded_at=func.now(), recorded_by=by)
     execute(stmt.on_conflict_do_update(index_elements=["store"],
                                        set_={k: stmt.excluded[k] for k in ("snapshot", "managed", "revision",

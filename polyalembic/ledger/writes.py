@@ -3,7 +3,8 @@
 
 One row per migration over every store; every event is also appended to
 ``schema_migrations_audit``. *When* each row is written is decided in one place:
-``polyalembic/runtime/recording.py``.
+``polyalembic/runtime/recording.py``. The statements are the dialect's of the SQL store the ledger
+is handed (``Ledger(sql)``, ``Settings.ledger_store``): its upsert, its compiling dialect, its lock.
 """
 
 from __future__ import annotations
@@ -14,20 +15,20 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger import reads as ledger_read
+from polyalembic.ledger.names import VERSION_TABLE
 from polyalembic.ledger.reads import LedgerRow, ledger_target, sa_query
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
-from polyalembic.stores.sql import connect as sql
-from polyalembic.stores.sql.dialect import insert as pg_insert
-from polyalembic.stores.sql.dialect import plain_dialect as _plain_dialect
-from polyalembic.stores.sql.literals import escaped
+
+if TYPE_CHECKING:
+    from polyalembic.stores.sql.store import SqlStore
 
 
 def audit_insert() -> sa.Insert:
@@ -55,10 +56,10 @@ _AUDIT = {"revision": "revision", "database_type": "database_type", "migration_f
           "by": "applied_by"}
 
 
-def _upsert_of(value: Callable[[str], Any], keep: tuple[str, ...] = ()) -> Any:
+def _upsert_of(sql: SqlStore, value: Callable[[str], Any], keep: tuple[str, ...] = ()) -> Any:
     """INSERT ... ON CONFLICT UPDATE of a row; columns in ``keep`` keep their old value."""
     row = {column: value(column) for column in _ROW} | {"applied_at": sa.func.now()}
-    stmt = pg_insert(migrations_table).values(**row)
+    stmt = sql.upsert(migrations_table).values(**row)
     return stmt.on_conflict_do_update(
         index_elements=["revision"],
         set_={k: stmt.excluded[k] for k in row if k != "revision" and k not in keep})
@@ -78,51 +79,54 @@ def _with_audit(change: Any, audit: sa.Insert) -> sa.Insert:
 SERVER_MS = "(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)::int"
 
 
-def _applied_measured(value: Callable[[str], Any]) -> sa.Insert:
+def _applied_measured(sql: SqlStore, value: Callable[[str], Any]) -> sa.Insert:
     """``applied`` whose ``execution_ms`` the server measures, once: the audit row takes the
     ledger row's value (an expression written twice is evaluated twice, a millisecond apart)."""
-    change = _upsert_of(lambda column: sa.literal_column(SERVER_MS) if column == "execution_ms" else value(column)) \
+    def measured_by_the_server(column: str) -> Any:
+        return sa.literal_column(SERVER_MS) if column == "execution_ms" else value(column)
+
+    change = _upsert_of(sql, measured_by_the_server) \
         .returning(migrations_table.c.revision, migrations_table.c.execution_ms).cte("ledger_change")
     measured = sa.select(change.c.execution_ms).scalar_subquery()
     return _audit_of(lambda name: measured if name == "execution_ms" else value(name)).add_cte(change)
 
 
 #: the statements every migration writes, each built once from the table definitions above
-_STATEMENTS: dict[str, Callable[[Callable[[str], Any]], Any]] = {
-    "applied": lambda v: _with_audit(_upsert_of(v), _audit_of(v)),
+_STATEMENTS: dict[str, Callable[[SqlStore, Callable[[str], Any]], Any]] = {
+    "applied": lambda sql, v: _with_audit(_upsert_of(sql, v), _audit_of(v)),
     # sent after a pair file's statements (see Ledger.applied_sql)
     "applied_measured": _applied_measured,
-    "running": lambda v: _upsert_of(v),
-    "progress": lambda v: sa.update(migrations_table).where(migrations_table.c.revision == v("revision"))
+    "running": lambda sql, v: _upsert_of(sql, v),
+    "progress": lambda sql, v: sa.update(migrations_table).where(migrations_table.c.revision == v("revision"))
     .values(completed_steps=v("completed_steps")),
-    "reverted": lambda v: _with_audit(sa.delete(migrations_table).where(migrations_table.c.revision == v("revision")),
-                                      _audit_of(v)),
+    "reverted": lambda sql, v: _with_audit(
+        sa.delete(migrations_table).where(migrations_table.c.revision == v("revision")), _audit_of(v)),
     # a migration applied and the next one of the run marked `running`, in one statement (its
     # columns are bound as next_<column>): see runtime/recording.py, rule 2
-    "applied_then_running": lambda v: _with_audit(_upsert_of(v), _audit_of(v)).add_cte(
-        _upsert_of(lambda column: v(f"next_{column}")).returning(migrations_table.c.revision).cte("next_running")),
+    "applied_then_running": lambda sql, v: _with_audit(_upsert_of(sql, v), _audit_of(v)).add_cte(
+        _upsert_of(sql, lambda column: v(f"next_{column}")).returning(migrations_table.c.revision).cte("next_running")),
 }
 
 
 @functools.cache
-def _driver_text(kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+def _driver_text(sql: SqlStore, kind: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
     """The statement ``kind`` as the SQL ``dialect``'s driver takes (its placeholders), and its
     parameter names, compiled once: binding a migration's values to it costs a fraction of
     building the statement anew."""
-    compiled = _STATEMENTS[kind](sa.bindparam).compile(dialect=dialect)
+    compiled = _STATEMENTS[kind](sql, sa.bindparam).compile(dialect=dialect)
     return str(compiled), tuple(compiled.params)
 
 
 @functools.cache
-def _text_of(kind: str) -> tuple[sa.TextClause, frozenset[str]]:
+def _text_of(sql: SqlStore, kind: str) -> tuple[sa.TextClause, frozenset[str]]:
     """The statement ``kind`` as text() with named parameters (and their names)."""
-    sql, names = _driver_text(kind, _plain_dialect("named"))
-    return sa.text(sql), frozenset(names)
+    text, names = _driver_text(sql, kind, sql.plain_dialect("named"))
+    return sa.text(text), frozenset(names)
 
 
-def _literal_text_of(kind: str) -> str:
+def _literal_text_of(sql: SqlStore, kind: str) -> str:
     """The statement ``kind`` as SQL text with ``%(name)s`` slots for literal values."""
-    return _driver_text(kind, _plain_dialect("pyformat"))[0]
+    return _driver_text(sql, kind, sql.plain_dialect("pyformat"))[0]
 
 
 
@@ -133,7 +137,7 @@ _DROPS_PREPARED = re.compile(r"(?i)\bdeallocate\b")
 
 
 @functools.cache
-def _prepared_form() -> tuple[str, tuple[str, ...]]:
+def _prepared_form(sql: SqlStore) -> tuple[str, tuple[str, ...]]:
     """The ``applied`` statement with ``$n`` parameters (``execution_ms`` measured by the server),
     and the names of the values in ``$n`` order."""
     order: list[str] = []
@@ -144,14 +148,14 @@ def _prepared_form() -> tuple[str, tuple[str, ...]]:
             order.append(name)
         return f"${order.index(name) + 1}"
 
-    text = _literal_text_of("applied_measured")
+    text = _literal_text_of(sql, "applied_measured")
     return re.sub(r"%\((\w+)\)s", parameter, text), tuple(order)
 
 
 
 
-def _bound(kind: str, **values: Any) -> sa.TextClause:
-    text, names = _text_of(kind)
+def _bound(sql: SqlStore, kind: str, **values: Any) -> sa.TextClause:
+    text, names = _text_of(sql, kind)
     return text.bindparams(*(sa.bindparam(k, v, type_=_TYPES.get(k)) for k, v in values.items() if k in names))
 
 
@@ -166,17 +170,9 @@ class OnConnection:
     def __call__(self, statement: Any) -> Any:
         return self.connection.execute(statement)
 
-    def write(self, kind: str, values: dict[str, Any]) -> None:
-        sql, names = _driver_text(kind, self.connection.dialect)
-        self.connection.exec_driver_sql(sql, {name: values[name] for name in names})
-
-
-def _write(execute: Execute, kind: str, values: dict[str, Any]) -> None:
-    """Run the ledger statement ``kind`` with ``values`` through ``execute``."""
-    if isinstance(execute, OnConnection):
-        execute.write(kind, values)
-    else:
-        execute(_bound(kind, **values))
+    def write(self, sql: SqlStore, kind: str, values: dict[str, Any]) -> None:
+        text, names = _driver_text(sql, kind, self.connection.dialect)
+        self.connection.exec_driver_sql(text, {name: values[name] for name in names})
 
 
 #: the parameters' SQL types, so that --sql renders a NULL or a number as such
@@ -185,18 +181,27 @@ _TYPES = {"execution_ms": sa.Integer(), "completed_steps": sa.Integer(),
 
 
 class Ledger:
-    """Writes ledger rows through an ``execute`` callable: a connection's or a migration context's."""
+    """Writes ledger rows through an ``execute`` callable: a connection's or a migration context's,
+    in the dialect of ``sql``, the SQL store the ledger lives in."""
 
-    def __init__(self) -> None:
+    def __init__(self, sql: SqlStore) -> None:
+        self.sql = sql
         self.by = applied_by()
         self.prepared = False  # whether applied_sql may EXECUTE the prepared statement
+
+    def _write(self, execute: Execute, kind: str, values: dict[str, Any]) -> None:
+        """Run the ledger statement ``kind`` with ``values`` through ``execute``."""
+        if isinstance(execute, OnConnection):
+            execute.write(self.sql, kind, values)
+        else:
+            execute(_bound(self.sql, kind, **values))
 
     def prepare(self, connection: sa.Connection) -> None:
         """PREPARE the ``applied`` statement on ``connection`` (a session of the run's own: the
         statement lives as long as it, whatever its transactions do), so that each pair file's
         trailer is a short EXECUTE: the server then parses and plans it once per run instead of
         once per migration."""
-        connection.exec_driver_sql(f"PREPARE {PREPARED_APPLIED} AS {_prepared_form()[0]}",
+        connection.exec_driver_sql(f"PREPARE {PREPARED_APPLIED} AS {_prepared_form(self.sql)[0]}",
                                    execution_options={"no_parameters": True})
         self.prepared = True
 
@@ -207,7 +212,7 @@ class Ledger:
 
     def _upsert(self, m: Migration, status: str, keep: tuple[str, ...] = (), **values: Any) -> Any:
         literal = self._values(m, status, **values)
-        return _upsert_of(lambda name: literal[name], keep)
+        return _upsert_of(self.sql, lambda name: literal[name], keep)
 
     def _audit(self, m: Migration, action: str, ms: int | None = None, error: str | None = None) -> Any:
         literal = self._values(m, "", action=action, execution_ms=ms, error=error)
@@ -215,11 +220,11 @@ class Ledger:
 
     def running(self, execute: Execute, m: Migration, completed_steps: int | None) -> None:
         """``running``; ``completed_steps`` is None for a migration that runs as one transaction."""
-        _write(execute, "running", self._values(m, RowStatus.RUNNING, completed_steps=completed_steps))
+        self._write(execute, "running", self._values(m, RowStatus.RUNNING, completed_steps=completed_steps))
 
     def progress(self, execute: Execute, m: Migration, completed_steps: int) -> None:
         """Another step of a migration that commits as it goes is done."""
-        _write(execute, "progress", {"revision": m.revision, "completed_steps": completed_steps})
+        self._write(execute, "progress", {"revision": m.revision, "completed_steps": completed_steps})
 
     def applied(self, execute: Execute, m: Migration, ms: int | None, action: str = "upgrade",
                 then_running: tuple[Migration, int | None] | None = None) -> None:
@@ -227,12 +232,12 @@ class Ledger:
         ``running`` by the same statement, as ``running`` would."""
         values = self._values(m, RowStatus.APPLIED, execution_ms=ms, action=action)
         if then_running is None:
-            _write(execute, "applied", values)
+            self._write(execute, "applied", values)
             return
         following, steps = then_running
         values |= {f"next_{k}": v for k, v in self._values(following, RowStatus.RUNNING,
                                                            completed_steps=steps).items()}
-        _write(execute, "applied_then_running", values)
+        self._write(execute, "applied_then_running", values)
 
     def applied_sql(self, m: Migration, after: str = "") -> str:
         """The ``applied`` row and its audit row as SQL text with the values written in, to be
@@ -242,10 +247,10 @@ class Ledger:
         the whole statement, for the rest of the run)."""
         if self.prepared and _DROPS_PREPARED.search(after):
             self.prepared = False
-        values = {k: escaped(v) for k, v in self._values(m, RowStatus.APPLIED, action="upgrade").items()}
+        values = {k: self.sql.literal(v) for k, v in self._values(m, RowStatus.APPLIED, action="upgrade").items()}
         if self.prepared:
-            return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form()[1])})"
-        return _literal_text_of("applied_measured") % values
+            return f"EXECUTE {PREPARED_APPLIED}({', '.join(values[name] for name in _prepared_form(self.sql)[1])})"
+        return _literal_text_of(self.sql, "applied_measured") % values
 
     def repaired(self, execute: Execute, m: Migration, action: str, **values: Any) -> None:
         """A ``repair`` decision on ``m``'s row (values set as given), audited as ``repair:<action>``."""
@@ -272,7 +277,7 @@ class Ledger:
         execute(self._audit(m, "downgrade_failed", ms, error[:4000]))
 
     def reverted(self, execute: Execute, m: Migration, ms: int | None, action: str = "downgrade") -> None:
-        _write(execute, "reverted", self._values(m, "", execution_ms=ms, action=action))
+        self._write(execute, "reverted", self._values(m, "", execution_ms=ms, action=action))
 
     # -- decisions a command takes about the ledger as a whole (under the lock, see ``locked``) --
     def forgotten(self, execute: Execute, row: LedgerRow) -> None:
@@ -285,22 +290,27 @@ class Ledger:
     def version_moved(self, execute: Execute, current: str | None, revision: str) -> bool:
         """Alembic's version row moved from ``current`` (None: base) to ``revision`` for a migration
         finished by hand (``repair mark-applied``); False when another run moved it meanwhile."""
-        execute(sa.text("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
-                        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"))
+        execute(sa.text(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+                        f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
         if current is None:
-            moved = execute(sa.text("INSERT INTO alembic_version (version_num) SELECT :v WHERE NOT EXISTS "
-                                    "(SELECT 1 FROM alembic_version)").bindparams(v=revision)).rowcount
+            moved = execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) SELECT :v WHERE NOT EXISTS "
+                                    f"(SELECT 1 FROM {VERSION_TABLE})").bindparams(v=revision)).rowcount
         else:
-            moved = execute(sa.text("UPDATE alembic_version SET version_num = :v WHERE version_num = :c")
+            moved = execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = :v WHERE version_num = :c")
                             .bindparams(v=revision, c=current)).rowcount
         return moved == 1
+
+    def snapshot_recorded(self, execute: Execute, store: Any, live: dict[str, Any], managed: set[str],
+                          revision: str | None) -> None:
+        """``live`` becomes ``store``'s recorded snapshot (after a run that touched it)."""
+        from polyalembic.ledger import snapshots
+
+        snapshots.record(execute, self.sql, store, live, managed, revision, self.by)
 
     def drift_accepted(self, execute: Execute, store: Any, live: dict[str, Any], managed: set[str],
                        revision: str | None, action: str) -> None:
         """``drift --accept``: ``live`` becomes ``store``'s recorded snapshot, audited as ``action``."""
-        from polyalembic.ledger import snapshots
-
-        snapshots.record(execute, store, live, managed, revision, self.by)
+        self.snapshot_recorded(execute, store, live, managed, revision)
         execute(audit_insert().values(revision=revision or "base", database_type=store.name, migration_file="*",
                                       action=action, at=sa.func.now(), by=self.by))
 
@@ -308,8 +318,8 @@ class Ledger:
         """``fresh``: no migration is recorded any more (the version row and every ledger row go),
         audited; the audit trail itself stays."""
         inspector = sa.inspect(connection)
-        if inspector.has_table("alembic_version"):
-            connection.execute(sa.text("DELETE FROM alembic_version"))
+        if inspector.has_table(VERSION_TABLE):
+            connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
         if inspector.has_table(migrations_table.name):
             connection.execute(sa.delete(migrations_table))
             connection.execute(audit_insert().values(
@@ -322,11 +332,11 @@ def locked(settings: Settings, timeout: float | None = None, ensure: bool = True
     schema brought up to date first (``ensure``): what every command that decides about the
     ledger (repair, drift --accept, fresh) runs under, so no run starts in between."""
     from polyalembic.ledger import schema as ledger_schema
-    from polyalembic.stores.sql.lock import migration_lock
 
-    with connect_ledger(settings, autocommit=True) as connection, migration_lock(connection, timeout=timeout):
+    sql = settings.ledger_store
+    with connect_ledger(settings, autocommit=True) as connection, sql.migration_lock(connection, timeout=timeout):
         if ensure:
-            ledger_schema.ensure(connection)
+            ledger_schema.ensure(connection, sql, settings.committing_as_they_go())
         yield connection
 
 
@@ -343,4 +353,4 @@ def current_revision_of(connection: sa.Connection) -> str | None:
 def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:
     """The ledger database (schema_migrations, the advisory lock); errors name the store whose
     database it is (or "ledger" for a database of its own) and what to set when it is unset."""
-    return sql.connect(*ledger_target(settings), autocommit=autocommit)
+    return settings.ledger_store.connect_to(*ledger_target(settings), autocommit=autocommit)

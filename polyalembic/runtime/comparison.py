@@ -22,8 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from polyalembic.errors import PolyalembicError
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, Store, get_store
-from polyalembic.stores.contract import DatabaseObject
-from polyalembic.stores.sql.dsn import same_database
+from polyalembic.stores.contract import Autogenerates, DatabaseObject
 
 TableKey = tuple[str | None, str]
 
@@ -47,7 +46,7 @@ def plan(settings: Settings, metadata: Mapping[str, sa.MetaData], only: str | No
     groups: list[list[str]] = []
     for name in metadata:
         url = settings.database_url(name)
-        group = next((g for g in groups if same_database(settings.database_url(g[0]), url)), None)
+        group = next((g for g in groups if settings.same_database(settings.database_url(g[0]), url)), None)
         if group is None:
             groups.append([name])
         else:
@@ -61,7 +60,8 @@ def plan(settings: Settings, metadata: Mapping[str, sa.MetaData], only: str | No
         declared = {name: _tables(metadata[name]) for name in names}
         _refuse_a_table_declared_twice(declared)
         url = settings.database_url(group[0])
-        neighbours = [s for s in STORES.values() if s.autogenerates and same_database(s.database_url(settings), url)]
+        neighbours = [s for s in STORES.values()
+                      if isinstance(s, Autogenerates) and settings.same_database(settings.database_url(s.name), url)]
         for position, name in enumerate(names):
             elsewhere = set().union(*(declared[other] for other in names if other != name))
             comparisons.append(Comparison(get_store(name), metadata[name], neighbours, elsewhere, position == 0))

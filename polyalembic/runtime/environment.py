@@ -35,11 +35,10 @@ from polyalembic.runtime.preconditions import file_problems, refuse_interrupted,
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
-from polyalembic.stores import STORES, get_store, ledger_home, register_all_ops
+from polyalembic.stores import STORES, get_store, register_all_ops
 from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.current_run import OPTION, Run
-from polyalembic.stores.sql.dsn import libpq_dsn, same_database, sqlalchemy_url
-from polyalembic.stores.sql.lock import migration_lock
+from polyalembic.stores.sql.store import database_url, is_transactional
 
 log = logging.getLogger("polyalembic")
 
@@ -104,16 +103,16 @@ def _run_offline(context: Any, state: Run) -> None:
     """``--sql``: render every store's work as text; connect to nothing."""
     settings = state.connections.settings
     ledger_dsn = settings.ledger_dsn
-    executor = StepExecutor(state, Recorder(Ledger(), settings, state, status_execute=None))
+    executor = StepExecutor(state, Recorder(Ledger(settings.ledger_store), settings, state, status_execute=None))
     executor.bind(context.script)
-    url = sqlalchemy_url(ledger_dsn) if ledger_dsn else f"{ledger_home().sqlalchemy_scheme}://"
+    url = settings.ledger_store.sqlalchemy_url(ledger_dsn) if ledger_dsn else settings.ledger_store.offline_url
     context.configure(url=url, literal_binds=True, **_configure_kwargs(executor, state))
     output = context.get_context().impl.static_output
     output(f"-- polyalembic: ledger schema_migrations on {mask_dsn(ledger_dsn) or '(ledger database)'}")
     for problem in file_problems(Path(context.script.dir), list(executor.migrations.values()), [], upgrade=False):
         output(f"-- polyalembic: PROBLEM (a real run refuses): {problem}")
     with context.begin_transaction():
-        ledger_schema.render(context.execute)
+        ledger_schema.render(context.execute, settings.ledger_store)
         context.run_migrations()
 
 
@@ -163,11 +162,11 @@ def _served_by(settings: Settings, handed_in: Any) -> Settings:
     ledger and the lock, and serves every SQL store whose database is the ledger's (or that has
     none configured). Other stores keep their configured servers."""
     engine = handed_in.engine if isinstance(handed_in, sa.Connection) else handed_in
-    url = libpq_dsn(engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
     variables = {LEDGER_VARIABLE: url}
     for store in STORES.values():
-        current = store.database_url(settings)
-        if store.transactional and (current is None or same_database(current, settings.ledger_dsn)):
+        current = database_url(store, settings)
+        if is_transactional(store) and (current is None or settings.same_database(current, settings.ledger_dsn)):
             variables |= dict.fromkeys(store.env_keys, url)
     return settings.replace(**variables)
 
@@ -192,7 +191,7 @@ def _ledger_connections(settings: Settings, handed_in: Any) -> Iterator[tuple[sa
 def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
     """The ledger's tables, or one line saying why the user can't have them and what to do."""
     try:
-        ledger_schema.ensure(connection)
+        ledger_schema.ensure(connection, settings.ledger_store, settings.committing_as_they_go())
     except sa.exc.DBAPIError as exc:
 
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
@@ -230,7 +229,7 @@ def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None])
     handed_in = context.config.attributes.get("connection")
     on_wait = lambda msg: log.warning("%s", msg)  # noqa: E731
     with _ledger_connections(settings, handed_in) as (status_connection, connection), \
-            migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(request)):
+            settings.ledger_store.migration_lock(status_connection, on_wait=on_wait, timeout=lock_timeout(request)):
         executor, planned, revisions = _prepare(context, state, request, status_connection, connection,
                                                 prepare_statements=handed_in is None)
         preflight(context.get_context(), executor, revisions)
@@ -264,7 +263,8 @@ def _prepare(context: Any, state: Run, request: RunRequest, status_connection: s
     # `polyalembic repair resume|retry REV` releases one half-done migration for this run
     resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0) if how == "resume" else 0)
               for rev, how in request.release.items()}
-    recorder = Recorder(Ledger(), settings, state, status_execute=OnConnection(status_connection), resume=resume)
+    recorder = Recorder(Ledger(settings.ledger_store), settings, state,
+                        status_execute=OnConnection(status_connection), resume=resume)
     executor = StepExecutor(state, recorder, request)
     executor.bind(context.script, indexed_files(context.script))
     context.configure(connection=connection, **_configure_kwargs(executor, state))

@@ -55,7 +55,6 @@ from polyalembic.ledger.writes import Execute, Ledger, OnConnection
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.current_run import Run
-from polyalembic.stores.sql.dsn import same_database
 
 log = logging.getLogger("polyalembic")
 
@@ -177,7 +176,7 @@ class Recorder:
         def sharing(names: Iterable[str]) -> set[str]:
             urls = [self.settings.database_url(n) for n in names]
             return set(names) | {s for s in used if (url := self.settings.database_url(s)) and
-                                 any(other and same_database(url, other) for other in urls)}
+                                 any(other and self.settings.same_database(url, other) for other in urls)}
 
         failed = sharing(failed)
         return [s for s in used if s in sharing(touched) and s not in failed]
@@ -198,8 +197,8 @@ class Recorder:
             store = get_store(name)
             try:
                 live = snapshots.take(store, handle_of(name))
-                snapshots.record(self.status_execute, store, live,
-                                 snapshots.after_run(store, live, recorded.get(name)), revision, self.ledger.by)
+                self.ledger.snapshot_recorded(self.status_execute, store, live,
+                                              snapshots.after_run(store, live, recorded.get(name)), revision)
             except Exception as exc:  # noqa: BLE001 - see above
                 self._not_recorded(name, exc, quietly)
 

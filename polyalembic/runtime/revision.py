@@ -30,6 +30,7 @@ from polyalembic.runtime.comparison import Comparison, compare, plan
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.contract import Autogenerates
 
 
 def revise(context: Any, command: RevisionCommand, settings: Settings, handed_in: Any) -> None:
@@ -119,7 +120,7 @@ def _metadata(config: Any, settings: Settings, only: str | None) -> dict[str, sa
     """store -> its MetaData: the stores with a database (or a setting of their own), or ``only``."""
     setup = target_metadata.configured(config.get_section("polyalembic") or {})
     if only is not None:
-        if not get_store(only).autogenerates:
+        if not isinstance(get_store(only), Autogenerates):
             raise PolyalembicError(f"{only}: autogenerate compares SQL stores only "
                                    f"({', '.join(target_metadata.sql_stores())}): drop --autogenerate, or pass the "
                                    "--version-path of one of them")

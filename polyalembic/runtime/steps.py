@@ -30,6 +30,7 @@ from polyalembic.runtime.recording import Recorder
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.current_run import OPTION, Run
+from polyalembic.stores.sql.store import is_transactional
 
 
 class StepExecutor:
@@ -92,7 +93,7 @@ class StepExecutor:
         self.run.events.migration_started(m.revision, m.store, m.migration_file)
         self.recorder.starting(ctx, m, upgrade, one_batch=getattr(fn, ONE_BATCH, False))
         try:
-            if get_store(m.store).transactional and not self.recorder.in_ledger_transaction(m.store):
+            if is_transactional(get_store(m.store)) and not self.recorder.in_ledger_transaction(m.store):
                 self._run_on_own_database(m, fn, kw, ctx)
             else:
                 fn(**kw)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from polyalembic.errors import PolyalembicError
 from polyalembic.stores import STORES
+from polyalembic.stores.contract import Autogenerates
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -19,8 +20,8 @@ SETTING = "target_metadata"
 
 
 def sql_stores() -> list[str]:
-    """The stores autogenerate compares (the store contract's ``autogenerates``), registry order."""
-    return [store.name for store in STORES.values() if store.autogenerates]
+    """The stores autogenerate compares (those with the ``Autogenerates`` capability), registry order."""
+    return [store.name for store in STORES.values() if isinstance(store, Autogenerates)]
 
 
 def configured(options: Mapping[str, str]) -> dict[str, tuple[str, str]]:

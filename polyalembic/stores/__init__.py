@@ -17,6 +17,7 @@ from polyalembic.stores.chromadb.store import ChromaStore
 from polyalembic.stores.contract import Store
 from polyalembic.stores.neo4j.store import Neo4jStore
 from polyalembic.stores.postgres.store import PostgresStore
+from polyalembic.stores.sql.store import SqlStore, is_transactional
 from polyalembic.stores.timescaledb.store import TimescaleStore
 
 ENTRY_POINT_GROUP = "polyalembic.stores"
@@ -100,10 +101,10 @@ def load_entry_points() -> None:
         register(store)
 
 
-def ledger_home() -> Store | None:
+def ledger_home() -> SqlStore | None:
     """The store whose database holds the ledger by default: the first transactional one (a SQL
     database the ledger's rows can commit in)."""
-    return next((store for store in STORES.values() if store.transactional), None)
+    return next((store for store in STORES.values() if is_transactional(store)), None)  # type: ignore[misc]
 
 
 def register_all_ops() -> None:

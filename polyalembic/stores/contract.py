@@ -1,17 +1,19 @@
-"""The one contract between polyalembic's core and a store.
+"""The one contract between polyalembic's core and a store, and the capabilities a store may add.
 
-The core (settings, ledger, runtime, api, validate, status, cli) knows stores only through this
-class, the way Alembic's migration context knows a dialect only through its ``DefaultImpl`` and
-golang-migrate knows a database only through ``database.Driver``. A store is one object in the
-registry (``polyalembic/stores/__init__.py``); its ops (what a revision declares) and their
+The core (settings, ledger, runtime, api, commands, cli) knows stores only through this class,
+the way Alembic's migration context knows a dialect only through its ``DefaultImpl`` and
+golang-migrate knows a database only through ``database.Driver``. What every store does is small:
+say where it is, connect, snapshot its schema, drop everything, check a pair file. What only some
+do is a capability named as such: a SQL database (``polyalembic.stores.sql.store.SqlStore``: the
+ledger can live in one, its migrations can commit with their ledger row) and comparison by
+Alembic's autogenerate (:class:`Autogenerates`). A store is one object in the registry
+(``polyalembic/stores/__init__.py``); its ops (what a revision declares) and their
 implementations (what runs or renders them) live in the store's folder beside it.
 
-Every method gets the run's settings (anything with ``env``, the connection variables as read:
-:class:`polyalembic.settings.Settings`, which itself depends on this registry, not the other way)
-or the handle :meth:`Store.connect` returned. Nothing here imports a driver: a store
-imports its driver inside ``connect``, so ``import polyalembic`` and the CLI stay light.
-``tests/test_store_contract.py`` checks every registered store against this contract on real
-servers.
+Every method gets the run's settings (anything with ``env``, the connection variables as read)
+or the handle :meth:`Store.connect` returned. Nothing here imports a driver: a store imports its
+driver inside ``connect``, so ``import polyalembic`` and the CLI stay light.
+``polyalembic.testing.conformance`` checks a store against this contract on a real server.
 """
 
 from __future__ import annotations
@@ -58,22 +60,10 @@ class Store(ABC):
     op_modules: ClassVar[tuple[str, ...]] = ()
     #: module with what ``generate`` writes: ``UP``/``DOWN`` for a pair store, else ``REVISION``
     templates_module: ClassVar[str]
-    #: True when a migration's changes can commit in one transaction with its ledger row (when
-    #: the store's database is the ledger's, see :meth:`database_url`)
-    transactional: ClassVar[bool] = False
     #: what a user sets to configure the store, for "not configured" errors
     setup_hint: str = ""
-    #: a SQL store's URL dialect: the schemes it accepts, the one the driver takes, SQLAlchemy's
-    url_schemes: ClassVar[tuple[str, ...]] = ()
-    url_scheme: ClassVar[str] = ""
-    sqlalchemy_scheme: ClassVar[str] = ""
 
     # -- configuration -------------------------------------------------------------------------
-    def database_url(self, settings: Settings) -> str | None:
-        """The SQL database the store lives in (None for stores that are not SQL databases)."""
-        del settings
-        return None
-
     @abstractmethod
     def location(self, settings: Settings) -> str:
         """Where the store is, for status and errors; never holds a secret."""
@@ -96,13 +86,6 @@ class Store(ABC):
     def close(self, handle: Any) -> None:
         """Release ``handle``."""
         del handle
-
-    def dbapi_connect(self, dsn: str) -> Any:
-        """A SQL store's plain DB-API connection to ``dsn``, for reading the ledger without
-        importing SQLAlchemy (status, a no-op up); None when the store has none (the reads then
-        go through SQLAlchemy). The driver's errors are raised as they are."""
-        del dsn
-        return None
 
     def verify(self, handle: Any, settings: Settings) -> None:
         """Preflight beyond connecting (an extension the migrations need, say): raise
@@ -152,28 +135,11 @@ class Store(ABC):
     def drop_all(self, handle: Any) -> list[str]:
         """Drop everything in the store (dev only: ``fresh``, tests) and commit; say what went."""
 
-    # -- autogenerate (``alembic revision --autogenerate``, ``alembic check``) -------------------
-    #: True for a SQL store whose database Alembic's autogenerate can compare with a SQLAlchemy
-    #: MetaData (``[polyalembic] target_metadata``)
-    autogenerates: ClassVar[bool] = False
-
-    def autogenerate_hidden(self, handle: Any) -> Callable[[DatabaseObject], bool]:
-        """What autogenerate never reports in a database of this store unless the metadata
-        declares it: True for an object the store or its extension makes itself, not a migration
-        (bookkeeping tables, an extension's schemas, TimescaleDB's default hypertable index).
-        Read from ``handle`` once per comparison; only called when ``autogenerates``."""
-        raise NotImplementedError(f"{self.name} is not compared by autogenerate")
-
     # -- migration files -----------------------------------------------------------------------
     def check_file(self, path: Path, text: str) -> list[str]:
         """Problems of one ``.up``/``.down`` file that ``validate`` reports (no server needed)."""
         del path, text
         return []
-
-    def commits_early(self, path: Path) -> bool:
-        """True when the pair file at ``path`` runs outside a transaction, statement by statement."""
-        del path
-        return False
 
     # -- code ----------------------------------------------------------------------------------
     def register_ops(self) -> None:
@@ -186,6 +152,18 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<store {self.name}>"
+
+
+class Autogenerates(ABC):
+    """A capability: a SQL store whose database Alembic's autogenerate compares with a SQLAlchemy
+    MetaData (``[polyalembic] target_metadata``, ``alembic revision --autogenerate``, ``alembic check``)."""
+
+    @abstractmethod
+    def autogenerate_hidden(self, handle: Any) -> Callable[[DatabaseObject], bool]:
+        """What autogenerate never reports in a database of this store unless the metadata
+        declares it: True for an object the store or its extension makes itself, not a migration
+        (bookkeeping tables, an extension's schemas, TimescaleDB's default hypertable index).
+        Read from ``handle`` once per comparison."""
 
 
 def _label(item: Any) -> str:

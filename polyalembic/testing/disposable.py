@@ -16,8 +16,7 @@ from contextlib import ExitStack, contextmanager
 from polyalembic.settings import LEDGER_VARIABLE, Settings
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.connections import StoreConnections
-from polyalembic.stores.sql.databases import CannotCreateDatabase, create_database, database_extensions, drop_database
-from polyalembic.stores.sql.dsn import same_database
+from polyalembic.stores.sql.store import CannotCreateDatabase, SqlStore
 
 
 @contextmanager
@@ -33,8 +32,8 @@ def disposable_stores(settings: Settings, stores: set[str], prefix: str = "polya
 
 def _sql_variables(settings: Settings, stores: set[str]) -> dict[str, str]:
     """variable -> DSN of every SQL database the stores (and the ledger) use."""
-    found = {get_store(name).source(settings): get_store(name).database_url(settings) or "" for name in stores
-             if get_store(name).url_schemes}
+    found = {get_store(name).source(settings): settings.database_url(name) or "" for name in stores
+             if isinstance(get_store(name), SqlStore)}
     if settings.env.get(LEDGER_VARIABLE):
         found[LEDGER_VARIABLE] = settings.env[LEDGER_VARIABLE]
     return {variable: dsn for variable, dsn in found.items() if dsn}
@@ -44,14 +43,15 @@ def _fresh_sql_databases(settings: Settings, stores: set[str], prefix: str, clea
     """variable -> a new database for every SQL variable (one per distinct database), or {} when the
     server refuses CREATE DATABASE."""
     replaced: dict[str, str] = {}
+    server = settings.ledger_store  # every SQL store of a run shares the ledger's dialect
     for variable, dsn in _sql_variables(settings, stores).items():
-        twin = next((replaced[v] for v in replaced if same_database(settings.env[v], dsn)), None)
+        twin = next((replaced[v] for v in replaced if settings.same_database(settings.env[v], dsn)), None)
         if twin is None:
             try:
-                twin = create_database(dsn, prefix, database_extensions(dsn))
+                twin = server.create_database(dsn, prefix, server.database_extensions(dsn))
             except CannotCreateDatabase:
                 return {}  # the databases created so far are dropped by ``cleanup``
-            cleanup.callback(drop_database, dsn, twin)
+            cleanup.callback(server.drop_database, dsn, twin)
         replaced[variable] = twin
     return replaced
 
@@ -64,8 +64,8 @@ def _empty(settings: Settings, stores: set[str], skip: set[str]) -> None:
     with StoreConnections(settings) as connections:
         for i, name in enumerate(names):
             store = get_store(name)
-            url = store.database_url(settings)
-            if url and any(same_database(get_store(later).database_url(settings), url) for later in names[i + 1:]):
+            url = settings.database_url(name)
+            if url and any(settings.same_database(settings.database_url(later), url) for later in names[i + 1:]):
                 continue
             store.drop_all(connections.get(name))
             if url:

@@ -25,11 +25,12 @@ def settings_from_test_environment(environ: Mapping[str, str] | None = None) -> 
 def missing_stores(settings: Settings, stores: set[str]) -> list[str]:
     """One line per store of ``stores`` that ``settings`` leaves unconfigured, naming what to set."""
     from polyalembic.stores import get_store
+    from polyalembic.stores.sql.store import SqlStore
 
     lines = []
     for name in sorted(stores):
         store = get_store(name)
-        configured = (store.database_url(settings) if store.url_schemes
+        configured = (settings.database_url(name) if isinstance(store, SqlStore)
                       else any(settings.env.get(key) for key in store.env_keys))
         if not configured:
             lines.append(f"{name}: {prefixed(store.setup_hint)}")

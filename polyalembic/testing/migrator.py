@@ -21,6 +21,7 @@ from polyalembic.project import Project
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.connections import StoreConnections
+from polyalembic.stores.sql.store import SqlStore
 
 
 class Migrator:
@@ -78,7 +79,7 @@ class Migrator:
         with StoreConnections(self.settings) as connections:
             handle = connections.get(store)
             yield handle
-            if get_store(store).transactional:
+            if isinstance(get_store(store), SqlStore):
                 handle.commit()
 
     def snapshot(self, stores: list[str] | None = None) -> dict[str, Any]:

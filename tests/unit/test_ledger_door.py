@@ -7,7 +7,16 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateTable
+
+from polyalembic.chain.migration import Migration
+from polyalembic.ledger import schema
+from polyalembic.ledger.writes import Ledger
+from polyalembic.stores.postgres.store import PostgresStore
+from polyalembic.stores.sql.literals import quoted
 from tests.conftest import REPO
 
 LEDGER_TABLES = re.compile(r"\b(schema_migrations(_audit|_meta|_snapshots)?|alembic_version)\b")
@@ -49,3 +58,27 @@ def test_the_check_finds_a_planted_statement_and_a_planted_import(tmp_path: Path
         "    return 'the schema_migrations table'  # prose, not SQL\n")
     assert ledger_sql_outside_the_ledger(package) == ["commands.py:1 imports audit_insert",
                                                       "commands.py:4 SQL on alembic_version"]
+
+
+class QuotingStore(PostgresStore):
+    """PostgreSQL with another JSON type and literal form: what the ledger writes must follow."""
+
+    name = "quoting"
+
+    def json_type(self) -> Any:
+        return sa.JSON
+
+    def literal(self, value: Any) -> str:
+        return "NULL" if value is None else str(value) if isinstance(value, int) else quoted(str(value))
+
+
+def test_the_ledger_writes_in_the_dialect_of_the_store_it_is_handed(tmp_path: Path) -> None:
+    handed, postgres = QuotingStore(), PostgresStore()
+    create = {sql.name: str(CreateTable(schema.snapshots_table(sql)).compile(dialect=sql.plain_dialect("named")))
+              for sql in (handed, postgres)}
+    assert "snapshot JSON NOT NULL" in create["quoting"] and "snapshot JSONB NOT NULL" in create["postgres"]
+    (tmp_path / "postgres").mkdir()
+    (tmp_path / "postgres" / "001_o'brien.py").write_text("revision = '001'\n")
+    step = Migration.at(tmp_path / "postgres" / "001_o'brien.py", "001", "postgres")
+    assert "'001_o''brien.py'" in Ledger(handed).applied_sql(step) and "E'" not in Ledger(handed).applied_sql(step)
+    assert "E'001_o''brien.py'" in Ledger(postgres).applied_sql(step)

@@ -9,7 +9,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from polyalembic.settings import Settings
-from polyalembic.stores.sql.databases import with_database
+from polyalembic.stores.postgres.databases import with_database
 from polyalembic.testing.environment import missing_stores, prefixed, settings_from_test_environment
 
 REPO = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ class Told(Ledger):
     connection, committed at once) or ``transaction`` (the migration's own)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(SETTINGS.ledger_store)
         self.said: list[tuple[Any, ...]] = []
 
     @staticmethod

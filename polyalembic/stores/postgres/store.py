@@ -1,8 +1,6 @@
-"""The PostgreSQL store, and the base of every SQL store (TimescaleDB, a fifth SQL database).
-
-A SQL store is a database reached by a DSN from its own variables; its migrations are Alembic's
-own ops or ``.up.sql``/``.down.sql`` pairs, and they can commit in one transaction with their
-ledger row when the store's database is the ledger's.
+"""The PostgreSQL store, and the base of the stores on a PostgreSQL server (TimescaleDB, a fifth
+PostgreSQL database): the SQL base store with PostgreSQL's DSN forms, advisory lock, upsert,
+JSONB and disposable databases.
 """
 
 from __future__ import annotations
@@ -10,10 +8,13 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from polyalembic.stores.contract import Store
+from polyalembic.stores.contract import Autogenerates
+from polyalembic.stores.postgres import dsn as dsn_forms
+from polyalembic.stores.sql.store import SqlStore
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -24,13 +25,13 @@ if TYPE_CHECKING:
 NO_TRANSACTION = "-- polyalembic: no-transaction"
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore, Autogenerates):
     """PostgreSQL; ``POSTGRES_DSN``, falling back to ``TIMESCALE_DSN`` (one server for both)."""
 
     name = "postgres"
-    #: the variables naming the database, first set wins
     dsn_variables: ClassVar[tuple[str, ...]] = ("POSTGRES_DSN", "TIMESCALE_DSN")
     env_keys = ("POSTGRES_DSN",)
+    offline_url = f"{dsn_forms.SQLALCHEMY_SCHEME}://"
     pair_suffix = ".sql"
     pair_op = "run_sql_file"
     op_modules = ("polyalembic.stores.postgres.ops", "polyalembic.stores.postgres.impl")
@@ -40,54 +41,67 @@ class PostgresStore(Store):
     reset_module: ClassVar[str] = "polyalembic.stores.postgres.reset"
     #: what autogenerate must not report (``hidden(connection)``)
     autogenerate_module: ClassVar[str] = "polyalembic.stores.postgres.autogenerate"
-    transactional = True
-    autogenerates = True
-    url_schemes = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
-    url_scheme = "postgresql"
-    sqlalchemy_scheme = "postgresql+psycopg"
 
-    def database_url(self, settings: Settings) -> str | None:
-        return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
+    # -- the dialect's DSN forms (libpq's) -----------------------------------------------------
+    def normalized(self, dsn: str) -> str:
+        return dsn_forms.normalized(dsn)
 
-    def source(self, settings: Settings) -> str:
-        return next((v for v in self.dsn_variables if settings.env.get(v)), self.dsn_variables[0])
+    def sqlalchemy_url(self, dsn: str) -> str:
+        return dsn_forms.sqlalchemy_url(dsn)
 
-    @property
-    def setup_hint(self) -> str:
-        return f"set {' or '.join(self.dsn_variables)}"
+    def same_database(self, a: str | None, b: str | None) -> bool:
+        return dsn_forms.same_database(a, b)
 
-    def location(self, settings: Settings) -> str:
-        from polyalembic.masking import mask_dsn
-
-        return mask_dsn(self.database_url(settings)) or f"(not configured: {self.setup_hint})"
-
-    def secrets(self, settings: Settings) -> tuple[str, ...]:
-        from polyalembic.stores.sql.dsn import password_of
-
-        password = password_of(self.database_url(settings))
-        return (password,) if password else ()
-
-    def connect(self, settings: Settings) -> sa.Connection:
-        from polyalembic.errors import StoreUnavailable
-        from polyalembic.stores.sql import connect as sql
-
-        dsn = self.database_url(settings)
-        if not dsn:
-            raise StoreUnavailable(f"{self.name}: no database configured ({self.setup_hint})")
-        connection = sql.connect(dsn, self.name, self.source(settings))
-        try:
-            self.verify(connection, settings)
-        except StoreUnavailable:
-            connection.close()
-            raise
-        return connection
+    def password_of(self, dsn: str | None) -> str | None:
+        return dsn_forms.password_of(dsn)
 
     def dbapi_connect(self, dsn: str) -> Any:
         import psycopg
 
-        from polyalembic.stores.sql.dsn import libpq_dsn
+        return psycopg.connect(dsn_forms.libpq_dsn(dsn), connect_timeout=10)
 
-        return psycopg.connect(libpq_dsn(dsn), connect_timeout=10)
+    # -- what the ledger is written with -------------------------------------------------------
+    def migration_lock(self, connection: sa.Connection, on_wait: Callable[[str], object] | None = None,
+                       timeout: float | None = None) -> AbstractContextManager[None]:
+        from polyalembic.stores.postgres.lock import migration_lock
+
+        return migration_lock(connection, on_wait=on_wait, timeout=timeout)
+
+    def json_type(self) -> Any:
+        from polyalembic.stores.postgres.dialect import JSON
+
+        return JSON
+
+    def upsert(self, table: sa.Table) -> Any:
+        from polyalembic.stores.postgres.dialect import insert
+
+        return insert(table)
+
+    def plain_dialect(self, paramstyle: str) -> sa.Dialect:
+        from polyalembic.stores.postgres.dialect import plain_dialect
+
+        return plain_dialect(paramstyle)
+
+    def literal(self, value: Any) -> str:
+        from polyalembic.stores.sql.literals import escaped
+
+        return escaped(value)
+
+    # -- disposable databases ------------------------------------------------------------------
+    def create_database(self, admin_dsn: str, prefix: str, extensions: tuple[str, ...] = ()) -> str:
+        from polyalembic.stores.postgres.databases import create_database
+
+        return create_database(admin_dsn, prefix, extensions)
+
+    def drop_database(self, admin_dsn: str, dsn: str) -> None:
+        from polyalembic.stores.postgres.databases import drop_database
+
+        drop_database(admin_dsn, dsn)
+
+    def database_extensions(self, dsn: str) -> tuple[str, ...]:
+        from polyalembic.stores.postgres.databases import database_extensions
+
+        return database_extensions(dsn)
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         """Migrations create things: refuse a user who may not create in its schema before anything
@@ -101,9 +115,6 @@ class PostgresStore(Store):
                 f"{self.name}: user {user} may not create tables in {where} of {self.location(settings)}: "
                 f"GRANT CREATE ON SCHEMA {schema or 'public'} TO {user}, or set {self.source(settings)} to the "
                 "schema owner's DSN")
-
-    def close(self, handle: sa.Connection) -> None:
-        handle.close()
 
     def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
         return _reading(handle, importlib.import_module(self.introspect_module).snapshot)

@@ -8,21 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_dsn, mask_text
-from polyalembic.stores.sql.dsn import normalized, sqlalchemy_url
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from polyalembic.stores.sql.store import SqlStore
+
 
 @functools.lru_cache(maxsize=16)
-def make_engine(dsn: str) -> sa.Engine:
+def make_engine(url: str) -> sa.Engine:
     """An engine without a pool (a migration run opens few connections and must close them), made
-    once per DSN in a process (creating one is not cheap). Sessions are left as the server and the
-    role configure them (search_path included)."""
+    once per SQLAlchemy URL in a process (creating one is not cheap). Sessions are left as the
+    server and the role configure them (search_path included)."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    return sa.create_engine(sqlalchemy_url(dsn), poolclass=NullPool, connect_args={"connect_timeout": 10})
+    return sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
 
 
 #: what the user can do about a refused connection, by the server's words
@@ -41,9 +42,9 @@ def connection_fix(reason: str, source: str) -> str:
     return fix.format(source=source)
 
 
-def _checked(dsn: str, what: str, source: str) -> str:
+def _checked(store: SqlStore, dsn: str, what: str, source: str) -> str:
     try:
-        return normalized(dsn)
+        return store.normalized(dsn)
     except ValueError as exc:
         raise StoreUnavailable(f"{what}: {source}={mask_dsn(dsn)} {exc}") from None
 
@@ -55,13 +56,13 @@ def _refused(what: str, dsn: str, source: str, driver_error: BaseException) -> S
     return cannot_connect(what, mask_dsn(dsn) or "", reason, connection_fix(reason, source))
 
 
-def connect(dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
-    """Connect, or raise StoreUnavailable naming ``what`` (a store, the ledger), the masked DSN and
-    the fix in ``source`` (the variable the DSN came from)."""
+def connect(store: SqlStore, dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
+    """Connect to ``dsn`` (of ``store``'s dialect), or raise StoreUnavailable naming ``what`` (a
+    store, the ledger), the masked DSN and the fix in ``source`` (the variable it came from)."""
     import sqlalchemy as sa
 
-    dsn = _checked(dsn, what, source)
-    engine = make_engine(dsn)
+    dsn = _checked(store, dsn, what, source)
+    engine = make_engine(store.sqlalchemy_url(dsn))
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
@@ -70,12 +71,12 @@ def connect(dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Co
         raise _refused(what, dsn, source, exc.orig or exc) from None
 
 
-def connect_driver(dsn: str, what: str, source: str, dbapi_connect: Any) -> Any:
-    """A plain driver connection (``dbapi_connect(url)``, the store's) with the same errors as
-    ``connect``; None when the store has no such connection."""
-    dsn = _checked(dsn, what, source)
+def connect_driver(store: SqlStore, dsn: str, what: str, source: str) -> Any:
+    """A plain driver connection (``store.dbapi_connect``) with the same errors as ``connect``;
+    None when the store has no such connection."""
+    dsn = _checked(store, dsn, what, source)
     try:
-        return dbapi_connect(dsn)
+        return store.dbapi_connect(dsn)
     except ImportError:
         raise  # a missing driver is not a connection failure
     except Exception as exc:  # noqa: BLE001 - the driver's connection errors, worded as connect's

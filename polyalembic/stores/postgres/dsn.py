@@ -1,38 +1,29 @@
-"""SQL connection strings: the forms the driver (libpq) and SQLAlchemy want, and database identity.
-
-The URL schemes are the SQL dialect's, declared by the store that holds the ledger (every
-transactional store shares that dialect), so this module names no store.
-"""
+"""PostgreSQL connection strings: the forms libpq (psycopg) and SQLAlchemy want, and database
+identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-
-def _dialect() -> Any:
-    """The store declaring the SQL dialect's URL schemes: the ledger's home."""
-    from polyalembic.stores import ledger_home
-
-    home = ledger_home()
-    if home is None:
-        raise ValueError("no registered store holds a SQL database")
-    return home
+#: the URL schemes a PostgreSQL DSN may have, the one libpq takes, and SQLAlchemy's (psycopg 3)
+URL_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+URL_SCHEME = "postgresql"
+SQLALCHEMY_SCHEME = "postgresql+psycopg"
+DEFAULT_PORT = 5432
 
 
 def normalized(dsn: str) -> str:
-    """A URL of the dialect's scheme for ``dsn``: URLs are kept, a libpq keyword DSN
+    """A ``postgresql://`` URL for ``dsn``: URLs are kept, a libpq keyword DSN
     (``host=db user=app password=…``) is converted; ValueError (masked) for anything else."""
-    dialect = _dialect()
     text = dsn.strip()
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        if scheme not in dialect.url_schemes:
-            raise ValueError(f"{scheme}:// is not a {dialect.url_scheme}:// URL: use a {dialect.url_scheme}:// URL "
+        if scheme not in URL_SCHEMES:
+            raise ValueError(f"{scheme}:// is not a {URL_SCHEME}:// URL: use a {URL_SCHEME}:// URL "
                              "or a keyword DSN (host=… user=… dbname=…)")
         return text
     if "=" not in text:
-        raise ValueError(f"is neither a {dialect.url_scheme}:// URL nor a keyword DSN (host=… dbname=…)")
+        raise ValueError(f"is neither a {URL_SCHEME}:// URL nor a keyword DSN (host=… dbname=…)")
     from urllib.parse import quote
 
     from psycopg.conninfo import conninfo_to_dict
@@ -50,22 +41,20 @@ def normalized(dsn: str) -> str:
     port = f":{parts.pop('port')}" if "port" in parts else ""
     database = quote(str(parts.pop("dbname", "")), safe="")
     query = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in parts.items())
-    return f"{dialect.url_scheme}://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
+    return f"{URL_SCHEME}://{auth}{host}{port}/{database}" + (f"?{query}" if query else "")
 
 
 def sqlalchemy_url(dsn: str) -> str:
-    """A driver-style URL as a SQLAlchemy URL (the dialect's SQLAlchemy scheme)."""
-    dialect = _dialect()
+    """A libpq-style URL as a SQLAlchemy URL (psycopg 3)."""
     parts = urlsplit(dsn)
-    scheme = dialect.sqlalchemy_scheme if parts.scheme in dialect.url_schemes else parts.scheme
+    scheme = SQLALCHEMY_SCHEME if parts.scheme in URL_SCHEMES else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
 def libpq_dsn(dsn: str) -> str:
     """A SQLAlchemy-style URL back to what the driver (psycopg.connect) accepts."""
-    dialect = _dialect()
     parts = urlsplit(dsn)
-    scheme = dialect.url_scheme if parts.scheme in dialect.url_schemes else parts.scheme
+    scheme = URL_SCHEME if parts.scheme in URL_SCHEMES else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
@@ -74,7 +63,7 @@ def same_database(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
     pa, pb = urlsplit(libpq_dsn(_url(a))), urlsplit(libpq_dsn(_url(b)))
-    return (pa.hostname, pa.port or 5432, pa.path) == (pb.hostname, pb.port or 5432, pb.path)
+    return (pa.hostname, pa.port or DEFAULT_PORT, pa.path) == (pb.hostname, pb.port or DEFAULT_PORT, pb.path)
 
 
 def password_of(dsn: str | None) -> str | None:

@@ -1,6 +1,6 @@
-"""The SQL dialect's facts the ledger is written with: its upsert, its JSON column type, and a
-dialect to compile statements once (as text, for the driver). The ledger lives in a SQL database
-by design, PostgreSQL's here; it reaches these through this module and imports no dialect."""
+"""PostgreSQL's facts the ledger is written with: its upsert, its JSON column type (JSONB), and a
+dialect to compile statements once (as text, for the driver). The ledger asks its SQL store for
+them (``SqlStore.upsert`` and the rest); it imports no dialect."""
 
 from __future__ import annotations
 

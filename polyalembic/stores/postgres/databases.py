@@ -1,4 +1,4 @@
-"""New and dropped databases on a SQL server: the disposable twins that tests (the pytest
+"""New and dropped databases on a PostgreSQL server: the disposable twins that tests (the pytest
 plugin's fresh stores, this project's own suite) migrate and throw away."""
 
 from __future__ import annotations
@@ -6,11 +6,8 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
-from polyalembic.stores.sql.dsn import libpq_dsn
-
-
-class CannotCreateDatabase(Exception):
-    """The server refused CREATE DATABASE (the user has no CREATEDB privilege)."""
+from polyalembic.stores.postgres.dsn import libpq_dsn
+from polyalembic.stores.sql.store import CannotCreateDatabase
 
 
 def create_database(admin_dsn: str, prefix: str = "scratch", extensions: tuple[str, ...] = ()) -> str:

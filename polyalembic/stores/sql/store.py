@@ -1,0 +1,174 @@
+"""The SQL base store: a store that is a SQL database reached by a DSN from its own variables.
+
+Its migrations are Alembic's own ops or ``.up``/``.down`` pair files, and they can commit in one
+transaction with their ledger row when the store's database is the ledger's. The ledger lives in
+such a database by design, and the core reaches everything dialect-specific through this class:
+the DSN forms and database identity, the migration lock, the upsert and JSON type the ledger is
+written with, a dialect to compile its statements once, disposable databases for tests. The core
+is handed a ``SqlStore`` (``Settings.ledger_store``, the registry); it never imports a dialect.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from polyalembic.stores.contract import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import sqlalchemy as sa
+
+    from polyalembic.stores.contract import Settings
+
+
+class CannotCreateDatabase(Exception):
+    """The server refused CREATE DATABASE (the user has no privilege to create one)."""
+
+
+class SqlStore(Store):
+    """A SQL database store. Subclasses name their variables and supply the dialect's facts."""
+
+    #: the variables naming the database, first set wins
+    dsn_variables: ClassVar[tuple[str, ...]]
+    #: True when a migration's changes can commit in one transaction with its ledger row (when
+    #: the store's database is the ledger's)
+    transactional: ClassVar[bool] = True
+    #: a SQLAlchemy URL naming the dialect alone: what ``--sql`` renders with when no DSN is set
+    offline_url: ClassVar[str]
+
+    # -- configuration -------------------------------------------------------------------------
+    def database_url(self, settings: Settings) -> str | None:
+        """The DSN of the store's database as configured (None: not configured)."""
+        return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
+
+    def source(self, settings: Settings) -> str:
+        return next((v for v in self.dsn_variables if settings.env.get(v)), self.dsn_variables[0])
+
+    @property
+    def setup_hint(self) -> str:
+        return f"set {' or '.join(self.dsn_variables)}"
+
+    def location(self, settings: Settings) -> str:
+        from polyalembic.masking import mask_dsn
+
+        return mask_dsn(self.database_url(settings)) or f"(not configured: {self.setup_hint})"
+
+    def secrets(self, settings: Settings) -> tuple[str, ...]:
+        password = self.password_of(self.database_url(settings))
+        return (password,) if password else ()
+
+    # -- the dialect's DSN forms ---------------------------------------------------------------
+    @abstractmethod
+    def normalized(self, dsn: str) -> str:
+        """A URL for ``dsn`` (URLs kept, the dialect's other DSN forms converted); ValueError
+        (masked, saying what is wrong) for anything else."""
+
+    @abstractmethod
+    def sqlalchemy_url(self, dsn: str) -> str:
+        """``dsn`` as the URL SQLAlchemy's engine takes (its driver named)."""
+
+    @abstractmethod
+    def same_database(self, a: str | None, b: str | None) -> bool:
+        """True when two DSNs name the same database on the same server (False when one is None)."""
+
+    @abstractmethod
+    def password_of(self, dsn: str | None) -> str | None:
+        """The password a DSN carries, if any (for masking)."""
+
+    # -- connections ---------------------------------------------------------------------------
+    def connect(self, settings: Settings) -> sa.Connection:
+        from polyalembic.errors import StoreUnavailable
+
+        dsn = self.database_url(settings)
+        if not dsn:
+            raise StoreUnavailable(f"{self.name}: no database configured ({self.setup_hint})")
+        connection = self.connect_to(dsn, self.name, self.source(settings))
+        try:
+            self.verify(connection, settings)
+        except StoreUnavailable:
+            connection.close()
+            raise
+        return connection
+
+    def close(self, handle: sa.Connection) -> None:
+        handle.close()
+
+    def connect_to(self, dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
+        """A SQLAlchemy connection to ``dsn``, or ``StoreUnavailable`` naming ``what`` (a store, the
+        ledger), the masked DSN and the fix in ``source`` (the variable the DSN came from)."""
+        from polyalembic.stores.sql import connect
+
+        return connect.connect(self, dsn, what, source, autocommit)
+
+    def driver_connection(self, dsn: str, what: str, source: str) -> Any:
+        """A plain DB-API connection to ``dsn`` with ``connect_to``'s errors, for reading the
+        ledger without importing SQLAlchemy (status, a no-op up); None when the store has none."""
+        from polyalembic.stores.sql import connect
+
+        return connect.connect_driver(self, dsn, what, source)
+
+    def dbapi_connect(self, dsn: str) -> Any:
+        """The driver's own connection to the URL ``dsn`` (errors raised as the driver's); None
+        when the store has no driver of its own to read with."""
+        del dsn
+        return None
+
+    # -- what the ledger is written with -------------------------------------------------------
+    @abstractmethod
+    def migration_lock(self, connection: sa.Connection, on_wait: Callable[[str], object] | None = None,
+                       timeout: float | None = None) -> AbstractContextManager[None]:
+        """Hold the one migration lock of the database ``connection`` (autocommit) is on for the
+        block, waiting at most ``timeout`` seconds (None: as long as it takes); ``on_wait`` hears
+        who holds it when the run has to wait."""
+
+    @abstractmethod
+    def json_type(self) -> Any:
+        """The column type of a JSON document (a store's snapshot in the ledger)."""
+
+    @abstractmethod
+    def upsert(self, table: sa.Table) -> Any:
+        """An INSERT into ``table`` that can become an upsert (``.on_conflict_do_update(...)``)."""
+
+    @abstractmethod
+    def plain_dialect(self, paramstyle: str) -> sa.Dialect:
+        """A dialect that compiles statements once, as text with ``paramstyle`` placeholders."""
+
+    @abstractmethod
+    def literal(self, value: Any) -> str:
+        """``value`` (None, a number, text) as a literal of the dialect that reads back unchanged
+        whatever the session's settings, for statements sent with the values written in."""
+
+    # -- migration files -----------------------------------------------------------------------
+    def commits_early(self, path: Path) -> bool:
+        """True when the pair file at ``path`` runs outside a transaction, statement by statement."""
+        del path
+        return False
+
+    # -- disposable databases (the pytest plugin's, tests') ------------------------------------
+    def create_database(self, admin_dsn: str, prefix: str, extensions: tuple[str, ...] = ()) -> str:
+        """Create a database named ``<prefix>_<random>`` on ``admin_dsn``'s server with
+        ``extensions``; return its DSN. ``CannotCreateDatabase`` when the server refuses."""
+        raise CannotCreateDatabase(f"{self.name} creates no databases")
+
+    def drop_database(self, admin_dsn: str, dsn: str) -> None:
+        """Drop the database ``dsn`` names, through ``admin_dsn``."""
+        raise NotImplementedError(f"{self.name} drops no databases")
+
+    def database_extensions(self, dsn: str) -> tuple[str, ...]:
+        """What a twin of the database ``dsn`` needs installed to run its migrations."""
+        del dsn
+        return ()
+
+
+def is_transactional(store: Store) -> bool:
+    """True for a store whose migrations can commit in one transaction with their ledger row."""
+    return isinstance(store, SqlStore) and store.transactional
+
+
+def database_url(store: Store, settings: Settings) -> str | None:
+    """The SQL database ``store`` lives in (None for a store that is not a SQL database)."""
+    return store.database_url(settings) if isinstance(store, SqlStore) else None
