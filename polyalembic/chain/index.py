@@ -21,6 +21,7 @@ from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stam
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_file_names
 from polyalembic.stores import get_store, pair_ops
+from polyalembic.stores.sql.store import commits_early
 
 #: Alembic's revision file names (``alembic.script.base._only_source_rev_file``)
 _REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
@@ -59,7 +60,7 @@ class Entry(NamedTuple):
     store: str | None  # None: the folder's
     checksum: str
     pair_names: tuple[str, str] | None = None  # the .up/.down files beside it
-    #: whether each pair file runs outside a transaction (``Store.commits_early``); None: unknown
+    #: whether each pair file runs outside a transaction (``SqlStore.commits_early``); None: unknown
     early: tuple[bool, bool] | None = None
 
     @property
@@ -95,10 +96,10 @@ def _early(path: Path, pair_names: tuple[str, str] | None, store: str) -> tuple[
     if not pair_names:
         return None
     try:
-        commits_early = get_store(store).commits_early
+        spec = get_store(store)
     except PolyalembicError:
         return None
-    return commits_early(path.with_name(pair_names[0])), commits_early(path.with_name(pair_names[1]))
+    return commits_early(spec, path.with_name(pair_names[0])), commits_early(spec, path.with_name(pair_names[1]))
 
 
 class Index:

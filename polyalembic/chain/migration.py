@@ -13,7 +13,7 @@ from polyalembic.chain.filecache import Listing, folder_stamps
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_paths
 from polyalembic.stores import STORES, get_store, is_store
-from polyalembic.stores.sql.store import is_transactional
+from polyalembic.stores.sql.store import commits_early, is_transactional
 
 
 def declared_store(script: Any) -> str:
@@ -93,7 +93,7 @@ class Migration:
             return self.known_early[0 if upgrade else 1]
         if upgrade not in self._commits_early:  # read once per run: the recorder asks before every migration
             self._commits_early[upgrade] = bool(self.pair) and \
-                get_store(self.store).commits_early(self.pair[0 if upgrade else 1])
+                commits_early(get_store(self.store), self.pair[0 if upgrade else 1])
         return self._commits_early[upgrade]
 
     def runs_as_one_transaction(self, upgrade: bool = True) -> bool:

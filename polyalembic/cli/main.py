@@ -11,6 +11,7 @@ import click
 
 from polyalembic.cli.output import MigrationLines, echo, fail, mask, setup_logging, silence_stdout
 from polyalembic.cli.startup import defer_collection, resume
+from polyalembic.errors import PolyalembicError, StoreUnavailable
 from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import LOG_FORMATS, Events
 from polyalembic.stores import STORES
@@ -51,7 +52,6 @@ class Group(click.Group):
 def _says_what_and_where(exc: Exception) -> bool:
     """polyalembic's errors and Alembic's CommandError are written for the user as they are
     (Alembic's checked without importing it: a reading command never needs it)."""
-    from polyalembic.errors import PolyalembicError
 
     alembic_util = sys.modules.get("alembic.util")
     return isinstance(exc, PolyalembicError) or (alembic_util is not None and
@@ -232,7 +232,6 @@ def drift_command(ctx: click.Context, fmt: str, accept: bool, include_unmanaged:
 def validate(ctx: click.Context) -> None:
     """Check migration files (pairs, numbering, one head, parse) and applied checksums."""
     from polyalembic.commands import validate as v
-    from polyalembic.errors import StoreUnavailable
 
     project = _project(ctx)
     problems = v.check_files(project.migrations_dir, project.ini.prepend_sys_path(), project.listing) + \

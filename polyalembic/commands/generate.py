@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from polyalembic.errors import PolyalembicError
+from polyalembic.errors import PolyalembicError, StoreUnavailable
 from polyalembic.project import Project
 from polyalembic.stores import get_store
 
@@ -91,7 +91,6 @@ def _exists(project: Project, revision: str) -> bool:
 def _refuse_a_revision_the_ledger_knows(project: Project, revision: str) -> None:
     """A revision id whose file was deleted may still have a ledger row (a failed run): a new file
     with that id would inherit it. Checked when the ledger is reachable (generate needs no server)."""
-    from polyalembic.errors import StoreUnavailable
     from polyalembic.ledger.writes import connect_ledger, read_rows
 
     try:

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any, NamedTuple
 
 from polyalembic.chain.migration import Migration
-from polyalembic.ledger.reads import LedgerRow
+from polyalembic.ledger.reads import LedgerRow, current_revision, read_rows, reading
 from polyalembic.ledger.row_status import RowStatus
 
 # What a migration can be, as `polyalembic status` shows it: a row's status, or what the files say.
@@ -120,7 +120,6 @@ def repair_hint(s: MigrationStatus) -> str | None:
 def read_status(project: Any) -> tuple[list[MigrationStatus], str | None]:
     """Every migration of ``project``'s chain with its state, and the current revision (one read
     of the ledger database)."""
-    from polyalembic.ledger.reads import current_revision, read_rows, reading
 
     chain = project.chain()
     with reading(project.settings) as query:

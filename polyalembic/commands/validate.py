@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
+from polyalembic.commands.status import MISMATCH, MISSING, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.project import Project
@@ -248,7 +249,6 @@ def check_chain(project: Project) -> list[Problem]:
 
 def check_ledger(project: Project) -> list[Problem]:
     """Applied checksums compared with the files (only when the ledger is reachable)."""
-    from polyalembic.commands.status import MISMATCH, MISSING, read_status
 
     statuses, _ = read_status(project)
     problems = []

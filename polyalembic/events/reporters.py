@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from polyalembic.errors import PolyalembicError
 from polyalembic.events.stream import LOG_FORMATS, JsonReporter, Reporter
+from polyalembic.events.terminal import TerminalReporter
 
 
 def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
@@ -15,12 +17,9 @@ def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
     if log_format == "json":
         return JsonReporter()
     if log_format not in (None, "", "text"):
-        from polyalembic.errors import PolyalembicError
-
         raise PolyalembicError(f"log format must be one of {', '.join(LOG_FORMATS)} "
                                f"(--log-format, -x log_format or POLYALEMBIC_LOG_FORMAT), got {log_format!r}")
     if not quiet and _is_terminal(sys.stderr):
-        from polyalembic.events.terminal import TerminalReporter  # rich: only for a run on a terminal
 
         return TerminalReporter()
     return Reporter()

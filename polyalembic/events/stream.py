@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from polyalembic.masking import mask_text
+
 if TYPE_CHECKING:
     from polyalembic.settings import Settings
 
@@ -125,7 +127,6 @@ class Events:
     def _mask(self, text: str | None) -> str | None:
         if text is None:
             return None
-        from polyalembic.masking import mask_text
 
         if self._secrets is None:  # read once: the settings don't change during a run
             self._secrets = self.settings.secrets() if self.settings is not None else ()

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger import reads as ledger_read
+from polyalembic.ledger import schema as ledger_schema
+from polyalembic.ledger import snapshots
 from polyalembic.ledger.names import VERSION_TABLE
 from polyalembic.ledger.reads import LedgerRow, ledger_target, sa_query
 from polyalembic.ledger.row_status import RowStatus
@@ -303,7 +305,6 @@ class Ledger:
     def snapshot_recorded(self, execute: Execute, store: Any, live: dict[str, Any], managed: set[str],
                           revision: str | None) -> None:
         """``live`` becomes ``store``'s recorded snapshot (after a run that touched it)."""
-        from polyalembic.ledger import snapshots
 
         snapshots.record(execute, self.sql, store, live, managed, revision, self.by)
 
@@ -331,7 +332,6 @@ def locked(settings: Settings, timeout: float | None = None, ensure: bool = True
     """An autocommit connection to the ledger database holding the migration lock, the ledger's
     schema brought up to date first (``ensure``): what every command that decides about the
     ledger (repair, drift --accept, fresh) runs under, so no run starts in between."""
-    from polyalembic.ledger import schema as ledger_schema
 
     sql = settings.ledger_store
     with connect_ledger(settings, autocommit=True) as connection, sql.migration_lock(connection, timeout=timeout):

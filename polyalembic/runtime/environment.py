@@ -33,6 +33,7 @@ from polyalembic.runtime.alembic_internals import (
 from polyalembic.runtime.collection import start_up_uncollected
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
+from polyalembic.runtime.revision import revise
 from polyalembic.runtime.steps import StepExecutor
 from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
 from polyalembic.stores import STORES, get_store, register_all_ops
@@ -64,7 +65,6 @@ def _run(context: Any) -> None:
         settings = _served_by(settings, handed_in)
     command = revision_command(context)
     if command is not None:  # alembic revision / alembic check
-        from polyalembic.runtime.revision import revise
 
         revise(context, command, settings, handed_in)
         return

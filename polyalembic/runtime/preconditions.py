@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from polyalembic.chain.migration import Migration
+from polyalembic.commands.validate import check_files
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import LedgerRow
 from polyalembic.ledger.row_status import RowStatus
@@ -57,7 +58,6 @@ def refuse_interrupted(rows: list[LedgerRow], allowed: set[str], applied: set[st
 def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],
                   upgrade: bool) -> list[str]:
     """``validate``'s file checks, plus (for an upgrade) applied checksums against the files."""
-    from polyalembic.commands.validate import check_files
 
     problems = [str(p) for p in check_files(migrations_dir)]
     if upgrade:

@@ -13,6 +13,7 @@ first transactional store's database (PostgreSQL's) unless POLYALEMBIC_LEDGER_DS
 
 from __future__ import annotations
 
+from polyalembic.errors import PolyalembicError
 from polyalembic.stores.chromadb.store import ChromaStore
 from polyalembic.stores.contract import Store
 from polyalembic.stores.neo4j.store import Neo4jStore
@@ -37,7 +38,6 @@ _loaded = {"entry points": False, "ops": False}
 def register(store: Store) -> Store:
     """Add ``store`` to the registry (after the built-in ones); a second store under a name
     already taken by another class is refused."""
-    from polyalembic.errors import PolyalembicError
 
     if not isinstance(store, Store):
         raise PolyalembicError(f"register: {store!r} is not a polyalembic.stores.contract.Store")
@@ -65,8 +65,6 @@ def get_store(name: str) -> Store:
         load_entry_points()
         store = STORES.get(name)
     if store is None:
-        from polyalembic.errors import PolyalembicError
-
         raise PolyalembicError(f"unknown store {name!r} (known: {', '.join(STORES)})")
     return store
 
@@ -81,8 +79,6 @@ def is_store(name: str) -> bool:
 def load_entry_points() -> None:
     """Register every store the installed packages name under ``polyalembic.stores`` (once)."""
     from importlib.metadata import entry_points
-
-    from polyalembic.errors import PolyalembicError
 
     _loaded["entry points"] = True
     for entry in entry_points(group=ENTRY_POINT_GROUP):

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.errors import PolyalembicError
 from polyalembic.events.stream import Events, Progress
 
 if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
@@ -90,7 +91,5 @@ def run_of(operations: Any) -> Run:
     """The Run bound to an ``Operations`` object's migration context."""
     run = operations.migration_context.opts.get(OPTION)
     if run is None:
-        from polyalembic.errors import PolyalembicError
-
         raise PolyalembicError("polyalembic ops need migrations/env.py to call polyalembic.runtime.run()")
     return run

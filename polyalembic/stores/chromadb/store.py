@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_text
 from polyalembic.stores.contract import Store
 
@@ -47,7 +48,6 @@ class ChromaStore(Store):
     def connect(self, settings: Settings) -> Any:
         """``HttpClient`` when CHROMA_HOST is set, else ``PersistentClient(CHROMA_PATH)``; the tenant,
         database and client credentials are read from the variables chromadb's own clients use."""
-        from polyalembic.errors import StoreUnavailable, cannot_connect
 
         env = settings.env
         if not env.get("CHROMA_HOST") and not env.get("CHROMA_PATH"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_text
 from polyalembic.stores.contract import Store
 
@@ -138,7 +139,6 @@ class Neo4jStore(Store):
 
     def connect(self, settings: Settings) -> GraphConnection:
         """Open and verify a driver, or raise StoreUnavailable with a masked one-line reason."""
-        from polyalembic.errors import StoreUnavailable, cannot_connect
 
         config = self.config(settings)
         if not config.uri:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from polyalembic.masking import mask_text
+
 #: the URL schemes a PostgreSQL DSN may have, the one libpq takes, and SQLAlchemy's (psycopg 3)
 URL_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2")
 URL_SCHEME = "postgresql"
@@ -31,7 +33,6 @@ def normalized(dsn: str) -> str:
     try:
         parts = conninfo_to_dict(text)
     except Exception as exc:  # noqa: BLE001 - psycopg's parse error, reworded below
-        from polyalembic.masking import mask_text
 
         raise ValueError(f"is not a valid keyword DSN ({mask_text(str(exc).splitlines()[0])})") from None
     user = quote(str(parts.pop("user", "")), safe="")

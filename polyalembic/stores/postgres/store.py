@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from polyalembic.errors import StoreUnavailable
 from polyalembic.stores.contract import Autogenerates
 from polyalembic.stores.postgres import dsn as dsn_forms
 from polyalembic.stores.sql.store import SqlStore
@@ -106,7 +107,6 @@ class PostgresStore(SqlStore, Autogenerates):
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         """Migrations create things: refuse a user who may not create in its schema before anything
         runs, rather than failing half-way through the chain."""
-        from polyalembic.errors import StoreUnavailable
 
         user, schema, may_create = _reading(handle, _create_privilege)
         if not may_create:

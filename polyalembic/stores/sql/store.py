@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from polyalembic.errors import StoreUnavailable
+from polyalembic.masking import mask_dsn
 from polyalembic.stores.contract import Store
 
 if TYPE_CHECKING:
@@ -53,8 +55,6 @@ class SqlStore(Store):
         return f"set {' or '.join(self.dsn_variables)}"
 
     def location(self, settings: Settings) -> str:
-        from polyalembic.masking import mask_dsn
-
         return mask_dsn(self.database_url(settings)) or f"(not configured: {self.setup_hint})"
 
     def secrets(self, settings: Settings) -> tuple[str, ...]:
@@ -81,8 +81,6 @@ class SqlStore(Store):
 
     # -- connections ---------------------------------------------------------------------------
     def connect(self, settings: Settings) -> sa.Connection:
-        from polyalembic.errors import StoreUnavailable
-
         dsn = self.database_url(settings)
         if not dsn:
             raise StoreUnavailable(f"{self.name}: no database configured ({self.setup_hint})")
@@ -167,6 +165,12 @@ class SqlStore(Store):
 def is_transactional(store: Store) -> bool:
     """True for a store whose migrations can commit in one transaction with their ledger row."""
     return isinstance(store, SqlStore) and store.transactional
+
+
+def commits_early(store: Store, path: Path) -> bool:
+    """True for a pair file at ``path`` that ``store`` runs outside a transaction, statement by
+    statement (only a transactional store has a transaction to run outside of)."""
+    return is_transactional(store) and store.commits_early(path)  # type: ignore[attr-defined]
 
 
 def database_url(store: Store, settings: Settings) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from polyalembic.errors import StoreUnavailable
 from polyalembic.stores.postgres.store import PostgresStore, _reading
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ class TimescaleStore(PostgresStore):
     autogenerate_module = "polyalembic.stores.timescaledb.autogenerate"
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
-        from polyalembic.errors import StoreUnavailable
         from polyalembic.stores.timescaledb.introspect import extension_version
 
         super().verify(handle, settings)
