@@ -2,6 +2,9 @@
 
 Everything here runs Alembic's own ``command`` functions with the project's settings, so the
 CLI, ``alembic upgrade head`` and ``make migrate`` take the same path through migrations/env.py.
+
+Lazy imports: Alembic and the ledger's writes (SQLAlchemy) load when a call needs them: the reading
+commands import this module and stay light.
 """
 
 from __future__ import annotations

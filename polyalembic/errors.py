@@ -1,7 +1,10 @@
 """Errors polyalembic raises. Plain exceptions, so that reading commands never import Alembic;
 where Alembic's own CLI can see them (migrations/env.py, a pair's revision file being loaded),
 they are raised as Alembic's CommandError too (``as_command_error``), which that CLI prints as one
-line (``FAILED: ...``)."""
+line (``FAILED: ...``).
+
+Lazy imports: Alembic's CommandError, only when an error is handed to Alembic: the reading commands
+never import Alembic."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@
 
 Alembic lets ``-x`` carry anything, so a misspelt name would silently do nothing: every name read
 here is remembered, and a run that applied migrations warns about the ``-x`` names nobody read.
+
+Lazy imports: Alembic, when an option is read inside a run (it is loaded by then).
 """
 
 from __future__ import annotations

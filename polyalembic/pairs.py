@@ -7,6 +7,9 @@ revision ids and the store, and ends with::
 
 The returned functions run the ``.up``/``.down`` file through the op its store declares for pair
 files (``Store.pair_op``), so ``--sql`` renders them.
+
+Lazy imports: Alembic, when a binder file's migration runs: importing a revision file for the index
+costs nothing.
 """
 
 from __future__ import annotations

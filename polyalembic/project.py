@@ -3,6 +3,9 @@
 Reading commands (status, a no-op up, validate) take the chain from the revision index and the
 ini from ``inifile``, so they never import Alembic; everything that runs migrations, and every
 case the index can't vouch for, goes through Alembic's own Config and ScriptDirectory.
+
+Lazy imports: Alembic's Config and ScriptDirectory, when a command needs Alembic's own view of the
+project: reading commands use the index.
 """
 
 from __future__ import annotations

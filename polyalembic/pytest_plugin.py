@@ -12,6 +12,9 @@ The test servers come from ``POLYALEMBIC_TEST_<VARIABLE>`` (``POLYALEMBIC_TEST_T
 ``POLYALEMBIC_TEST_NEO4J_URI``…) or from a ``polyalembic_settings`` fixture the suite overrides; every
 test gets fresh stores on them (see ``polyalembic/testing/disposable.py``). The ready tests live in
 ``polyalembic.testing.tests``.
+
+Lazy imports: the store registry, when a test asks for a store: pytest loads this plugin at every
+start-up.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""One migration as polyalembic sees it: its revision, store, files and checksum."""
+"""One migration as polyalembic sees it: its revision, store, files and checksum.
+
+Lazy imports: the index, when a chain is read from it: it builds on this module."""
 
 from __future__ import annotations
 

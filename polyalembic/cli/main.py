@@ -1,4 +1,7 @@
-"""``polyalembic``: up, down, status, drift, validate, fresh, generate, stamp, repair, help."""
+"""``polyalembic``: up, down, status, drift, validate, fresh, generate, stamp, repair, help.
+
+Lazy imports: each command's own modules, when that command runs: `polyalembic --help` and the
+reading commands load no Alembic, SQLAlchemy, driver or rich."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
-"""How the CLI talks: one-line errors on stderr, progress lines on stdout, masked always."""
+"""How the CLI talks: one-line errors on stderr, progress lines on stdout, masked always.
+
+Lazy imports: the settings (and so the store registry), only to mask a line once a run has them."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
+import traceback
 from typing import TYPE_CHECKING
 
 import click
@@ -39,8 +43,6 @@ class MaskingFilter(logging.Filter):
         record.msg = mask(record.getMessage())
         record.args = ()
         if record.exc_info:
-            import traceback
-
             record.msg += "\n" + mask("".join(traceback.format_exception(*record.exc_info)))
             record.exc_info = None
         return True
@@ -56,8 +58,6 @@ def echo(text: str = "", **kwargs: object) -> None:
 
 def silence_stdout() -> None:
     """Point stdout at /dev/null, so that nothing more (not even the exit flush) hits the closed pipe."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 

@@ -4,6 +4,9 @@ it recorded (or the last ``drift --accept``), in plain words.
 The words come from the stores (``Store.describe_object``); the core decides only what is drift
 and what was never managed: an object no recorded snapshot of its store ever held (a table or a
 collection made by hand) is listed apart, and counts as drift only when asked (``--all``).
+
+Lazy imports: the ledger's writes and the store connections (SQLAlchemy, drivers), only for
+`--accept` and the live snapshots; reading the recorded ones stays light.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""``polyalembic generate <store> <name>``: the next numbered migration, linked as the new head."""
+"""``polyalembic generate <store> <name>``: the next numbered migration, linked as the new head.
+
+Lazy imports: the ledger's writes (SQLAlchemy), only when a new revision's number is checked against
+the ledger."""
 
 from __future__ import annotations
 

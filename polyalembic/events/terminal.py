@@ -6,6 +6,8 @@ per long step a store reports (records, records/s, ETA). A finished long step le
 ``applied`` lines, log warnings) appear above the bars instead of tearing them. Only
 ``reporters.reporter_for`` builds this, and only when stderr is a terminal; rich is imported when a run
 starts.
+
+Lazy imports: rich, when a run starts on a terminal: no other command pays for it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ The reads are plain SQL through a ``Query`` (SQL text in, column names and rows 
 no-op ``up`` and ``validate`` can read through the ledger's driver alone, without importing
 SQLAlchemy (``reading``); runs and repairs read through their SQLAlchemy connection
 (``sa_query``). How rows are written is ``writes.py``'s business.
+
+Lazy imports: SQLAlchemy, only for a reader handed a SQLAlchemy connection: the reading commands go
+through the driver alone.
 """
 
 from __future__ import annotations

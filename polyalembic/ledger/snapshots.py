@@ -3,6 +3,9 @@ compares each live store with. One row per store, replaced whenever a run touche
 ``drift --accept`` adopts its live state; ``managed`` keeps every object any of its recorded
 snapshots held, so an object made by hand that no migration ever created can be told apart.
 When rows are written is decided in ``runtime/recording.py`` (runs) and ``commands/drift.py`` (accept).
+
+Lazy imports: the ledger's schema (SQLAlchemy), only when a snapshot is written: reading them stays
+light.
 """
 
 from __future__ import annotations

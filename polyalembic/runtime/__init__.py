@@ -3,6 +3,9 @@ its store connections, the ledger's rules per migration, and the collector while
 
 ``run`` is loaded on first use: the CLI's start-up, the op implementations and the binder files
 import modules of this package (``collection``, ``current_run``) without paying for Alembic.
+
+Lazy imports: the run itself (``run``), when env.py calls it: importing ``polyalembic.runtime``
+stays cheap.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ revision map.
 ``tests/unit/test_alembic_internals.py`` checks them against the installed Alembic, so an Alembic
 release that changes them fails that test loudly instead of a migration quietly; pyproject.toml
 pins the range that was checked.
+
+Lazy imports: Alembic's script modules, inside the functions that patch or read them.
 """
 
 from __future__ import annotations

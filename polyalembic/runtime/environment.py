@@ -1,4 +1,6 @@
-"""The body of ``migrations/env.py``: connect, lock, bind revisions to their stores, migrate."""
+"""The body of ``migrations/env.py``: connect, lock, bind revisions to their stores, migrate.
+
+Lazy imports: ``alembic.context``, only when env.py does not hand its own."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """``[polyalembic] target_metadata``: the SQLAlchemy MetaData autogenerate compares each SQL
 store's database with. ``target_metadata = app.models:metadata`` serves every SQL store;
 ``target_metadata.<store> = ...`` one store (it wins over the plain one). A value that can't be
-loaded is one line naming the setting and the value."""
+loaded is one line naming the setting and the value.
+
+Lazy imports: SQLAlchemy's MetaData, only for autogenerate."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ passes.
 
 Order matters twice: the status table lists stores in this order, and the ledger lives in the
 first transactional store's database (PostgreSQL's) unless POLYALEMBIC_LEDGER_DSN says otherwise.
+
+Lazy imports: ``importlib.metadata``, only when a store the built-in registry lacks is named.
 """
 
 from __future__ import annotations

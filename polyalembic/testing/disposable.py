@@ -6,6 +6,8 @@ hypertable jobs. Where the server refuses ``CREATE DATABASE`` (no CREATEDB privi
 database is emptied instead: every object of its public schema and the ledger. Neo4j Community
 has one user database and a Chroma server's databases need its admin API: both are emptied with
 the store's own ``drop_all`` (what ``polyalembic fresh`` uses) before the test.
+
+Lazy imports: SQLAlchemy and the ledger's schema, when a test's stores are emptied.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Only these prefixed variables are read, never the deployment's own ``TIMESCALE_DSN`` etc.: the
 plugin empties the stores it is given, so a server must be named as a test server on purpose.
+
+Lazy imports: the store registry, when the plugin reads the test servers: pytest loads the plugin at
+every start-up.
 """
 
 from __future__ import annotations

@@ -67,3 +67,30 @@ def test_only_the_stores_import_a_sql_dialect() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             found += [f"{path.relative_to(package)}: {n}" for n in names if n.startswith("sqlalchemy.dialects")]
     assert found == []
+
+
+def lazy_imports_unexplained(package: Path) -> list[str]:
+    """Modules of ``package`` that import inside a function without saying why in their
+    docstring (a ``Lazy imports:`` sentence): such an import hides a dependency, so it must earn
+    its place (start-up time, a cycle) and say so."""
+    import ast
+
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+        lazy = [node.lineno for function in functions for node in ast.walk(function)
+                if isinstance(node, ast.Import | ast.ImportFrom)]
+        if lazy and "Lazy imports: " not in (ast.get_docstring(tree) or ""):
+            found.append(f"{path.relative_to(package)}:{lazy[0]}")
+    return found
+
+
+def test_every_import_inside_a_function_says_why() -> None:
+    assert lazy_imports_unexplained(REPO / "polyalembic") == []
+
+
+def test_the_check_finds_an_unexplained_lazy_import(tmp_path: Path) -> None:
+    (tmp_path / "explained.py").write_text('"""x.\n\nLazy imports: json, for speed."""\n\ndef f():\n    import json\n')
+    (tmp_path / "hidden.py").write_text('"""x."""\n\n\ndef f():\n    if True:\n        import json\n')
+    assert lazy_imports_unexplained(tmp_path) == ["hidden.py:6"]

@@ -1,6 +1,9 @@
 """The ChromaDB store: an HTTP client (``CHROMA_HOST``/``CHROMA_PORT``) or an embedded
 ``PersistentClient`` (``CHROMA_PATH``); chromadb costs about half a second to import, so it is
-imported when connecting only. Python revisions only (no plain pair files)."""
+imported when connecting only. Python revisions only (no plain pair files).
+
+Lazy imports: chromadb and this store's own modules, when a revision for it runs: the registry
+imports every store at start-up."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """The Neo4j store: a driver on ``NEO4J_URI`` bound to one database (neo4j is imported only when
-connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as its snapshot."""
+connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as its snapshot.
+
+Lazy imports: the neo4j driver and this store's own modules, when a revision for it runs: the
+registry imports every store at start-up."""
 
 from __future__ import annotations
 

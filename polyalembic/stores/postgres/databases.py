@@ -1,5 +1,7 @@
 """New and dropped databases on a PostgreSQL server: the disposable twins that tests (the pytest
-plugin's fresh stores, this project's own suite) migrate and throw away."""
+plugin's fresh stores, this project's own suite) migrate and throw away.
+
+Lazy imports: psycopg, when a database is created or dropped."""
 
 from __future__ import annotations
 

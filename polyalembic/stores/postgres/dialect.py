@@ -1,6 +1,8 @@
 """PostgreSQL's facts the ledger is written with: its upsert, its JSON column type (JSONB), and a
 dialect to compile statements once (as text, for the driver). The ledger asks its SQL store for
-them (``SqlStore.upsert`` and the rest); it imports no dialect."""
+them (``SqlStore.upsert`` and the rest); it imports no dialect.
+
+Lazy imports: the psycopg2 dialect, once, when the ledger compiles its statements."""
 
 from __future__ import annotations
 

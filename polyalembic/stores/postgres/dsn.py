@@ -1,9 +1,11 @@
 """PostgreSQL connection strings: the forms libpq (psycopg) and SQLAlchemy want, and database
-identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read."""
+identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read.
+
+Lazy imports: psycopg's conninfo parser, only for a keyword DSN: URLs are read without psycopg."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from polyalembic.masking import mask_text
 
@@ -26,8 +28,6 @@ def normalized(dsn: str) -> str:
         return text
     if "=" not in text:
         raise ValueError(f"is neither a {URL_SCHEME}:// URL nor a keyword DSN (host=… dbname=…)")
-    from urllib.parse import quote
-
     from psycopg.conninfo import conninfo_to_dict
 
     try:

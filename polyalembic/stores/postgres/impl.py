@@ -1,4 +1,6 @@
-"""Executes (or renders, under ``--sql``) the SQL-store ops."""
+"""Executes (or renders, under ``--sql``) the SQL-store ops.
+
+Lazy imports: pglast, only for a statement that must be split."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The PostgreSQL store, and the base of the stores on a PostgreSQL server (TimescaleDB, a fifth
 PostgreSQL database): the SQL base store with PostgreSQL's DSN forms, advisory lock, upsert,
 JSONB and disposable databases.
+
+Lazy imports: psycopg, SQLAlchemy, pglast and this store's own modules (the lock, the dialect,
+introspection, drift), when a run or check needs them: the registry imports every store at start-up.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from polyalembic.errors import StoreUnavailable
 from polyalembic.stores.contract import Autogenerates
+from polyalembic.stores.postgres import databases
 from polyalembic.stores.postgres import dsn as dsn_forms
+from polyalembic.stores.sql.literals import escaped
 from polyalembic.stores.sql.store import SqlStore
 
 if TYPE_CHECKING:
@@ -84,25 +89,17 @@ class PostgresStore(SqlStore, Autogenerates):
         return plain_dialect(paramstyle)
 
     def literal(self, value: Any) -> str:
-        from polyalembic.stores.sql.literals import escaped
-
         return escaped(value)
 
     # -- disposable databases ------------------------------------------------------------------
     def create_database(self, admin_dsn: str, prefix: str, extensions: tuple[str, ...] = ()) -> str:
-        from polyalembic.stores.postgres.databases import create_database
-
-        return create_database(admin_dsn, prefix, extensions)
+        return databases.create_database(admin_dsn, prefix, extensions)
 
     def drop_database(self, admin_dsn: str, dsn: str) -> None:
-        from polyalembic.stores.postgres.databases import drop_database
-
-        drop_database(admin_dsn, dsn)
+        databases.drop_database(admin_dsn, dsn)
 
     def database_extensions(self, dsn: str) -> tuple[str, ...]:
-        from polyalembic.stores.postgres.databases import database_extensions
-
-        return database_extensions(dsn)
+        return databases.database_extensions(dsn)
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
         """Migrations create things: refuse a user who may not create in its schema before anything

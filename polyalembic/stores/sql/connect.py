@@ -1,4 +1,6 @@
-"""Opening SQL connections with clear, masked one-line errors (the ledger's and the SQL stores')."""
+"""Opening SQL connections with clear, masked one-line errors (the ledger's and the SQL stores').
+
+Lazy imports: SQLAlchemy, when a connection is opened: the reading commands never open one."""
 
 from __future__ import annotations
 

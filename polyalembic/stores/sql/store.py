@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from polyalembic.errors import StoreUnavailable
 from polyalembic.masking import mask_dsn
 from polyalembic.stores.contract import Store
+from polyalembic.stores.sql import connect
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -98,15 +99,11 @@ class SqlStore(Store):
     def connect_to(self, dsn: str, what: str, source: str, autocommit: bool = False) -> sa.Connection:
         """A SQLAlchemy connection to ``dsn``, or ``StoreUnavailable`` naming ``what`` (a store, the
         ledger), the masked DSN and the fix in ``source`` (the variable the DSN came from)."""
-        from polyalembic.stores.sql import connect
-
         return connect.connect(self, dsn, what, source, autocommit)
 
     def driver_connection(self, dsn: str, what: str, source: str) -> Any:
         """A plain DB-API connection to ``dsn`` with ``connect_to``'s errors, for reading the
         ledger without importing SQLAlchemy (status, a no-op up); None when the store has none."""
-        from polyalembic.stores.sql import connect
-
         return connect.connect_driver(self, dsn, what, source)
 
     def dbapi_connect(self, dsn: str) -> Any:

@@ -1,6 +1,9 @@
 """The TimescaleDB store: a SQL store on ``TIMESCALE_DSN`` whose database must have the
 timescaledb extension (checked before anything runs), with hypertables, policies and
-continuous aggregates in its snapshot."""
+continuous aggregates in its snapshot.
+
+Lazy imports: this store's own modules (introspection, drift), when a run needs them: the registry
+imports every store at start-up."""
 
 from __future__ import annotations
 
