@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from polyalembic.chain.filecache import Stamp, folder_stamps
 from polyalembic.chain.inifile import IniFile
-from polyalembic.chain.migration import Migration, chain, indexed_chain
+from polyalembic.chain.loader import indexed_chain, script_chain
+from polyalembic.chain.migration import Migration
 from polyalembic.errors import PolyalembicError
 from polyalembic.request import KEY, RunRequest
 from polyalembic.settings import Settings, settings_from
@@ -143,7 +144,7 @@ class Project:
         if indexed is not None:
             return indexed
         try:
-            return chain(self.script())
+            return script_chain(self.script())
         except PolyalembicError:
             raise
         except Exception as exc:  # noqa: BLE001 - a revision that does not import is a user error

@@ -19,6 +19,7 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 
+from polyalembic.chain.loader import from_scripts
 from polyalembic.chain.migration import Migration
 from polyalembic.errors import MigrationFailed, PolyalembicError
 from polyalembic.options import x_argument
@@ -56,18 +57,13 @@ class StepExecutor:
         """Wrap every revision's upgrade/downgrade of ``script_directory`` (loading it: a revision
         that fails to load is named, before anything runs); ``indexed``: the index's entries by
         path (checksums and pair files the run need not read again)."""
-        known = indexed or {}
         try:
             scripts = list(script_directory.walk_revisions("base", "heads"))
         except PolyalembicError:
             raise
         except Exception as exc:  # noqa: BLE001 - a revision that does not load is a user error
             raise load_error(exc) from None
-        for script in scripts:
-            migration = Migration.from_script(script)
-            entry = known.get(migration.path)
-            if entry is not None:
-                migration = migration.knowing(entry)
+        for script, migration in zip(scripts, from_scripts(scripts, indexed), strict=True):
             self.migrations[script.revision] = migration
             module = script.module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):

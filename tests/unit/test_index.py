@@ -9,7 +9,7 @@ from pathlib import Path
 
 from polyalembic.chain import filecache
 from polyalembic.chain.index import Index, linear_chain
-from polyalembic.chain.migration import chain, indexed_chain
+from polyalembic.chain.loader import indexed_chain, script_chain
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 
@@ -101,7 +101,7 @@ def test_what_the_text_cannot_vouch_for_goes_to_alembic(tmp_path: Path) -> None:
 def test_the_index_agrees_with_alembic_on_the_seed_set() -> None:
     project = Project(REPO / "alembic.ini", settings=None)
     indexed = project.indexed_chain()
-    loaded = chain(project.script())
+    loaded = script_chain(project.script())
     assert indexed is not None
     assert [(m.revision, m.store, m.path, m.checksum()) for m in indexed] == \
         [(m.revision, m.store, m.path, m.checksum()) for m in loaded]

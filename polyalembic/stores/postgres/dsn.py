@@ -1,10 +1,12 @@
 """PostgreSQL connection strings: the forms libpq (psycopg) and SQLAlchemy want, and database
-identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read.
+identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read; a DSN is parsed once
+per process (a run compares the same few DSNs at every migration).
 
 Lazy imports: psycopg's conninfo parser, only for a keyword DSN: URLs are read without psycopg."""
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from polyalembic.masking import mask_text
@@ -16,6 +18,7 @@ SQLALCHEMY_SCHEME = "postgresql+psycopg"
 DEFAULT_PORT = 5432
 
 
+@functools.lru_cache(maxsize=64)
 def normalized(dsn: str) -> str:
     """A ``postgresql://`` URL for ``dsn``: URLs are kept, a libpq keyword DSN
     (``host=db user=app password=…``) is converted; ValueError (masked) for anything else."""
@@ -59,6 +62,7 @@ def libpq_dsn(dsn: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+@functools.lru_cache(maxsize=64)
 def same_database(a: str | None, b: str | None) -> bool:
     """True when two DSNs name the same host, port and database."""
     if not a or not b:
