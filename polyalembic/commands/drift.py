@@ -104,7 +104,7 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     settings = project.settings
     assert settings is not None
     names = selected_stores(project, stores)
-    ledger = Ledger()
+    ledger = Ledger(settings.ledger_store)
     with locked(settings, lock_timeout) as conn, StoreConnections(settings) as connections:
         recorded = read_recorded(sa_query(conn))
         revision = current_revision_of(conn)

@@ -65,8 +65,8 @@ def repair(project: Project, action: str, revision: str) -> str:
                                f"(current: {current or 'base'}); repair that one first")
     if action == "mark-applied":
         return _mark_applied(project, m, current)
-    with _locked(project) as conn:
-        Ledger().repaired(conn.execute, m, action)
+    with _locked(project) as (conn, ledger):
+        ledger.repaired(conn.execute, m, action)
     command.upgrade(project.config(project.new_request(release={revision: action})), revision)
     return (f"{action}: {m.store} {m.migration_file} ({revision}) applied"
             + (f", skipping its {row.completed_steps} completed step(s)" if action == "resume" and row.completed_steps
@@ -74,31 +74,31 @@ def repair(project: Project, action: str, revision: str) -> str:
 
 
 @contextmanager
-def _locked(project: Project) -> Iterator[sa.Connection]:
-    """A transaction on the ledger database, while the migration lock is held (on its own
-    connection, the ledger brought to the current schema first): no run can start in between, and
-    the decision commits whole or not at all."""
+def _locked(project: Project) -> Iterator[tuple[sa.Connection, Ledger]]:
+    """A transaction on the ledger database and the ledger that writes in it, while the migration
+    lock is held (on its own connection, the ledger brought to the current schema first): no run
+    can start in between, and the decision commits whole or not at all."""
     with locked(project.settings, project.request.lock_timeout), connect_ledger(project.settings) as conn, \
             conn.begin():
-        yield conn
+        yield conn, Ledger(project.settings.ledger_store)
 
 
 def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
-    with _locked(project) as conn:
+    with _locked(project) as (conn, ledger):
         if current_revision_of(conn) != current:  # another run moved the chain meanwhile
             raise PolyalembicError(f"repair mark-applied: the chain moved while deciding (now at "
                                    f"{current_revision_of(conn) or 'base'}); look at `polyalembic status` again")
-        if not Ledger().version_moved(conn.execute, current, m.revision):
+        if not ledger.version_moved(conn.execute, current, m.revision):
             raise PolyalembicError("repair mark-applied: alembic_version changed while deciding; nothing was recorded")
-        Ledger().repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, checksum=m.checksum(), error=None,
+        ledger.repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, checksum=m.checksum(), error=None,
                           failed_step=None, completed_steps=None)
     return f"mark-applied: {m.store} {m.migration_file} ({m.revision}) is recorded as applied; nothing was run"
 
 
 def _keep_applied(project: Project, m: Migration) -> str:
     """A failed downgrade the user decided to leave applied: the row says applied again."""
-    with _locked(project) as conn:
-        Ledger().repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, error=None, failed_step=None,
+    with _locked(project) as (conn, ledger):
+        ledger.repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, error=None, failed_step=None,
                           completed_steps=None)
     return (f"mark-applied: {m.store} {m.migration_file} ({m.revision}) stays applied (its failed downgrade is "
             "recorded in the audit table); nothing was run")
@@ -108,8 +108,8 @@ def _accept_checksum(project: Project, row: LedgerRow, m: Migration) -> str:
     if row.status != RowStatus.APPLIED or row.checksum == m.checksum():
         raise PolyalembicError(f"repair accept-checksum: {m.revision} has no checksum mismatch "
                                f"(it is {row.status}{', unchanged' if row.checksum == m.checksum() else ''})")
-    with _locked(project) as conn:
-        Ledger().repaired(conn.execute, m, "accept-checksum", checksum=m.checksum())
+    with _locked(project) as (conn, ledger):
+        ledger.repaired(conn.execute, m, "accept-checksum", checksum=m.checksum())
     return (f"accept-checksum: {m.migration_file} ({m.revision}) now records checksum {m.checksum()[:12]} "
             f"(was {row.checksum[:12]}); its edit was not run")
 
@@ -121,6 +121,6 @@ def _forget(project: Project, row: LedgerRow, m: Migration | None) -> str:
     if row.status == RowStatus.APPLIED:
         raise PolyalembicError(f"repair forget: {row.revision} is applied (its changes are in the store): "
                                "restore its file instead")
-    with _locked(project) as conn:
-        Ledger().forgotten(conn.execute, row)
+    with _locked(project) as (conn, ledger):
+        ledger.forgotten(conn.execute, row)
     return f"forget: the {row.status} row of {row.revision} ({row.migration_file}) is gone from the ledger"
