@@ -22,12 +22,21 @@ import sys
 import time
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from polyalembic.masking import mask_text
 
-if TYPE_CHECKING:
-    from polyalembic.settings import Settings
+
+class Settings(Protocol):
+    """What events read of the run's settings (``polyalembic.settings.Settings``): the secrets
+    they mask and where the stores are."""
+
+    @property
+    def ledger_dsn(self) -> str | None: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
+
+    def location(self, store: str) -> str: ...
 
 #: the ``v`` of every JSON event; bumped only when a field changes meaning or goes away
 VERSION = 1

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from polyalembic.stores import get_store
-
-if TYPE_CHECKING:
-    from polyalembic.settings import Settings
+from polyalembic.stores.contract import Settings as StoreSettings
 
 log = logging.getLogger("polyalembic")
+
+
+class Settings(StoreSettings, Protocol):
+    """The run's settings as the connections read them (``polyalembic.settings.Settings``)."""
+
+    def location(self, store: str) -> str:
+        """A masked, printable location of ``store``."""
+        ...
 
 
 class StoreConnections:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_dsn, mask_text
@@ -14,7 +14,15 @@ from polyalembic.masking import mask_dsn, mask_text
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from polyalembic.stores.sql.store import SqlStore
+
+class SqlStore(Protocol):
+    """What connecting asks of a SQL store (``polyalembic.stores.sql.store.SqlStore``)."""
+
+    def normalized(self, dsn: str) -> str: ...
+
+    def sqlalchemy_url(self, dsn: str) -> str: ...
+
+    def dbapi_connect(self, dsn: str) -> Any: ...
 
 
 @functools.lru_cache(maxsize=16)
