@@ -19,9 +19,10 @@ from polyalembic.chain.positions import position_of, resolve
 from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import current_revision as read_current_revision
-from polyalembic.ledger.reads import reading
+from polyalembic.ledger.reads import read_rows, reading
 from polyalembic.project import Project
 from polyalembic.request import RunRequest
+from polyalembic.runtime.preconditions import changed_after_applied, refuse_invalid
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.connections import StoreConnections
@@ -83,10 +84,13 @@ def up(project: Project, target: str = "head") -> RunRequest:
     plan). Alembic is imported, and ``.ran``, only when the plan was not empty."""
     request = project.new_request()
     plan = plan_up(project, target)
-    if plan.migrations:
-        from alembic import command
+    if not plan.migrations:  # validate-on-migrate, as Alembic's run does when something is pending
+        with reading(project.settings) as query:
+            refuse_invalid(changed_after_applied(project.chain(), read_rows(query)))
+        return request
+    from alembic import command
 
-        command.upgrade(project.config(request), plan.target)
+    command.upgrade(project.config(request), plan.target)
     return request
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from polyalembic.chain.checksum import revision_checksum
+from polyalembic.chain.checksum import byte_checksum, revision_checksum
 from polyalembic.pairs import pair_paths
 from polyalembic.stores import get_store
 from polyalembic.stores.contract import Store
@@ -90,3 +90,11 @@ class Migration:
         if self.known_checksum:
             return self.known_checksum
         return revision_checksum(self.path.read_bytes(), self.pair[0] if self.pair else None)
+
+    def checksum_matches(self, recorded: str | None) -> bool:
+        """True when ``recorded`` (a ledger row's checksum) says the files are unchanged: the
+        checksum, or the byte checksum a row recorded before line endings were ignored holds."""
+        if recorded == self.checksum():
+            return True
+        return recorded is not None and self.path.exists() and \
+            recorded == byte_checksum(self.path.read_bytes(), self.pair[0] if self.pair else None)

@@ -105,9 +105,9 @@ def _keep_applied(project: Project, m: Migration) -> str:
 
 
 def _accept_checksum(project: Project, row: LedgerRow, m: Migration) -> str:
-    if row.status != RowStatus.APPLIED or row.checksum == m.checksum():
+    if row.status != RowStatus.APPLIED or m.checksum_matches(row.checksum):
         raise PolyalembicError(f"repair accept-checksum: {m.revision} has no checksum mismatch "
-                               f"(it is {row.status}{', unchanged' if row.checksum == m.checksum() else ''})")
+                               f"(it is {row.status}{', unchanged' if m.checksum_matches(row.checksum) else ''})")
     with _locked(project) as (conn, ledger):
         ledger.repaired(conn.execute, m, "accept-checksum", checksum=m.checksum())
     return (f"accept-checksum: {m.migration_file} ({m.revision}) now records checksum {m.checksum()[:12]} "

@@ -47,7 +47,7 @@ def compute(chain: list[Migration], rows: list[LedgerRow]) -> list[MigrationStat
                                           m.checksum(), None, None))
             continue
         state = row.status
-        if state == APPLIED and row.checksum != m.checksum():
+        if state == APPLIED and not m.checksum_matches(row.checksum):
             state = MISMATCH
         result.append(MigrationStatus(m.store, m.migration_file, m.revision, state,
                                       row.applied_at.isoformat(timespec="seconds") if row.applied_at else None,

@@ -144,10 +144,11 @@ class Unreadable(ValueError):
 
 
 def read_text(path: Path) -> str:
-    """The file as UTF-8; Unreadable naming the first bad byte and its line otherwise."""
+    """The file as UTF-8 (a byte-order mark dropped); Unreadable naming the first bad byte and its
+    line otherwise."""
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise Unreadable(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): save it as UTF-8") \

@@ -58,16 +58,21 @@ def refuse_interrupted(rows: list[LedgerRow], allowed: set[str], applied: set[st
 def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],
                   upgrade: bool) -> list[str]:
     """``validate``'s file checks, plus (for an upgrade) applied checksums against the files."""
-
     problems = [str(p) for p in check_files(migrations_dir)]
-    if upgrade:
-        files = {m.revision: m for m in migrations}
-        for row in rows:
-            m = files.get(row.revision)
-            if row.status == RowStatus.APPLIED and m is not None and row.checksum != m.checksum():
-                problems.append(f"migrations/{m.store}/{m.migration_file}: changed after it was applied (checksum "
-                                f"mismatch): revert the edit and write a new migration, or `polyalembic repair "
-                                f"accept-checksum {m.revision}` if the edit is intended")
+    return problems + changed_after_applied(migrations, rows) if upgrade else problems
+
+
+def changed_after_applied(migrations: list[Migration], rows: list[LedgerRow]) -> list[str]:
+    """One problem per applied migration whose files changed since (Flyway's validate-on-migrate:
+    an upgrade refuses them even when nothing is pending)."""
+    files = {m.revision: m for m in migrations}
+    problems = []
+    for row in rows:
+        m = files.get(row.revision)
+        if row.status == RowStatus.APPLIED and m is not None and not m.checksum_matches(row.checksum):
+            problems.append(f"migrations/{m.store}/{m.migration_file}: changed after it was applied (checksum "
+                            f"mismatch): revert the edit and write a new migration, or `polyalembic repair "
+                            f"accept-checksum {m.revision}` if the edit is intended")
     return problems
 
 

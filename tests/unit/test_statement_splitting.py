@@ -50,3 +50,6 @@ def test_the_no_transaction_marker_is_read_from_the_start_of_the_file_only(tmp_p
     assert not postgres.commits_early(late)
     assert not postgres.commits_early(plain)
     assert not postgres.commits_early(tmp_path / "missing.sql")
+    bom = tmp_path / "bom.sql"
+    bom.write_bytes(b"\xef\xbb\xbf-- polyalembic: no-transaction\r\nCREATE INDEX CONCURRENTLY i ON t (c);\r\n")
+    assert postgres.commits_early(bom)  # a BOM and CRLF line endings (a Windows editor's save) still say it

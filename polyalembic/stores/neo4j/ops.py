@@ -80,7 +80,7 @@ class RunCypherFileOp(CypherOp):
         return operations.invoke(cls(path, reverse_path))
 
     def statements(self) -> list[str]:
-        return split_statements(Path(self.path).read_text())
+        return split_statements(Path(self.path).read_text(encoding="utf-8-sig"))  # a BOM is not Cypher
 
     def reverse(self) -> RunCypherFileOp:
         if not self.reverse_path:

@@ -25,7 +25,7 @@ class RunSqlFileOp(MigrateOperation):
         return operations.invoke(cls(path, reverse_path))
 
     def read(self) -> str:
-        return Path(self.path).read_text()
+        return Path(self.path).read_text(encoding="utf-8-sig")  # a BOM is not SQL
 
     def reverse(self) -> RunSqlFileOp:
         if not self.reverse_path:

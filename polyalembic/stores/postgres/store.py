@@ -157,7 +157,7 @@ def _leading_text(path: Path, chunk: int = 4096) -> str:
                 head += more
     except FileNotFoundError:
         return ""
-    return head.decode("utf-8", "replace")
+    return head.decode("utf-8-sig", "replace")
 
 
 def runs_outside_transaction(text: str) -> bool:
