@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from polyalembic.cli.output import MigrationLines, echo, fail, mask, setup_logging, silence_stdout
+from polyalembic.cli.output import MigrationLines, echo, fail, mask, setup_logging
 from polyalembic.cli.startup import defer_collection, resume
 from polyalembic.errors import PolyalembicError, StoreUnavailable
 from polyalembic.events.reporters import reporter_for
-from polyalembic.events.stream import LOG_FORMATS, Events
+from polyalembic.events.stream import LOG_FORMATS, Events, silence_stdout
 from polyalembic.stores import STORES
 
 NOTHING_TO_APPLY = "Nothing to apply: the database is up to date."

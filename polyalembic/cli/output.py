@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import sys
 import traceback
 from typing import TYPE_CHECKING
 
 import click
 
+from polyalembic.events.stream import silence_stdout
 from polyalembic.masking import mask_text
 
 if TYPE_CHECKING:
@@ -54,12 +54,6 @@ def echo(text: str = "", **kwargs: object) -> None:
         click.echo(text, **kwargs)  # type: ignore[arg-type]
     except BrokenPipeError:
         silence_stdout()
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null, so that nothing more (not even the exit flush) hits the closed pipe."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 def setup_logging(verbose: bool, quiet: bool) -> None:

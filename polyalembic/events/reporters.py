@@ -20,7 +20,6 @@ def reporter_for(log_format: str | None, quiet: bool = False) -> Reporter:
         raise PolyalembicError(f"log format must be one of {', '.join(LOG_FORMATS)} "
                                f"(--log-format, -x log_format or POLYALEMBIC_LOG_FORMAT), got {log_format!r}")
     if not quiet and _is_terminal(sys.stderr):
-
         return TerminalReporter()
     return Reporter()
 

@@ -17,7 +17,9 @@ so no reporter ever holds a secret.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -42,6 +44,18 @@ class Settings(Protocol):
 VERSION = 1
 #: ``--log-format`` values
 LOG_FORMATS = ("text", "json")
+
+
+def reader_gone(exc: OSError) -> bool:
+    """True for the error of writing to a pipe or terminal whose reader has gone."""
+    return isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.EIO)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more (not even the exit flush) hits the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 class Reporter:
@@ -149,7 +163,16 @@ class Events:
         return self._locations[store]
 
     def _emit(self, event: str, **fields: Any) -> None:
-        self.reporter.emit(event, fields)
+        try:
+            self.reporter.emit(event, fields)
+        except OSError as exc:
+            if not reader_gone(exc):
+                raise
+            # the reader went away (`| head`, a log shipper that died): the run goes on without its
+            # events, the ledger says what it did
+            silence_stdout()
+            self.reporter = Reporter()
+            self.active = False
 
     def run_started(self, command: str, migrations: int) -> None:
         """An upgrade or downgrade of ``migrations`` migrations starts (under the lock)."""

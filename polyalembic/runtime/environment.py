@@ -195,7 +195,6 @@ def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:
     try:
         ledger_schema.ensure(connection, settings.ledger_store, settings.committing_as_they_go())
     except sa.exc.DBAPIError as exc:
-
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreUnavailable(settings.mask(
             f"ledger: cannot create or upgrade schema_migrations in {mask_dsn(settings.ledger_dsn)}: {reason}: "
