@@ -242,13 +242,29 @@ def _migrate_online(context: Any, state: Run, start_up_over: Callable[[], None])
         request.ran = True
         succeeded = False
         try:
-            with context.begin_transaction():
+            with context.begin_transaction(), _early_commits_seen(connection, state):
                 context.run_migrations()
             succeeded = True
         finally:
             _record_snapshots(context, executor, connection, status_connection, quietly=not succeeded)
     if revisions:
         _warn_unread_options()
+
+
+@contextmanager
+def _early_commits_seen(connection: sa.Connection, state: Run) -> Iterator[None]:
+    """A commit on the migrations' connection while a migration's function runs (a revision's own
+    ``op.get_context().autocommit_block()``, ``op.get_bind().commit()``) is an early commit: the
+    ledger gets the migration's ``running`` row before it (recording.py, rule 3). Alembic's own
+    commit after the function is not one (the recorder has cleared the hook by then)."""
+    def before_commit(_connection: sa.Connection) -> None:
+        state.committing_early()
+
+    sa.event.listen(connection, "commit", before_commit)
+    try:
+        yield
+    finally:
+        sa.event.remove(connection, "commit", before_commit)
 
 
 def _prepare(context: Any, state: Run, request: RunRequest, status_connection: sa.Connection,

@@ -14,8 +14,10 @@
    the two leaves ``running`` with no step recorded, as a crash just after that row was written
    on its own always could.
 3. **Early commits.** A migration under rule 1 whose op commits on its own (an autocommit block:
-   a continuous aggregate WITH DATA, a refresh, a no-transaction file run by a Python revision)
-   gets its ``running`` row just before that first commit, once: from then on rule 2 holds.
+   a continuous aggregate WITH DATA, a refresh, a no-transaction file run by a Python revision; a
+   user's own ``op.get_context().autocommit_block()`` or commit on the migration's connection,
+   seen by env.py as a commit while the function runs) gets its ``running`` row just before that
+   first commit, once: from then on rule 2 holds.
 3b. **Progress.** A migration that is not one transaction records ``completed_steps``: every
    statement or op that commits on its own (``Run.checkpoint``: a Cypher schema statement, a batch
    of Cypher writes, a statement outside a transaction, a Chroma op) adds one when it is done.
@@ -102,6 +104,7 @@ class Recorder:
         sends its statements as one batch (a pair file), which may carry the ledger row (rule 1)."""
         run = self.run
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
+        run.committed_early = False
         run.trailer, run.trailer_sent = None, False
         if not upgrade:
             return

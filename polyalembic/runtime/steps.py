@@ -105,8 +105,9 @@ class StepExecutor:
                 self.request.record("failed", m, ms)
             where = f" at step [{step}]" if step else ""
             direction = "upgrade" if upgrade else "downgrade"
+            next_move = _next_move(m, upgrade, self.run.committed_early)
             failure = MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
-                                      f"failed{where}: {error.splitlines()[0]}: {_next_move(m, upgrade)}")
+                                      f"failed{where}: {error.splitlines()[0]}: {next_move}")
             self.run.events.migration_failed(str(failure), step, ms)
             raise failure from exc
         finally:
@@ -168,10 +169,11 @@ class StepExecutor:
                 self.request.record("stamped" if step.is_upgrade else "unstamped", m, None)
 
 
-def _next_move(m: Migration, upgrade: bool) -> str:
+def _next_move(m: Migration, upgrade: bool, committed_early: bool) -> str:
     """What the user does after a failed migration: a rolled-back one is simply run again; one that
-    may have left work behind waits for ``repair``'s decision."""
-    if m.runs_as_one_transaction(upgrade=upgrade):
+    may have left work behind (it commits as it goes, or it committed early) waits for ``repair``'s
+    decision."""
+    if m.runs_as_one_transaction(upgrade=upgrade) and not committed_early:
         return "its transaction was rolled back; fix the cause and run it again"
     if not upgrade:
         return "fix the cause, then run down again (`polyalembic status` shows where it stopped)"

@@ -32,6 +32,9 @@ class Run:
     # set by the recorder for each migration: called (once) before an op commits outside the
     # migration's transaction, so the ledger says `running` (with its progress) from then on
     before_early_commit: Callable[[], None] | None = field(default=None, repr=False)
+    # True once the current migration committed part of its work early (its failure is then no
+    # rollback: the ledger says `running` or `failed` with its progress)
+    committed_early: bool = False
     # the steps of the current migration that commit on their own (see ``checkpoint``)
     position: int = 0
     resume_after: int = 0
@@ -85,6 +88,7 @@ class Run:
         hook, self.before_early_commit = self.before_early_commit, None
         if hook:
             hook()
+            self.committed_early = True
 
 
 def run_of(operations: Any) -> Run:
