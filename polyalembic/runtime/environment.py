@@ -280,8 +280,9 @@ def _prepare(context: Any, state: Run, request: RunRequest, status_connection: s
     # `polyalembic repair resume|retry REV` releases one half-done migration for this run
     resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0) if how == "resume" else 0)
               for rev, how in request.release.items()}
+    retry = {rev for rev, how in request.release.items() if how == "retry"}
     recorder = Recorder(Ledger(settings.ledger_store), settings, state,
-                        status_execute=OnConnection(status_connection), resume=resume)
+                        status_execute=OnConnection(status_connection), resume=resume, retry=retry)
     executor = StepExecutor(state, recorder, request)
     executor.bind(context.script, indexed_files(context.script))
     context.configure(connection=connection, **_configure_kwargs(executor, state))
@@ -305,9 +306,11 @@ def _prepare(context: Any, state: Run, request: RunRequest, status_connection: s
 
 def _record_snapshots(context: Any, executor: StepExecutor, connection: sa.Connection,
                       status_connection: sa.Connection, quietly: bool) -> None:
-    """Recording's rule 8, still under the lock: the touched stores' live snapshots. A store in the
+    """Recording's rules 9 (step markers removed) and 8, still under the lock: the touched stores'
+    live snapshots. A store in the
     ledger's database is read on the migrations' connection, the others on the run's own handles."""
     recorder = executor.recorder
+    recorder.clear_marks([*executor.touched, *executor.failed_stores], sa_query(status_connection))
     used = list(dict.fromkeys(m.store for m in executor.migrations.values()))
     stores = recorder.stores_to_snapshot(executor.touched, executor.failed_stores, used)
     if not stores:

@@ -40,6 +40,12 @@
    that failed records the stores it finished, never the one that failed (nor one sharing its
    database). A run with nothing to do records nothing (and takes no snapshot); so do stamps.
 
+9. **Step markers.** A store that writes a marker with each step that commits on its own
+   (``StepMarkers``: Neo4j's write batches) is asked, when ``repair resume`` releases one of its
+   migrations, which steps committed: those are never run again, and the ledger's
+   ``completed_steps`` catches up as they are passed. ``repair retry`` removes the migration's
+   markers first. After every run, the markers of migrations that are no longer half done go.
+
 Every write is also an audit row (upgrade, downgrade, stamp, unstamp, failed, downgrade_failed).
 """
 
@@ -52,10 +58,11 @@ from typing import Any
 
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger import snapshots
-from polyalembic.ledger.reads import Query
+from polyalembic.ledger.reads import Query, read_rows
 from polyalembic.ledger.writes import Execute, Ledger, OnConnection
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
+from polyalembic.stores.contract import StepMarkers
 from polyalembic.stores.current_run import Run
 
 log = logging.getLogger("polyalembic")
@@ -65,12 +72,13 @@ class Recorder:
     """Applies the rules above for one run."""
 
     def __init__(self, ledger: Ledger, settings: Settings, run: Run, status_execute: Execute | None,
-                 resume: dict[str, int] | None = None) -> None:
+                 resume: dict[str, int] | None = None, retry: set[str] | None = None) -> None:
         self.ledger = ledger
         self.settings = settings
         self.run = run
         self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
         self.resume = resume or {}  # revision -> completed steps to skip (repair resume/retry)
+        self.retry = retry or set()  # the released revisions that run again from their first step
         self._shares_ledger: dict[str, bool] = {}
         self._next: dict[str, Migration] = {}  # revision -> the migration the upgrade runs after it
         self._premarked: str | None = None  # the revision whose `running` row the last applied wrote
@@ -105,6 +113,7 @@ class Recorder:
         run = self.run
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
         run.committed_early = False
+        run.revision, run.marked, run.resuming, run.before_first_step = m.revision, frozenset(), False, None
         run.trailer, run.trailer_sent = None, False
         if not upgrade:
             return
@@ -116,6 +125,8 @@ class Recorder:
                 self.ledger.running(status, m, None)
             return
         done = run.resume_after = self.resume.get(m.revision, 0)  # a resume keeps what was recorded
+        if m.revision in self.resume:
+            self._released(m)
         run.on_progress = lambda steps, _step: self.ledger.progress(status, m, steps)
         premarked, self._premarked = self._premarked == m.revision, None
         if with_ledger:
@@ -127,6 +138,39 @@ class Recorder:
             self.ledger.running(status, m, self._running_steps(m))
         if one_transaction:
             run.before_early_commit = lambda: self.ledger.progress(status, m, done)
+
+    def _released(self, m: Migration) -> None:
+        """Rule 9, a migration ``repair`` released: a resume learns from the store's markers which
+        steps committed after the ledger's last record; a retry starts without any."""
+        run, spec = self.run, m.spec
+        run.resuming = m.revision not in self.retry
+        if not isinstance(spec, StepMarkers):
+            return
+
+        def markers() -> None:  # at the first step: a migration without one never asks the store
+            handle = run.connections.get(m.store)
+            if run.resuming:
+                run.marked = frozenset(spec.marked_steps(handle, m.revision))
+            else:
+                spec.drop_marks(handle, m.revision)
+
+        run.before_first_step = markers
+
+    def clear_marks(self, stores: Iterable[str], query: Query) -> None:
+        """Rule 9: the markers of every migration that is no longer half done go, in each store the
+        run touched that writes them (kept: those ``repair`` has still to decide about)."""
+        marking = [name for name in stores if isinstance(get_store(name), StepMarkers)]
+        if not marking or self.status_execute is None:
+            return
+        try:
+            keep = {row.revision for row in read_rows(query) if row.interrupted}
+            for name in marking:
+                spec = get_store(name)
+                assert isinstance(spec, StepMarkers)
+                spec.clear_marks(self.run.connections.get(name), keep)
+        except Exception as exc:  # noqa: BLE001 - the migrations are recorded; a marker left is harmless until then
+            log.warning("%s", self.settings.mask(f"{', '.join(marking)}: step markers were not removed ({exc}): "
+                                                 "the next run that touches the store removes them"))
 
     def _running_steps(self, m: Migration) -> int | None:
         """``completed_steps`` of ``m``'s ``running`` row (rule 2), None for a migration that runs as

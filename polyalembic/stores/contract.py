@@ -166,6 +166,31 @@ class Autogenerates(ABC):
         Read from ``handle`` once per comparison."""
 
 
+class StepMarkers(ABC):
+    """A capability: a store whose steps that commit on their own each write a marker in their own
+    transaction (the migration's revision and the step's position), so a resume tells a step that
+    committed from one that never did, and never runs a committed one again. The markers live in
+    the store, never in its snapshot, and go once the migration is recorded."""
+
+    @abstractmethod
+    def marked_steps(self, handle: Any, revision: str) -> set[int]:
+        """The positions of ``revision``'s steps whose markers are in the store."""
+
+    @abstractmethod
+    def clear_marks(self, handle: Any, keep: set[str]) -> None:
+        """Remove every marker but those of the revisions in ``keep`` (still half done)."""
+
+    @abstractmethod
+    def drop_marks(self, handle: Any, revision: str) -> None:
+        """Remove ``revision``'s markers (it runs again from its first step)."""
+
+    def step_in_place(self, handle: Any, step: str) -> bool:
+        """For a step that can't carry a marker (a schema statement), True when the live store
+        shows it done (the object it creates exists, the one it drops is gone)."""
+        del handle, step
+        return False
+
+
 def _label(item: Any) -> str:
     """A list item's name in drift's words: a string as it is, a pair or tuple joined."""
     if isinstance(item, (list, tuple)):

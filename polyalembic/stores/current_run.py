@@ -8,6 +8,8 @@ is recorded against the statement or op that raised.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +23,20 @@ if TYPE_CHECKING:  # the op implementations import this module: it stays below t
 
 OPTION = "polyalembic_run"
 log = logging.getLogger("polyalembic")
+#: the crash test's kill point (bench/crash.py, tests): ``POINT`` or ``POINT@N`` (the N-th time
+#: the run reaches it); the run SIGKILLs itself there, nowhere else
+_POINT, _, _NTH = os.environ.get("POLYALEMBIC_CRASH_AT", "").partition("@")
+_reached: dict[str, int] = {}
+
+
+def crash_point(name: str) -> None:
+    """Die here when the crash test names this point: the windows a kill can only hit by luck
+    (``store-committed``: a store committed a step, the ledger not yet told) are reached on purpose."""
+    if name != _POINT:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] == int(_NTH or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -38,6 +54,14 @@ class Run:
     # the steps of the current migration that commit on their own (see ``checkpoint``)
     position: int = 0
     resume_after: int = 0
+    # the current migration's revision, and on a resume the steps its store's markers say
+    # committed (``StepMarkers``) and what tells a schema step done (``step_in_place``)
+    revision: str | None = None
+    marked: frozenset[int] = frozenset()
+    resuming: bool = False
+    # called at the migration's first step that commits on its own, once (the markers read or
+    # removed: a migration without such a step never asks its store)
+    before_first_step: Callable[[], None] | None = field(default=None, repr=False)
     on_progress: Callable[[int, str], None] | None = field(default=None, repr=False)
     # set by the recorder when the migration is one batch of statements in the ledger's
     # transaction: the SQL recording it (given the statements it follows), which the op may send
@@ -58,17 +82,41 @@ class Run:
         yield  # on an exception the inner step stays, for the failure record
         self.current_step = outer
 
-    def checkpoint(self, description: str, action: Callable[[], None]) -> None:
+    def checkpoint(self, description: str, action: Callable[[], None],
+                   in_place: Callable[[], bool] | None = None, unsure: str | None = None) -> None:
         """Run one step that commits on its own (a statement outside a transaction, a batch of
         Cypher writes, an op of a store without transactions). On a resume the steps completed
-        before the interruption are skipped, never repeated; each completed step is recorded."""
+        before the interruption are skipped, never repeated: those the ledger recorded, those whose
+        marker is in the store, and (``in_place``) those the live store shows done; a step that can
+        carry no marker nor be checked (``unsure``: why) and may have partly run is refused. Each
+        completed step is recorded."""
         self.position += 1
+        hook, self.before_first_step = self.before_first_step, None
+        if hook:
+            hook()
         if self.position <= self.resume_after:
             log.warning("polyalembic: skipped (completed before the interruption): step %d, %s",
                         self.position, description[:120])
             return
+        if self.resuming:
+            if self.position in self.marked or (in_place is not None and in_place()):
+                log.warning("polyalembic: skipped (committed before the interruption, the store says): step %d, %s",
+                            self.position, description[:120])
+                self._completed(description)
+                return
+            if unsure is not None:  # the first step not known committed: it may have been running
+                raise PolyalembicError(
+                    f"step {self.position} [{description[:120]}] may have partly run before the interruption "
+                    f"({unsure}): resume will not run it blindly. Write it idempotent (MERGE, guards) and "
+                    f"`polyalembic repair retry {self.revision}`, or finish it by hand and "
+                    f"`polyalembic repair mark-applied {self.revision}`")
+            self.resuming = False  # past the interruption: what follows never ran
         with self.step(description):
             action()
+        crash_point("store-committed")
+        self._completed(description)
+
+    def _completed(self, description: str) -> None:
         if self.on_progress:
             self.on_progress(self.position, description)
 

@@ -2,8 +2,9 @@
 
 All statements of a run go through one session (``GraphConnection.session``). Schema statements
 each run alone in an auto-commit transaction; consecutive data writes share one explicit
-transaction (a single write runs auto-commit: the same one transaction, one round trip instead of
-three); ``CALL {} IN TRANSACTIONS`` runs auto-commit. After an op creates indexes, the run waits
+transaction, which also writes the step's marker (``markers.py``): a resume never runs committed
+writes again; ``CALL {} IN TRANSACTIONS`` runs auto-commit, and a resume refuses to run it again
+blindly. After an op creates indexes, the run waits
 until those it named are ONLINE (``db.awaitIndex``; every index, ``db.awaitIndexes``, when a name
 is unknown or absent) and fails clearly on a FAILED one. Constraints need no wait: their backing
 index is populated before CREATE CONSTRAINT returns.
@@ -27,6 +28,7 @@ from polyalembic.stores.neo4j.cypher import (
     needs_autocommit,
 )
 from polyalembic.stores.neo4j.introspect import index_states
+from polyalembic.stores.neo4j.markers import MARK, mark_parameters, step_in_place
 from polyalembic.stores.neo4j.ops import CypherOp
 from polyalembic.stores.neo4j.store import GraphConnection
 
@@ -99,8 +101,29 @@ def _execute(graph: GraphConnection, statements: list[str], run: Run, params: di
     created: list[str | None] = []
 
     def run_alone(statement: str) -> None:
-        run.checkpoint(f"cypher: {statement[:120]}", lambda: session.run(statement, params).consume())
+        """A schema statement or a ``CALL {} IN TRANSACTIONS`` in its own auto-commit transaction
+        (neither can carry a marker), or one data write with its marker."""
+        description = f"cypher: {statement[:120]}"
+        if is_schema(statement):
+            run.checkpoint(description, lambda: session.run(statement, params).consume(),
+                           in_place=lambda: step_in_place(graph, statement))
+        elif autocommit or needs_autocommit(statement):
+            run.checkpoint(description, lambda: session.run(statement, params).consume(),
+                           unsure="it commits in transactions of its own, which carry no marker")
+        else:
+            run.checkpoint(description, lambda: write_marked([statement]))
+            return
         progress.advance()
+
+    def write_marked(statements: list[str]) -> None:
+        """The writes and the step's marker in one transaction: committed together or not at all."""
+        with session.begin_transaction() as tx:
+            for statement in statements:
+                with run.step(f"cypher: {statement[:120]}"):
+                    tx.run(statement, params).consume()
+                progress.advance()
+            tx.run(MARK, mark_parameters(run.revision, run.position))
+            tx.commit()
 
     def flush() -> None:
         if not batch:
@@ -110,16 +133,8 @@ def _execute(graph: GraphConnection, statements: list[str], run: Run, params: di
         if len(statements) == 1:
             run_alone(statements[0])
             return
-
-        def write() -> None:
-            with session.begin_transaction() as tx:
-                for statement in statements:
-                    with run.step(f"cypher: {statement[:120]}"):
-                        tx.run(statement, params).consume()
-                    progress.advance()
-                tx.commit()
-
-        run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}", write)
+        run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}",
+                       lambda: write_marked(statements))
 
     for statement in statements:
         if is_schema(statement) or autocommit or needs_autocommit(statement):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_text
-from polyalembic.stores.contract import Store
+from polyalembic.stores.contract import StepMarkers, Store
 
 if TYPE_CHECKING:
     from polyalembic.stores.contract import Settings
@@ -112,7 +112,7 @@ class Neo4jConfig:
     database: str
 
 
-class Neo4jStore(Store):
+class Neo4jStore(Store, StepMarkers):
     """Neo4j over Bolt (``bolt://`` or ``neo4j://``)."""
 
     name = "neo4j"
@@ -184,6 +184,26 @@ class Neo4jStore(Store):
         constraints = list(snapshot.get("constraints", []))
         return {**{f"constraint {name}": name for name in constraints},
                 **{f"index {name}": name for name in snapshot.get("indexes", []) if name not in constraints}}
+
+    def marked_steps(self, handle: GraphConnection, revision: str) -> set[int]:
+        from polyalembic.stores.neo4j import markers
+
+        return markers.marked_steps(handle, revision)
+
+    def clear_marks(self, handle: GraphConnection, keep: set[str]) -> None:
+        from polyalembic.stores.neo4j import markers
+
+        markers.clear_marks(handle, keep)
+
+    def drop_marks(self, handle: GraphConnection, revision: str) -> None:
+        from polyalembic.stores.neo4j import markers
+
+        markers.drop_marks(handle, revision)
+
+    def step_in_place(self, handle: GraphConnection, step: str) -> bool:
+        from polyalembic.stores.neo4j import markers
+
+        return markers.step_in_place(handle, step)
 
     def drop_all(self, handle: GraphConnection) -> list[str]:
         from polyalembic.stores.neo4j import reset
