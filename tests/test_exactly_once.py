@@ -108,3 +108,20 @@ def test_a_statement_in_transactions_of_its_own_is_never_resumed_blindly(project
     assert retried.exit_code == 0, retried.output
     assert _graph(settings, "MATCH (r:Reading) RETURN count(r) AS n")[0]["n"] == 500
     assert _row(settings).status == "applied"
+
+
+def test_a_chroma_rename_that_already_committed_is_finished_not_failed(settings: Settings) -> None:
+    """Chroma has no transactions: polyalembic's own ops are safe to run again. A modify whose
+    rename committed before the interruption sets the rest on the renamed collection."""
+    from polyalembic.stores.chromadb.impl import modify
+    from polyalembic.stores.chromadb.ops import ModifyCollectionOp
+
+    op = ModifyCollectionOp("old_readings", new_name="readings", metadata={"unit": "celsius"})
+    with store_connection(settings, "chromadb") as client:
+        client.create_collection("old_readings", embedding_function=None)
+        client.get_collection("old_readings", embedding_function=None).modify(name="readings")  # the first attempt
+        modify(client, op)  # the rerun
+        names = {c.name for c in client.list_collections()}
+        assert "readings" in names and "old_readings" not in names
+        assert client.get_collection("readings", embedding_function=None).metadata == {"unit": "celsius"}
+        client.delete_collection("readings")

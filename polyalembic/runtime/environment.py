@@ -18,6 +18,7 @@ from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import Events
 from polyalembic.ledger import schema as ledger_schema
 from polyalembic.ledger.reads import current_revision, reading, sa_query
+from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
 from polyalembic.options import option, unread_x_arguments
@@ -281,8 +282,9 @@ def _prepare(context: Any, state: Run, request: RunRequest, status_connection: s
     resume = {rev: (next((r.completed_steps or 0 for r in rows if r.revision == rev), 0) if how == "resume" else 0)
               for rev, how in request.release.items()}
     retry = {rev for rev, how in request.release.items() if how == "retry"}
-    recorder = Recorder(Ledger(settings.ledger_store), settings, state,
-                        status_execute=OnConnection(status_connection), resume=resume, retry=retry)
+    killed = {r.revision for r in rows if r.revision in request.release and r.status == RowStatus.RUNNING}
+    recorder = Recorder(Ledger(settings.ledger_store), settings, state, status_execute=OnConnection(status_connection),
+                        resume=resume, retry=retry, killed=killed)
     executor = StepExecutor(state, recorder, request)
     executor.bind(context.script, indexed_files(context.script))
     context.configure(connection=connection, **_configure_kwargs(executor, state))

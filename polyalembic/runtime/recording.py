@@ -72,13 +72,15 @@ class Recorder:
     """Applies the rules above for one run."""
 
     def __init__(self, ledger: Ledger, settings: Settings, run: Run, status_execute: Execute | None,
-                 resume: dict[str, int] | None = None, retry: set[str] | None = None) -> None:
+                 resume: dict[str, int] | None = None, retry: set[str] | None = None,
+                 killed: set[str] | None = None) -> None:
         self.ledger = ledger
         self.settings = settings
         self.run = run
         self.status_execute = status_execute  # the lock's autocommit connection (None under --sql)
         self.resume = resume or {}  # revision -> completed steps to skip (repair resume/retry)
         self.retry = retry or set()  # the released revisions that run again from their first step
+        self.killed = killed or set()  # the released revisions whose rows said `running` (a kill)
         self._shares_ledger: dict[str, bool] = {}
         self._next: dict[str, Migration] = {}  # revision -> the migration the upgrade runs after it
         self._premarked: str | None = None  # the revision whose `running` row the last applied wrote
@@ -114,6 +116,7 @@ class Recorder:
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
         run.committed_early = False
         run.revision, run.marked, run.resuming, run.before_first_step = m.revision, frozenset(), False, None
+        run.killed = False
         run.trailer, run.trailer_sent = None, False
         if not upgrade:
             return
@@ -144,6 +147,7 @@ class Recorder:
         steps committed after the ledger's last record; a retry starts without any."""
         run, spec = self.run, m.spec
         run.resuming = m.revision not in self.retry
+        run.killed = m.revision in self.killed
         if not isinstance(spec, StepMarkers):
             return
 

@@ -59,6 +59,8 @@ class Run:
     revision: str | None = None
     marked: frozenset[int] = frozenset()
     resuming: bool = False
+    # the resumed migration was killed (its row said `running`), not stopped by an error
+    killed: bool = False
     # called at the migration's first step that commits on its own, once (the markers read or
     # removed: a migration without such a step never asks its store)
     before_first_step: Callable[[], None] | None = field(default=None, repr=False)
@@ -83,13 +85,15 @@ class Run:
         self.current_step = outer
 
     def checkpoint(self, description: str, action: Callable[[], None],
-                   in_place: Callable[[], bool] | None = None, unsure: str | None = None) -> None:
+                   in_place: Callable[[], bool] | None = None, unsure: str | None = None,
+                   unsure_if_killed: str | None = None) -> None:
         """Run one step that commits on its own (a statement outside a transaction, a batch of
         Cypher writes, an op of a store without transactions). On a resume the steps completed
         before the interruption are skipped, never repeated: those the ledger recorded, those whose
         marker is in the store, and (``in_place``) those the live store shows done; a step that can
-        carry no marker nor be checked (``unsure``: why) and may have partly run is refused. Each
-        completed step is recorded."""
+        carry no marker nor be checked and may have partly run is refused (``unsure``: why; or
+        ``unsure_if_killed``: only when a kill, not an error, stopped it). Each completed step is
+        recorded."""
         self.position += 1
         hook, self.before_first_step = self.before_first_step, None
         if hook:
@@ -104,6 +108,7 @@ class Run:
                             self.position, description[:120])
                 self._completed(description)
                 return
+            unsure = unsure or (unsure_if_killed if self.killed else None)
             if unsure is not None:  # the first step not known committed: it may have been running
                 raise PolyalembicError(
                     f"step {self.position} [{description[:120]}] may have partly run before the interruption "

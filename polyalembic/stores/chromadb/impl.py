@@ -48,14 +48,21 @@ def create(client: Any, op: CreateCollectionOp) -> None:
 
 
 def modify(client: Any, op: ModifyCollectionOp) -> None:
+    """Modify, or finish a modification whose rename already committed (rerun safety)."""
     kwargs: dict[str, Any] = {}
+    name = op.name
     if op.new_name:
-        kwargs["name"] = op.new_name
+        names = collection_names(client)
+        if op.name not in names and op.new_name in names:
+            name = op.new_name  # renamed before the interruption: set what else it sets
+        else:
+            kwargs["name"] = op.new_name
     if op.metadata is not None:
         kwargs["metadata"] = op.metadata
     if op.hnsw:
         kwargs["configuration"] = {"hnsw": op.hnsw}
-    get(client, op.name).modify(**kwargs)
+    if kwargs:
+        get(client, name).modify(**kwargs)
 
 
 def _upsert(target: Any, page: dict[str, Any], embeddings: Any) -> None:
@@ -183,4 +190,10 @@ def run_chroma_op(operations: Operations, operation: ChromaOp) -> None:
         else:
             raise TypeError(f"no implementation for {type(operation).__name__}")
 
-    run.checkpoint(operation.plan(), apply)  # every Chroma op commits on its own
+    # every Chroma op commits on its own, and Chroma has no transaction to carry a marker: the
+    # ops above are safe to run again (keyed by name and record id, upserts, a rebuild that
+    # finishes an interrupted swap); a user's function or computed backfill may not be
+    unsure = ("a run_chroma function: Chroma has no transactions" if isinstance(operation, RunChromaOp) else
+              "a computed backfill may read what the interrupted one wrote"
+              if isinstance(operation, BackfillMetadataOp) and operation.compute else None)
+    run.checkpoint(operation.plan(), apply, unsure=unsure)

@@ -118,11 +118,11 @@ def _execute(graph: GraphConnection, statements: list[str], run: Run, params: di
     def write_marked(statements: list[str]) -> None:
         """The writes and the step's marker in one transaction: committed together or not at all."""
         with session.begin_transaction() as tx:
+            tx.run(MARK, mark_parameters(run.revision, run.position))
             for statement in statements:
                 with run.step(f"cypher: {statement[:120]}"):
                     tx.run(statement, params).consume()
                 progress.advance()
-            tx.run(MARK, mark_parameters(run.revision, run.position))
             tx.commit()
 
     def flush() -> None:

@@ -39,7 +39,9 @@ def execute_sql(operations: Operations, sql: str, description: str, autocommit: 
             _execute(ctx.connection, sql, options, run, description)
 
     run.committing_early()
-    run.checkpoint(description, commit_on_its_own)
+    run.checkpoint(description, commit_on_its_own,
+                   unsure_if_killed="a statement outside a transaction: stopped in its middle it may leave work "
+                                    "behind, e.g. an INVALID index of CREATE INDEX CONCURRENTLY")
 
 
 def _execute(connection: Any, sql: str, options: dict[str, Any], run: Any, description: str) -> None:
