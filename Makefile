@@ -69,5 +69,5 @@ bench: services-up
 bench-quick: services-up
 	$(PYTHON) bench/scale.py --quick
 
-crash: services-up  ## SIGKILL `up` at 50 points, recover, check every store converged
-	$(PYTHON) bench/crash.py --kills 50
+crash: services-up  ## SIGKILL `up` 100 times in four windows, recover, check every store converged
+	$(PYTHON) bench/crash.py --kills 100

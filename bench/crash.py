@@ -1,16 +1,31 @@
 """Crash test: SIGKILL `polyalembic up` at many points of a full upgrade, recover as the README
 says, and check that every store converged to what the ledger says, with no data repeated or lost.
 
-    python bench/crash.py [--kills 50] [--seed 7]      (make crash; needs the stack)
+    python bench/crash.py [--kills 100] [--seed 7]      (make crash; needs the stack)
 
-The chain is the seed set plus a long Neo4j data migration (statements that commit on their own)
-and a ChromaDB collection filled and then rebuilt (cosine -> l2). Each trial starts from empty
-stores (a new database for both SQL stores and the ledger), starts `polyalembic up`, kills its
-process group at a point spread over a clean run's duration (a few kill a lock waiter instead),
-then recovers: `polyalembic up`; when it refuses a half-done migration, `polyalembic repair resume
-REV`; until `up` succeeds. Converged means: `status --check` passes, each store's snapshot equals
-a clean run's, every migration has exactly one `upgrade` in the audit table, the graph holds each
-item once and the collection each record once. Prints `N kills, N converged`; exit 1 otherwise.
+The chain is the seed set plus a long Neo4j data migration (statements that commit on their own,
+in transactions of their own: MERGE), Neo4j writes that are not idempotent (CREATE, in one
+transaction with their step marker), a revision of the ledger's database with its own
+``autocommit_block()``, and a ChromaDB collection filled, rebuilt (cosine -> l2: a copy) and
+backfilled. Each trial starts from empty stores (a new database for both SQL stores and the
+ledger), starts `polyalembic up` and kills it in one of these windows, in turn:
+
+- ``at a time``: at a point spread over a clean run's duration (the first few: in a lock wait);
+- ``store committed``: the run kills itself (``POLYALEMBIC_CRASH_AT=store-committed@N``) right
+  after a store committed its N-th step that commits on its own, before the ledger heard of it;
+  the window is named by the store whose row the ledger then holds ``running``;
+- ``early commit``: right after the ``running`` row of a migration of the ledger's database that
+  commits early (an autocommit block, TimescaleDB's or the user's own), before that commit;
+- ``stdout closed``: as ``store committed``, with ``--log-format json`` and stdout closed at once.
+
+Then it recovers as the README says: `polyalembic up`; when it refuses a half-done migration,
+`polyalembic repair resume REV`; where resume refuses a step that may have partly run (these
+workloads are written idempotent, as the README asks), `polyalembic repair retry REV`; until `up`
+succeeds. Converged means: `status --check` passes, each store's snapshot equals a clean run's,
+every migration has exactly one `upgrade` in the audit table, and the user data is all there
+once: each item and event of the graph, each record of the collection, each row of the table.
+Prints a line per kill, the kills and convergences per window, and `N kills, N converged`; exit 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -41,6 +56,8 @@ from tests.scratch import create_database, drop_database, reset_stores  # noqa: 
 
 ITEMS = 3000
 RECORDS = 4000
+EVENTS = 2000
+READINGS = 1000
 NEO4J_BINDER = '''"""Items, written in batches that each commit on their own (MERGE: a repeat adds nothing)."""
 from polyalembic.pairs import migration_files
 
@@ -99,6 +116,60 @@ def downgrade():
 '''
 
 
+NEO4J_EVENTS_BINDER = '''"""Events, CREATEd (a repeat would duplicate them): one transaction per run of writes."""
+from polyalembic.pairs import migration_files
+
+revision = "neo4j_003"
+down_revision = "chromadb_004"
+store = "neo4j"
+
+upgrade, downgrade = migration_files(__file__)
+'''
+CHROMA_BACKFILL = '''"""Every record tagged (values: a repeat sets the same)."""
+from alembic import op
+
+revision = "chromadb_004"
+down_revision = "chromadb_003"
+store = "chromadb"
+
+
+def upgrade():
+    op.backfill_collection_metadata("docs", values={"tag": "l2"}, batch_size=500)
+
+
+def downgrade():
+    op.backfill_collection_metadata("docs", keys=["tag"], remove=True, batch_size=500)
+'''
+OWN_AUTOCOMMIT = f'''"""A table filled in the migration's transaction, its index built in the revision's own
+autocommit block (Alembic's way), written to be run again (IF NOT EXISTS, ON CONFLICT)."""
+from alembic import op
+
+revision = "postgres_008"
+down_revision = "neo4j_003"
+store = "postgres"
+
+
+def upgrade():
+    op.execute("CREATE TABLE IF NOT EXISTS readings (id int PRIMARY KEY, v int)")
+    op.execute("INSERT INTO readings SELECT g, g % 7 FROM generate_series(1, {READINGS}) g ON CONFLICT DO NOTHING")
+    with op.get_context().autocommit_block():
+        op.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS readings_v ON readings (v)")
+
+
+def downgrade():
+    op.execute("DROP TABLE readings")
+'''
+
+
+def neo4j_events_up() -> str:
+    """Two runs of CREATEs (each one transaction with its marker) around a schema statement."""
+    half = EVENTS // 2
+    return (f"UNWIND range(1, {half // 2}) AS n CREATE (:Event {{id: n}});\n"
+            f"UNWIND range({half // 2 + 1}, {half}) AS n CREATE (:Event {{id: n}});\n"
+            "CREATE INDEX event_id IF NOT EXISTS FOR (e:Event) ON (e.id);\n"
+            f"UNWIND range({half + 1}, {EVENTS}) AS n CREATE (:Event {{id: n}});\n")
+
+
 def neo4j_up() -> str:
     """Ten batches of items, each its own auto-committed statement, between two schema statements."""
     batch = ITEMS // 10
@@ -118,8 +189,13 @@ def make_project(root: Path) -> Path:
     (neo4j / "002_items.up.cql").write_text(neo4j_up())
     (neo4j / "002_items.down.cql").write_text("DROP INDEX item_kind IF EXISTS;\nMATCH (i:Item) DETACH DELETE i;\n"
                                               "DROP CONSTRAINT item_id_unique IF EXISTS;\n")
+    (neo4j / "003_events.py").write_text(NEO4J_EVENTS_BINDER)
+    (neo4j / "003_events.up.cql").write_text(neo4j_events_up())
+    (neo4j / "003_events.down.cql").write_text("DROP INDEX event_id IF EXISTS;\nMATCH (e:Event) DELETE e;\n")
     (root / "migrations" / "chromadb" / "002_docs.py").write_text(CHROMA_FILL)
     (root / "migrations" / "chromadb" / "003_docs_l2.py").write_text(CHROMA_REBUILD)
+    (root / "migrations" / "chromadb" / "004_docs_tagged.py").write_text(CHROMA_BACKFILL)
+    (root / "migrations" / "postgres" / "008_readings.py").write_text(OWN_AUTOCOMMIT)
     return root / "alembic.ini"
 
 
@@ -142,9 +218,26 @@ class Trial:
         return subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(self.ini), *args], env=self.env,
                               capture_output=True, text=True, timeout=600)
 
-    def start_up(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "polyalembic", "-c", str(self.ini), "up"], env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    def start_up(self, crash_at: str | None = None, stdout_closed: bool = False) -> subprocess.Popen[bytes]:
+        """``polyalembic up``; ``crash_at``: the kill point it dies at; ``stdout_closed``: JSON
+        events on a pipe whose reader is gone from the start."""
+        env = self.env | ({"POLYALEMBIC_CRASH_AT": crash_at} if crash_at else {})
+        options = ["--log-format", "json"] if stdout_closed else []
+        proc = subprocess.Popen([sys.executable, "-m", "polyalembic", "-c", str(self.ini), *options, "up"], env=env,
+                                stdout=subprocess.PIPE if stdout_closed else subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        return proc
+
+    def running_store(self) -> str | None:
+        """The store of the migration the ledger holds ``running`` (the window a kill hit)."""
+        with psycopg.connect(libpq_dsn(self.dsn)) as conn:
+            try:
+                row = conn.execute("SELECT database_type FROM schema_migrations WHERE status = 'running'").fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+        return row[0] if row else None
 
     def recover(self) -> list[str]:
         """The README's procedure; returns what was run."""
@@ -160,8 +253,12 @@ class Trial:
             revision = result.stderr.split(marker, 1)[1].split("`", 1)[0]
             repaired = self.cli("repair", "resume", revision)
             done.append(f"repair resume {revision}")
+            if repaired.returncode != 0 and "may have partly run" in repaired.stderr:
+                # the honest refusal; these workloads are idempotent, as the README asks: retry
+                repaired = self.cli("repair", "retry", revision)
+                done.append(f"retry {revision}")
             if repaired.returncode != 0:
-                raise RuntimeError(f"repair resume {revision} failed: {repaired.stderr.strip()[-500:]}")
+                raise RuntimeError(f"repair of {revision} failed: {repaired.stderr.strip()[-500:]}")
         raise RuntimeError(f"no convergence after {done}")
 
     def state(self) -> dict[str, Any]:
@@ -173,19 +270,49 @@ class Trial:
             records, _, _ = graph.driver.execute_query(
                 "MATCH (i:Item) RETURN count(i) AS n, count(DISTINCT i.id) AS ids", database_=graph.database)
             state["items"] = (records[0]["n"], records[0]["ids"])
+            records, _, _ = graph.driver.execute_query(
+                "MATCH (e:Event) RETURN count(e) AS n, count(DISTINCT e.id) AS ids", database_=graph.database)
+            state["events"] = (records[0]["n"], records[0]["ids"])
+            records, _, _ = graph.driver.execute_query(
+                "MATCH (s:_PolyalembicStep) RETURN DISTINCT s.revision AS revision", database_=graph.database)
+            marked = {record["revision"] for record in records}
             client = connections.get("chromadb")
             names = [c.name for c in client.list_collections()]
-            state["records"] = client.get_collection("docs").count() if "docs" in names else None
+            docs = client.get_collection("docs", embedding_function=None) if "docs" in names else None
+            state["records"] = docs.count() if docs else None
+            state["tagged"] = len(docs.get(where={"tag": "l2"}, include=[])["ids"]) if docs else None
         with psycopg.connect(libpq_dsn(self.dsn)) as conn:
+            state["readings"] = conn.execute("SELECT count(*), count(DISTINCT id) FROM readings").fetchone()
             state["upgrades"] = dict(conn.execute(
                 "SELECT revision, count(*) FROM schema_migrations_audit WHERE action = 'upgrade' "
                 "GROUP BY revision").fetchall())
+            rows = conn.execute("SELECT revision FROM schema_migrations WHERE status = 'applied'").fetchall()
+            applied = {row[0] for row in rows}
+        # a marker may outlive its migration's record until the next run that touches its store
+        # (a kill in between): it is inert then; one of a migration not applied would not be
+        state["markers of unapplied migrations"] = sorted(marked - applied)
         return state
+
+
+WINDOWS = ("at a time", "store committed", "early commit", "stdout closed")
+
+
+def reached_points(trial: Trial) -> dict[str, int]:
+    """A clean run of ``trial`` that counts the kill points it reaches: point -> how many times."""
+    record = trial.ini.parent / "points.txt"
+    record.unlink(missing_ok=True)
+    result = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(trial.ini), "up"],
+                            env=trial.env | {"POLYALEMBIC_CRASH_AT": f"count@{record}"},
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        sys.exit(f"crash: the clean run failed: {result.stderr[-1000:]}")
+    names = record.read_text().split() if record.exists() else []
+    return {name: names.count(name) for name in set(names)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     base = load_settings(env_file=REPO / ".stack" / "stack.env")
@@ -197,20 +324,24 @@ def main() -> int:
         ini = make_project(workdir)
         clean = Trial(base, ini)
         started = time.monotonic()
-        result = clean.cli("up")
+        points = reached_points(clean)
         duration = time.monotonic() - started
-        if result.returncode != 0:
-            sys.exit(f"crash: the clean run failed: {result.stderr[-1000:]}")
         reference = clean.state()
         clean.close()
+        commits, early = points.get("store-committed", 0), points.get("early-commit", 0)
         print(f"clean run: {duration:.1f}s; {len(reference['upgrades'])} migrations, items {reference['items']}, "
-              f"records {reference['records']}", flush=True)
+              f"events {reference['events']}, records {reference['records']}, readings {reference['readings']}; "
+              f"{commits} store commits and {early} early commits to kill at", flush=True)
+        tally: dict[str, list[int]] = {}
         converged = 0
-        lock_waits = max(1, args.kills // 10)
+        timed = [k for k in range(args.kills) if k % len(WINDOWS) == 0]
+        lock_waits = max(1, len(timed) // 10)
         for k in range(args.kills):
+            window = WINDOWS[k % len(WINDOWS)]
             trial = Trial(base, ini)
             try:
-                if k < lock_waits:  # kill a run while it waits for the lock another session holds
+                if window == "at a time" and timed.index(k) < lock_waits:
+                    # kill a run while it waits for the lock another session holds
                     with psycopg.connect(libpq_dsn(trial.dsn), autocommit=True) as holder:
                         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
                         proc = trial.start_up()
@@ -218,13 +349,23 @@ def main() -> int:
                         os.killpg(proc.pid, signal.SIGKILL)
                         proc.wait()
                     at = "in a lock wait"
-                else:
-                    at_s = duration * (k - lock_waits + rng.random()) / (args.kills - lock_waits)
+                elif window == "at a time":
+                    i = timed.index(k) - lock_waits
+                    at_s = duration * (i + rng.random()) / max(1, len(timed) - lock_waits)
                     proc = trial.start_up()
                     time.sleep(at_s)
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                     at = f"at {at_s:.2f}s"
+                else:
+                    point, total = ("early-commit", early) if window == "early commit" else ("store-committed", commits)
+                    nth = 1 + (k // len(WINDOWS) * 7 + rng.randrange(3)) % total  # spread over the run's commits
+                    proc = trial.start_up(f"{point}@{nth}", stdout_closed=window == "stdout closed")
+                    if proc.wait(timeout=600) != -signal.SIGKILL:
+                        raise RuntimeError(f"{point}@{nth}: the run was not killed there")
+                    store = trial.running_store() or "no row running"
+                    at = f"{point}@{nth} ({store})"
+                    window = f"{window} ({store})"
                 steps = trial.recover()
                 state = trial.state()
                 problems = [key for key in reference if key != "upgrades" and state[key] != reference[key]]
@@ -233,10 +374,15 @@ def main() -> int:
                 if trial.cli("status", "--check").returncode != 0:
                     problems.append("status --check")
                 converged += not problems
-                print(f"kill {k + 1:3d} {at:<16} recovered with {', '.join(steps):<45} "
+                counts = tally.setdefault(window, [0, 0])
+                counts[0] += 1
+                counts[1] += not problems
+                print(f"kill {k + 1:3d} {window:<27} {at:<36} recovered with {', '.join(steps):<50} "
                       f"{'converged' if not problems else 'DIFFERS: ' + ', '.join(problems)}", flush=True)
             finally:
                 trial.close()
+        for window, (kills, ok) in sorted(tally.items()):
+            print(f"window {window}: {kills} kills, {ok} converged")
         print(f"{args.kills} kills, {converged} converged")
         return 0 if converged == args.kills else 1
     finally:

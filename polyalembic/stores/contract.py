@@ -170,7 +170,8 @@ class StepMarkers(ABC):
     """A capability: a store whose steps that commit on their own each write a marker in their own
     transaction (the migration's revision and the step's position), so a resume tells a step that
     committed from one that never did, and never runs a committed one again. The markers live in
-    the store, never in its snapshot, and go once the migration is recorded."""
+    the store, never in its snapshot, and go at the end of the run that recorded the migration
+    (a kill just before leaves them, inert, to the next run that touches the store)."""
 
     @abstractmethod
     def marked_steps(self, handle: Any, revision: str) -> set[int]:

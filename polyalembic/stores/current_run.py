@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # the op implementations import this module: it stays below t
 OPTION = "polyalembic_run"
 log = logging.getLogger("polyalembic")
 #: the crash test's kill point (bench/crash.py, tests): ``POINT`` or ``POINT@N`` (the N-th time
-#: the run reaches it); the run SIGKILLs itself there, nowhere else
+#: the run reaches it); the run SIGKILLs itself there, nowhere else. ``count@FILE``: every point
+#: reached is appended to FILE instead (the crash test learns how many there are)
 _POINT, _, _NTH = os.environ.get("POLYALEMBIC_CRASH_AT", "").partition("@")
 _reached: dict[str, int] = {}
 
@@ -32,6 +33,10 @@ _reached: dict[str, int] = {}
 def crash_point(name: str) -> None:
     """Die here when the crash test names this point: the windows a kill can only hit by luck
     (``store-committed``: a store committed a step, the ledger not yet told) are reached on purpose."""
+    if _POINT == "count":
+        with open(_NTH, "a") as points:
+            points.write(name + "\n")
+        return
     if name != _POINT:
         return
     _reached[name] = _reached.get(name, 0) + 1
@@ -142,6 +147,7 @@ class Run:
         if hook:
             hook()
             self.committed_early = True
+            crash_point("early-commit")  # the running row is in, the commit not yet made
 
 
 def run_of(operations: Any) -> Run:
