@@ -23,6 +23,11 @@ class MigrationFailed(PolyalembicError):
     """A migration raised; earlier migrations stay applied and the ledger says which step failed."""
 
 
+class MayHavePartlyRun(PolyalembicError):
+    """A resume refused to run again a step that may have partly run (it can carry no marker):
+    nothing ran, the ledger keeps what it said, the user decides with retry or mark-applied."""
+
+
 def cannot_connect(what: str, location: str, reason: str, fix: str) -> StoreUnavailable:
     """The one shape of every connection failure: who, where (masked), the server's reason, the fix."""
     return StoreUnavailable(f"{what}: cannot connect to {location}: {reason.rstrip('. ')}: {fix}")

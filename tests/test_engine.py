@@ -299,7 +299,13 @@ def test_killed_migration_shows_running_blocks_up_and_a_resume_finishes_it(proje
 
     from polyalembic.commands.repair import repair
 
-    repair(project_copy, "resume", "chromadb_002")
+    # a run_chroma function can carry no marker: resume will not run it again blindly ...
+    with pytest.raises(MigrationFailed, match=r"chromadb migration 002_slow_things\.py \(chromadb_002\): step 1 .* "
+                                              r"may have partly run .*`polyalembic repair retry chromadb_002`"):
+        repair(project_copy, "resume", "chromadb_002")
+    assert {r.revision: r for r in ledger(settings)}["chromadb_002"].status == "running"  # as the kill left it
+    # ... and this one is rerunnable (get_or_create): retry, as the refusal says
+    repair(project_copy, "retry", "chromadb_002")
     row = {r.revision: r for r in ledger(settings)}["chromadb_002"]
     assert (row.status, row.error) == ("applied", None)
     assert "slow_things" in snapshot(settings)["chromadb"]["collections"]

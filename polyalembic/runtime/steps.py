@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 
 from polyalembic.chain.loader import from_scripts
 from polyalembic.chain.migration import Migration
-from polyalembic.errors import MigrationFailed, PolyalembicError
+from polyalembic.errors import MayHavePartlyRun, MigrationFailed, PolyalembicError
 from polyalembic.options import x_argument
 from polyalembic.pairs import ONE_BATCH
 from polyalembic.project import load_error
@@ -93,6 +93,10 @@ class StepExecutor:
                 self._run_on_own_database(m, fn, kw, ctx)
             else:
                 fn(**kw)
+        except MayHavePartlyRun as refusal:  # nothing ran: the row stays as the interruption left it
+            failure = MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}): {refusal}")
+            self.run.events.migration_failed(str(failure), self.run.current_step, 0)
+            raise failure from None
         except Exception as exc:
             ms = int((time.perf_counter() - started) * 1000)
             error = self.settings.mask(f"{type(exc).__name__}: {exc}".strip())

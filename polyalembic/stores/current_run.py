@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from polyalembic.errors import PolyalembicError
+from polyalembic.errors import MayHavePartlyRun, PolyalembicError
 from polyalembic.events.stream import Events, Progress
 
 if TYPE_CHECKING:  # the op implementations import this module: it stays below the registry
@@ -115,7 +115,7 @@ class Run:
                 return
             unsure = unsure or (unsure_if_killed if self.killed else None)
             if unsure is not None:  # the first step not known committed: it may have been running
-                raise PolyalembicError(
+                raise MayHavePartlyRun(
                     f"step {self.position} [{description[:120]}] may have partly run before the interruption "
                     f"({unsure}): resume will not run it blindly. Write it idempotent (MERGE, guards) and "
                     f"`polyalembic repair retry {self.revision}`, or finish it by hand and "
