@@ -102,7 +102,7 @@ def load_entry_points() -> None:
 def ledger_home() -> SqlStore | None:
     """The store whose database holds the ledger by default: the first transactional one (a SQL
     database the ledger's rows can commit in)."""
-    return next((store for store in STORES.values() if is_transactional(store)), None)  # type: ignore[misc]
+    return next((store for store in STORES.values() if isinstance(store, SqlStore) and is_transactional(store)), None)
 
 
 def register_all_ops() -> None:

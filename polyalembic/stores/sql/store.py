@@ -144,14 +144,14 @@ class SqlStore(Store):
         return False
 
     # -- disposable databases (the pytest plugin's, tests') ------------------------------------
+    @abstractmethod
     def create_database(self, admin_dsn: str, prefix: str, extensions: tuple[str, ...] = ()) -> str:
         """Create a database named ``<prefix>_<random>`` on ``admin_dsn``'s server with
         ``extensions``; return its DSN. ``CannotCreateDatabase`` when the server refuses."""
-        raise CannotCreateDatabase(f"{self.name} creates no databases")
 
+    @abstractmethod
     def drop_database(self, admin_dsn: str, dsn: str) -> None:
         """Drop the database ``dsn`` names, through ``admin_dsn``."""
-        raise NotImplementedError(f"{self.name} drops no databases")
 
     def database_extensions(self, dsn: str) -> tuple[str, ...]:
         """What a twin of the database ``dsn`` needs installed to run its migrations."""
@@ -167,7 +167,7 @@ def is_transactional(store: Store) -> bool:
 def commits_early(store: Store, path: Path) -> bool:
     """True for a pair file at ``path`` that ``store`` runs outside a transaction, statement by
     statement (only a transactional store has a transaction to run outside of)."""
-    return is_transactional(store) and store.commits_early(path)  # type: ignore[attr-defined]
+    return isinstance(store, SqlStore) and store.transactional and store.commits_early(path)
 
 
 def database_url(store: Store, settings: Settings) -> str | None:
