@@ -163,7 +163,7 @@ class Recorder:
     def clear_marks(self, stores: Iterable[str], query: Query) -> None:
         """Rule 9: the markers of every migration that is no longer half done go, in each store the
         run touched that writes them (kept: those ``repair`` has still to decide about)."""
-        marking = [name for name in stores if isinstance(get_store(name), StepMarkers)]
+        marking = [name for name in dict.fromkeys(stores) if isinstance(get_store(name), StepMarkers)]
         if not marking or self.status_execute is None:
             return
         try:
