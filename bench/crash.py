@@ -7,8 +7,10 @@ The chain is the seed set plus a long Neo4j data migration (statements that comm
 in transactions of their own: MERGE), Neo4j writes that are not idempotent (CREATE, in one
 transaction with their step marker), a revision of the ledger's database with its own
 ``autocommit_block()``, and a ChromaDB collection filled, rebuilt (cosine -> l2: a copy) and
-backfilled. Each trial starts from empty stores (a new database for both SQL stores and the
-ledger), starts `polyalembic up` and kills it in one of these windows, in turn:
+backfilled, and rows INSERTed in the TimescaleDB store's own database (a repeat would double
+them: one transaction with its step marker). Each trial starts from empty stores (a new database
+for the PostgreSQL store and the ledger, another for the TimescaleDB store), starts
+`polyalembic up` and kills it in one of these windows, in turn:
 
 - ``at a time``: at a point spread over a clean run's duration (the first few: in a lock wait);
 - ``store committed``: the run kills itself (``POLYALEMBIC_CRASH_AT=store-committed@N``) right
@@ -23,7 +25,7 @@ Then it recovers as the README says: `polyalembic up`; when it refuses a half-do
 workloads are written idempotent, as the README asks), `polyalembic repair retry REV`; until `up`
 succeeds. Converged means: `status --check` passes, each store's snapshot equals a clean run's,
 every migration has exactly one `upgrade` in the audit table, and the user data is all there
-once: each item and event of the graph, each record of the collection, each row of the table.
+once: each item and event of the graph, each record of the collection, each row of both tables.
 Prints a line per kill, the kills and convergences per window, and `N kills, N converged`; exit 1
 otherwise.
 """
@@ -58,6 +60,7 @@ ITEMS = 3000
 RECORDS = 4000
 EVENTS = 2000
 READINGS = 1000
+METERS = 1000
 NEO4J_BINDER = '''"""Items, written in batches that each commit on their own (MERGE: a repeat adds nothing)."""
 from polyalembic.pairs import migration_files
 
@@ -161,6 +164,24 @@ def downgrade():
 '''
 
 
+METERS_INSERTED = f'''"""Rows INSERTed in the TimescaleDB store's own database (a repeat would double them)."""
+from alembic import op
+
+revision = "timescaledb_004"
+down_revision = "postgres_008"
+store = "timescaledb"
+
+
+def upgrade():
+    op.execute("CREATE TABLE meters (id int NOT NULL, v int)")
+    op.execute("INSERT INTO meters SELECT g, g % 5 FROM generate_series(1, {METERS}) g")
+
+
+def downgrade():
+    op.execute("DROP TABLE meters")
+'''
+
+
 def neo4j_events_up() -> str:
     """Two runs of CREATEs (each one transaction with its marker) around a schema statement."""
     half = EVENTS // 2
@@ -196,23 +217,29 @@ def make_project(root: Path) -> Path:
     (root / "migrations" / "chromadb" / "003_docs_l2.py").write_text(CHROMA_REBUILD)
     (root / "migrations" / "chromadb" / "004_docs_tagged.py").write_text(CHROMA_BACKFILL)
     (root / "migrations" / "postgres" / "008_readings.py").write_text(OWN_AUTOCOMMIT)
+    (root / "migrations" / "timescaledb" / "004_meters.py").write_text(METERS_INSERTED)
     return root / "alembic.ini"
 
 
 class Trial:
-    """One run from empty stores: a database of its own for the SQL stores and the ledger."""
+    """One run from empty stores: a database of its own for the PostgreSQL store and the ledger,
+    another for the TimescaleDB store."""
 
     def __init__(self, base: Settings, ini: Path) -> None:
         self.base, self.ini = base, ini
-        self.dsn = create_database(base.database_url("postgres"), prefix="crash", extensions=("timescaledb",))
+        self.dsn = create_database(base.database_url("postgres"), prefix="crash")
+        self.timescale_dsn = create_database(base.database_url("postgres"), prefix="crash_ts",
+                                             extensions=("timescaledb",))
         reset_stores(base)
-        self.settings = base.replace(TIMESCALE_DSN=self.dsn, POSTGRES_DSN=None, POLYALEMBIC_LEDGER_DSN=None)
+        self.settings = base.replace(POSTGRES_DSN=self.dsn, TIMESCALE_DSN=self.timescale_dsn,
+                                     POLYALEMBIC_LEDGER_DSN=None)
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
         self.env |= {**self.settings.env, "PYTHONPATH": str(REPO)}
 
     def close(self) -> None:
-        drop_database(self.base.database_url("postgres"), self.dsn)
+        for dsn in (self.dsn, self.timescale_dsn):
+            drop_database(self.base.database_url("postgres"), dsn)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(self.ini), *args], env=self.env,
@@ -281,6 +308,9 @@ class Trial:
             docs = client.get_collection("docs", embedding_function=None) if "docs" in names else None
             state["records"] = docs.count() if docs else None
             state["tagged"] = len(docs.get(where={"tag": "l2"}, include=[])["ids"]) if docs else None
+        with psycopg.connect(libpq_dsn(self.timescale_dsn)) as conn:
+            state["meters"] = conn.execute("SELECT count(*), count(DISTINCT id) FROM meters").fetchone()
+            marked |= {row[0] for row in conn.execute("SELECT DISTINCT revision FROM schema_migrations_steps")}
         with psycopg.connect(libpq_dsn(self.dsn)) as conn:
             state["readings"] = conn.execute("SELECT count(*), count(DISTINCT id) FROM readings").fetchone()
             state["upgrades"] = dict(conn.execute(
@@ -330,7 +360,8 @@ def main() -> int:
         clean.close()
         commits, early = points.get("store-committed", 0), points.get("early-commit", 0)
         print(f"clean run: {duration:.1f}s; {len(reference['upgrades'])} migrations, items {reference['items']}, "
-              f"events {reference['events']}, records {reference['records']}, readings {reference['readings']}; "
+              f"events {reference['events']}, records {reference['records']}, readings {reference['readings']}, "
+              f"meters {reference['meters']}; "
               f"{commits} store commits and {early} early commits to kill at", flush=True)
         tally: dict[str, list[int]] = {}
         converged = 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from polyalembic.chain.migration import Migration
 from polyalembic.chain.positions import position_of, resolve
+from polyalembic.commands.committed_steps import with_markers
 from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import current_revision as read_current_revision
@@ -136,8 +137,10 @@ class _Writer:
 
 
 def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
-    """Every migration's state, and the current revision."""
-    return read_status(project)
+    """Every migration's state, and the current revision; a half-done migration's store is asked
+    which of its steps committed (its markers)."""
+    statuses, current = read_status(project)
+    return with_markers(statuses, project.settings), current
 
 
 def stamp(project: Project, target: str = "head", backwards: bool = False) -> RunRequest:

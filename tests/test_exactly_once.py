@@ -4,6 +4,7 @@ and what can't carry a marker says what is known instead."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -125,3 +126,71 @@ def test_a_chroma_rename_that_already_committed_is_finished_not_failed(settings:
         assert "readings" in names and "old_readings" not in names
         assert client.get_collection("readings", embedding_function=None).metadata == {"unit": "celsius"}
         client.delete_collection("readings")
+
+
+ROWS_REVISION = '''
+"""Rows written with a plain INSERT, in the TimescaleDB store's own database (not the ledger's)."""
+from alembic import op
+
+revision = "timescaledb_004"
+down_revision = "chromadb_001"
+store = "timescaledb"
+
+
+def upgrade():
+    op.execute("CREATE TABLE meter_readings (n integer NOT NULL)")
+    op.execute("INSERT INTO meter_readings SELECT generate_series(1, 500)")
+
+
+def downgrade():
+    op.execute("DROP TABLE meter_readings")
+'''
+
+
+def _sql(settings: Settings, store: str, query: str) -> list[tuple[Any, ...]]:
+    import sqlalchemy as sa
+
+    with store_connection(settings, store) as connection:
+        result = connection.execute(sa.text(query))
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def test_a_sql_migration_on_another_database_killed_after_it_committed_is_not_run_again(
+        project_copy: Project, settings: Settings) -> None:
+    assert not settings.shares_ledger_database("timescaledb")  # the fixture's shape: two databases
+    assert cli(project_copy, settings, "up").exit_code == 0
+    add_revision(project_copy, "004_meter_readings.py", ROWS_REVISION, "timescaledb")
+    _up_killed_at_the_first_commit(project_copy, settings)
+    assert _sql(settings, "timescaledb", "SELECT count(*) FROM meter_readings") == [(500,)]  # committed
+    row = {r.revision: r for r in ledger(settings)}["timescaledb_004"]
+    assert row.status == "running"  # the ledger never heard
+    status = cli(project_copy, settings, "status")
+    assert "timescaledb_004: half done (0 step(s) completed; its database's step marker says its transaction " \
+           "committed: resume records it, running nothing)" in status.output, status.output
+    document = json.loads(cli(project_copy, settings, "status", "--format", "json").output)
+    assert {m["revision"]: m for m in document["migrations"]}["timescaledb_004"]["marked_steps"] == [0]
+
+    refused = cli(project_copy, settings, "up")
+    assert refused.exit_code == 1 and "repair resume timescaledb_004" in refused.output
+    resumed = cli(project_copy, settings, "repair", "resume", "timescaledb_004")
+    assert resumed.exit_code == 0, resumed.output  # no "relation meter_readings already exists"
+    assert "skipped (committed before the interruption, the store says): 004_meter_readings.py" in resumed.output
+    assert _sql(settings, "timescaledb", "SELECT count(*), count(DISTINCT n) FROM meter_readings") == [(500, 500)]
+    assert {r.revision: r for r in ledger(settings)}["timescaledb_004"].status == "applied"
+    assert _sql(settings, "timescaledb", "SELECT count(*) FROM schema_migrations_steps") == [(0,)]  # markers gone
+    assert cli(project_copy, settings, "drift").exit_code == 0  # the marker table is no drift
+    assert "schema_migrations_steps" not in str(snapshot(settings)["timescaledb"])
+
+
+def test_a_retried_sql_migration_on_another_database_runs_again_from_scratch(
+        project_copy: Project, settings: Settings) -> None:
+    """``repair retry`` forgets the marker: the migration runs again (here after its table was
+    dropped by hand, as a user who cleaned up would)."""
+    assert cli(project_copy, settings, "up").exit_code == 0
+    add_revision(project_copy, "004_meter_readings.py", ROWS_REVISION, "timescaledb")
+    _up_killed_at_the_first_commit(project_copy, settings)
+    _sql(settings, "timescaledb", "DROP TABLE meter_readings")
+    retried = cli(project_copy, settings, "repair", "retry", "timescaledb_004")
+    assert retried.exit_code == 0, retried.output
+    assert _sql(settings, "timescaledb", "SELECT count(*) FROM meter_readings") == [(500,)]
+    assert {r.revision: r for r in ledger(settings)}["timescaledb_004"].status == "applied"

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 from polyalembic.chain.migration import Migration
 from polyalembic.ledger.reads import LedgerRow, current_revision, read_rows, reading
 from polyalembic.ledger.row_status import RowStatus
+from polyalembic.stores.current_run import WHOLE_MIGRATION
 
 # What a migration can be, as `polyalembic status` shows it: a row's status, or what the files say.
 APPLIED, FAILED, RUNNING = RowStatus.APPLIED.value, RowStatus.FAILED.value, RowStatus.RUNNING.value
@@ -30,6 +31,10 @@ class MigrationStatus(NamedTuple):
     error: str | None
     completed_steps: int | None = None
     status_in_ledger: str | None = None
+    # a half-done row: the steps its store's markers say committed (``committed_steps.py``), or
+    # why they were not read
+    marked_steps: tuple[int, ...] | None = None
+    marked_note: str | None = None
 
     @property
     def short_checksum(self) -> str:
@@ -108,13 +113,26 @@ def repair_hint(s: MigrationStatus) -> str | None:
     """The `polyalembic repair` choice that fits a problem row, if any."""
     rev = s.revision
     if s.state == RUNNING or (s.state == FAILED and s.completed_steps is not None):
-        return (f"half done ({s.completed_steps or 0} step(s) completed): polyalembic repair resume {rev} | "
-                f"retry {rev} | mark-applied {rev}")
+        return (f"half done ({s.completed_steps or 0} step(s) completed{_marked(s)}): polyalembic repair resume {rev} "
+                f"| retry {rev} | mark-applied {rev}")
     if s.state == MISMATCH:
         return f"edited after it was applied: write a new migration, or polyalembic repair accept-checksum {rev}"
     if s.state == MISSING and s.applied_at is not None and s.status_in_ledger != APPLIED:
         return f"its file is gone and it never applied: polyalembic repair forget {rev}"
     return None
+
+
+def _marked(s: MigrationStatus) -> str:
+    """What the store's markers add to the ledger's count (a step committed, the ledger not told)."""
+    if s.marked_note:
+        return f"; {s.marked_note}"
+    if WHOLE_MIGRATION in (s.marked_steps or ()):
+        return "; its database's step marker says its transaction committed: resume records it, running nothing"
+    unrecorded = [step for step in s.marked_steps or () if step > (s.completed_steps or 0)]
+    if not unrecorded:
+        return ""
+    steps = ", ".join(str(step) for step in unrecorded)
+    return f"; the store's markers say step(s) {steps} committed too: resume will not run them again"
 
 
 def read_status(project: Any) -> tuple[list[MigrationStatus], str | None]:

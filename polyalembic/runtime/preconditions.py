@@ -33,8 +33,10 @@ def interrupted_message(row: LedgerRow, downgrade: bool = False) -> str:
         return (f"{name} failed part way through its downgrade{where}: fix its down file and run `polyalembic down` "
                 f"again, or `polyalembic repair mark-applied {rev}` to keep it applied")
     if row.status == RowStatus.RUNNING and row.completed_steps is None:
-        return (f"{name} was interrupted around the commit of its transaction on its own database: if its changes "
-                f"are in the store, `polyalembic repair mark-applied {rev}`; if not, `polyalembic repair retry {rev}`")
+        return (f"{name} was interrupted around the commit of its transaction on its own database: "
+                f"`polyalembic repair resume {rev}` records it if that database's step marker says it committed, "
+                f"and runs it if not (or `polyalembic repair retry {rev}` to run it again from the start, "
+                f"`polyalembic repair mark-applied {rev}` if you finished it by hand)")
     what = "was interrupted while running" if row.status == RowStatus.RUNNING else "failed part way"
     batched = ""
     if row.failed_step and _BATCHED.search(row.failed_step):

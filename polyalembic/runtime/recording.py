@@ -41,9 +41,10 @@
    database). A run with nothing to do records nothing (and takes no snapshot); so do stamps.
 
 9. **Step markers.** A store that writes a marker with each step that commits on its own
-   (``StepMarkers``: Neo4j's write batches) is asked, when ``repair resume`` releases one of its
-   migrations, which steps committed: those are never run again, and the ledger's
-   ``completed_steps`` catches up as they are passed. ``repair retry`` removes the migration's
+   (``StepMarkers``: Neo4j's write batches; a SQL store on a database other than the ledger's,
+   whose migration is one step with its marker in its transaction) is asked, when ``repair
+   resume`` releases one of its migrations, which steps committed: those are never run again,
+   and the ledger's ``completed_steps`` catches up as they are passed. ``repair retry`` removes the migration's
    markers first. After every run, the markers of migrations that are no longer half done go.
 
 Every write is also an audit row (upgrade, downgrade, stamp, unstamp, failed, downgrade_failed).
@@ -148,7 +149,7 @@ class Recorder:
         run, spec = self.run, m.spec
         run.resuming = m.revision not in self.retry
         run.killed = m.revision in self.killed
-        if not isinstance(spec, StepMarkers):
+        if not isinstance(spec, StepMarkers) or self.in_ledger_transaction(m.store):
             return
 
         def markers() -> None:  # at the first step: a migration without one never asks the store
@@ -163,7 +164,8 @@ class Recorder:
     def clear_marks(self, stores: Iterable[str], query: Query) -> None:
         """Rule 9: the markers of every migration that is no longer half done go, in each store the
         run touched that writes them (kept: those ``repair`` has still to decide about)."""
-        marking = [name for name in dict.fromkeys(stores) if isinstance(get_store(name), StepMarkers)]
+        marking = [name for name in dict.fromkeys(stores)
+                   if isinstance(get_store(name), StepMarkers) and not self.in_ledger_transaction(name)]
         if not marking or self.status_execute is None:
             return
         try:

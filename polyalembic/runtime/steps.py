@@ -5,13 +5,15 @@ Alembic calls a revision's ``upgrade()``/``downgrade()`` on the ledger database'
 
 - a revision of a transactional store whose database is the ledger's runs as Alembic runs it;
 - a revision of a transactional store on another database runs in its own migration context
-  and transaction on that database;
+  and transaction on that database, which also writes its step marker (``SqlStore.mark_step``):
+  a kill after that commit and before the ledger's update is resumed without running it again;
 - any other revision runs its ops, which reach their store through the run's connections.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,8 +32,10 @@ from polyalembic.runtime.alembic_internals import current_context, operations_on
 from polyalembic.runtime.recording import Recorder
 from polyalembic.settings import Settings
 from polyalembic.stores import get_store
-from polyalembic.stores.current_run import OPTION, Run
-from polyalembic.stores.sql.store import is_transactional
+from polyalembic.stores.current_run import OPTION, WHOLE_MIGRATION, Run, crash_point
+from polyalembic.stores.sql.store import SqlStore, is_transactional
+
+log = logging.getLogger("polyalembic")
 
 
 class StepExecutor:
@@ -48,6 +52,7 @@ class StepExecutor:
         # (recording.py's rule 8 decides which get their snapshot recorded)
         self.touched: dict[str, None] = {}
         self.failed_stores: set[str] = set()
+        self._marking: set[str] = set()  # the other databases this run has written a step marker in
 
     @property
     def settings(self) -> Settings:
@@ -90,7 +95,7 @@ class StepExecutor:
         self.recorder.starting(ctx, m, upgrade, one_batch=getattr(fn, ONE_BATCH, False))
         try:
             if is_transactional(get_store(m.store)) and not self.recorder.in_ledger_transaction(m.store):
-                self._run_on_own_database(m, fn, kw, ctx)
+                self._run_on_own_database(m, fn, kw, ctx, upgrade)
             else:
                 fn(**kw)
         except MayHavePartlyRun as refusal:  # nothing ran: the row stays as the interruption left it
@@ -119,22 +124,35 @@ class StepExecutor:
         self.timings_ms[m.revision] = int((time.perf_counter() - started) * 1000)
 
     def _run_on_own_database(self, m: Migration, fn: Callable[..., None], kw: dict[str, Any],
-                             ctx: MigrationContext) -> None:
-        """A revision of a SQL store whose database is not the ledger's: its own context and transaction."""
+                             ctx: MigrationContext, upgrade: bool) -> None:
+        """A revision of a SQL store whose database is not the ledger's: its own context and
+        transaction. An upgrade that is one transaction writes its marker in it (``WHOLE_MIGRATION``)."""
         if ctx.as_sql:
             ctx.impl.static_output(f"-- [{m.store}] the statements of {m.migration_file} run on "
                                    f"{self.settings.location(m.store)}")
             fn(**kw)
             return
+        spec = get_store(m.store)
+        assert isinstance(spec, SqlStore)
         connection = self.run.connections.get(m.store)
         sub = MigrationContext.configure(connection=connection, opts={
             OPTION: self.run, "transaction_per_migration": True})
+        marked = upgrade and m.runs_as_one_transaction()
+        if marked and self.run.committed_whole():
+            log.warning("polyalembic: skipped (committed before the interruption, the store says): %s, its "
+                        "transaction on %s", m.migration_file, m.store)
+            return
         try:
             with operations_on(sub), sub.begin_transaction(_per_migration=True):
                 fn(**kw)
+                if marked:
+                    spec.mark_step(connection, m.revision, WHOLE_MIGRATION, first=m.store not in self._marking)
         finally:
             if connection.in_transaction():
                 connection.rollback()
+        if marked:
+            self._marking.add(m.store)
+            crash_point("store-committed")
 
     def on_version_apply(self, ctx: MigrationContext, step: Any, heads: Any, run_args: Any) -> None:
         """Alembic's hook, inside the migration's transaction on the ledger database."""

@@ -28,6 +28,9 @@ log = logging.getLogger("polyalembic")
 #: reached is appended to FILE instead (the crash test learns how many there are)
 _POINT, _, _NTH = os.environ.get("POLYALEMBIC_CRASH_AT", "").partition("@")
 _reached: dict[str, int] = {}
+#: the marker step of a migration's own transaction on a database other than the ledger's: it
+#: committed whole (its steps that commit on their own count from 1)
+WHOLE_MIGRATION = 0
 
 
 def crash_point(name: str) -> None:
@@ -100,9 +103,7 @@ class Run:
         ``unsure_if_killed``: only when a kill, not an error, stopped it). Each completed step is
         recorded."""
         self.position += 1
-        hook, self.before_first_step = self.before_first_step, None
-        if hook:
-            hook()
+        self._reached_first_step()
         if self.position <= self.resume_after:
             log.warning("polyalembic: skipped (completed before the interruption): step %d, %s",
                         self.position, description[:120])
@@ -125,6 +126,17 @@ class Run:
             action()
         crash_point("store-committed")
         self._completed(description)
+
+    def committed_whole(self) -> bool:
+        """On a resume, True when the store's marker says the migration's own transaction committed
+        (``WHOLE_MIGRATION``): it is recorded, never run again."""
+        self._reached_first_step()
+        return self.resuming and WHOLE_MIGRATION in self.marked
+
+    def _reached_first_step(self) -> None:
+        hook, self.before_first_step = self.before_first_step, None
+        if hook:
+            hook()
 
     def _completed(self, description: str) -> None:
         if self.on_progress:

@@ -6,6 +6,11 @@ such a database by design, and the core reaches everything dialect-specific thro
 the DSN forms and database identity, the migration lock, the upsert and JSON type the ledger is
 written with, a dialect to compile its statements once, disposable databases for tests. The core
 is handed a ``SqlStore`` (``Settings.ledger_store``, the registry); it never imports a dialect.
+
+A migration on a database other than the ledger's commits apart from its ledger row: it writes a
+step marker in its own transaction (``StepMarkers``, ``markers.py``).
+
+Lazy imports: ``markers`` (SQLAlchemy), when a marker is read or written.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from polyalembic.errors import StoreUnavailable
 from polyalembic.masking import mask_dsn
-from polyalembic.stores.contract import Store
+from polyalembic.stores.contract import StepMarkers, Store
 from polyalembic.stores.sql import connect
 
 if TYPE_CHECKING:
@@ -32,7 +37,7 @@ class CannotCreateDatabase(Exception):
     """The server refused CREATE DATABASE (the user has no privilege to create one)."""
 
 
-class SqlStore(Store):
+class SqlStore(Store, StepMarkers):
     """A SQL database store. Subclasses name their variables and supply the dialect's facts."""
 
     #: the variables naming the database, first set wins
@@ -142,6 +147,31 @@ class SqlStore(Store):
         """True when the pair file at ``path`` runs outside a transaction, statement by statement."""
         del path
         return False
+
+    # -- step markers (a migration on a database other than the ledger's) ------------------------
+    def mark_step(self, connection: sa.Connection, revision: str, step: int, first: bool) -> None:
+        """In the migration's transaction on ``connection``, after its work: the marker that says
+        it committed (``first``: the run's first on this database, which makes the table)."""
+        from polyalembic.stores.sql import markers
+
+        if first:
+            markers.ensure_table(connection)
+        markers.mark(connection, revision, step)
+
+    def marked_steps(self, handle: sa.Connection, revision: str) -> set[int]:
+        from polyalembic.stores.sql import markers
+
+        return markers.marked_steps(handle, revision)
+
+    def clear_marks(self, handle: sa.Connection, keep: set[str]) -> None:
+        from polyalembic.stores.sql import markers
+
+        markers.clear_marks(handle, keep)
+
+    def drop_marks(self, handle: sa.Connection, revision: str) -> None:
+        from polyalembic.stores.sql import markers
+
+        markers.drop_marks(handle, revision)
 
     # -- disposable databases (the pytest plugin's, tests') ------------------------------------
     @abstractmethod
