@@ -487,22 +487,26 @@ def test_a_cypher_migration_runs_with_its_row_running_and_the_one_before_applied
 
 def test_a_refused_applied_write_takes_the_next_running_row_with_it(two_marks: Project, settings: Settings) -> None:
     """neo4j_002's statement committed in Neo4j, its ledger write was refused: its row stays running
-    with the step recorded, neo4j_003 (whose running row was in the refused statement) has no row,
-    and a resume finishes both without repeating the step."""
+    (the step recorded by its marker in Neo4j, which status reads), neo4j_003 (whose running row was
+    in the refused statement) has no row, and a resume finishes both without repeating the step."""
     with psycopg.connect(libpq_dsn(settings.ledger_dsn), autocommit=True) as conn:
         conn.execute(REFUSE_AUDIT_OF_002)
     failed = cli(two_marks, settings, "up")
     assert failed.exit_code == 1 and "audit refused for neo4j_002" in failed.output, failed.output
     rows = {r.revision: r for r in ledger(settings)}
-    assert (rows["neo4j_002"].status, rows["neo4j_002"].completed_steps) == ("running", 1)
+    assert (rows["neo4j_002"].status, rows["neo4j_002"].completed_steps) == ("running", 0)
     assert "neo4j_003" not in rows
+    status = cli(two_marks, settings, "status")
+    assert "neo4j_002: half done (0 step(s) completed; the store's markers say step(s) 1 committed too" \
+        in status.output, status.output
     assert [n for n, _ in marks(settings)] == [2]
     with psycopg.connect(libpq_dsn(settings.ledger_dsn), autocommit=True) as conn:
         conn.execute("DROP TRIGGER refuse_002 ON schema_migrations_audit")
     refused = cli(two_marks, settings, "up")
     assert refused.exit_code == 1 and "neo4j_002" in refused.output and "interrupted while running" in refused.output
     resumed = cli(two_marks, settings, "repair", "resume", "neo4j_002")
-    assert resumed.exit_code == 0 and "skipping its 1 completed step(s)" in resumed.output, resumed.output
+    assert resumed.exit_code == 0, resumed.output
+    assert "skipped (committed before the interruption, the store says): step 1" in resumed.output
     assert cli(two_marks, settings, "up").exit_code == 0
     assert [n for n, _ in marks(settings)] == [2, 3]  # Mark 2 was not written twice
     assert {r.revision: r.status for r in ledger(settings)}["neo4j_003"] == "applied"

@@ -262,13 +262,19 @@ class Ledger:
         execute(self._audit(m, f"repair:{action}"))
 
     def failed(self, execute: Execute, m: Migration, error: str, step: str | None,
-               ms: int | None, upgrade: bool = True) -> None:
+               ms: int | None, upgrade: bool = True, completed_steps: int | None = None) -> None:
         """An upgrade (or a non-transactional downgrade) failed: the row says ``failed`` with the
-        error and the step."""
-        # completed_steps stays as the progress recorded it (a downgrade that may be partial: 0);
-        # a downgrade also keeps when and what was applied
-        keep = ("completed_steps",) if upgrade else ("applied_at", "checksum")
-        progress = {} if upgrade else {"completed_steps": 0}
+        error and the step; ``completed_steps``: the steps done before it, when the run knows more
+        than its progress recorded."""
+        # else completed_steps stays as the progress recorded it (a downgrade that may be partial:
+        # 0); a downgrade also keeps when and what was applied
+        if not upgrade:
+            keep: tuple[str, ...] = ("applied_at", "checksum")
+            progress: dict[str, Any] = {"completed_steps": 0}
+        elif completed_steps is not None:
+            keep, progress = (), {"completed_steps": completed_steps}
+        else:
+            keep, progress = ("completed_steps",), {}
         execute(_with_audit(
             self._upsert(m, RowStatus.FAILED, keep, error=error[:4000], failed_step=step, execution_ms=ms, **progress),
             self._audit(m, "failed" if upgrade else "downgrade_failed", ms, error[:4000])))

@@ -115,6 +115,7 @@ class Recorder:
         sends its statements as one batch (a pair file), which may carry the ledger row (rule 1)."""
         run = self.run
         run.position, run.resume_after, run.on_progress, run.before_early_commit = 0, 0, None, None
+        run.completed = 0
         run.committed_early = False
         run.revision, run.marked, run.resuming, run.before_first_step = m.revision, frozenset(), False, None
         run.killed = False
@@ -195,7 +196,9 @@ class Recorder:
             return
         partial = not m.runs_as_one_transaction(upgrade=False)
         if upgrade or partial:
-            self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade)
+            # the steps completed before the failing one (those the store records were not counted yet)
+            completed = self.run.completed if upgrade and self.run.completed else None
+            self.ledger.failed(self._status(ctx), m, error, step, ms, upgrade, completed)
         else:
             self.ledger.downgrade_failed(self._status(ctx), m, error, ms)
 

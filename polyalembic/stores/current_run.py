@@ -62,6 +62,8 @@ class Run:
     # the steps of the current migration that commit on their own (see ``checkpoint``)
     position: int = 0
     resume_after: int = 0
+    # the last of them known completed (recorded, skipped, or just done): what a failure records
+    completed: int = 0
     # the current migration's revision, and on a resume the steps its store's markers say
     # committed (``StepMarkers``) and what tells a schema step done (``step_in_place``)
     revision: str | None = None
@@ -94,17 +96,19 @@ class Run:
 
     def checkpoint(self, description: str, action: Callable[[], None],
                    in_place: Callable[[], bool] | None = None, unsure: str | None = None,
-                   unsure_if_killed: str | None = None) -> None:
+                   unsure_if_killed: str | None = None, store_records: bool = False) -> None:
         """Run one step that commits on its own (a statement outside a transaction, a batch of
         Cypher writes, an op of a store without transactions). On a resume the steps completed
         before the interruption are skipped, never repeated: those the ledger recorded, those whose
         marker is in the store, and (``in_place``) those the live store shows done; a step that can
         carry no marker nor be checked and may have partly run is refused (``unsure``: why; or
         ``unsure_if_killed``: only when a kill, not an error, stopped it). Each completed step is
-        recorded."""
+        recorded, but one the store itself records (``store_records``: its marker, a named schema
+        object): a resume learns of it there, and the next step recorded counts it too."""
         self.position += 1
         self._reached_first_step()
         if self.position <= self.resume_after:
+            self.completed = self.position
             log.warning("polyalembic: skipped (completed before the interruption): step %d, %s",
                         self.position, description[:120])
             return
@@ -112,6 +116,7 @@ class Run:
             if self.position in self.marked or (in_place is not None and in_place()):
                 log.warning("polyalembic: skipped (committed before the interruption, the store says): step %d, %s",
                             self.position, description[:120])
+                self.completed = self.position
                 self._completed(description)
                 return
             unsure = unsure or (unsure_if_killed if self.killed else None)
@@ -125,7 +130,9 @@ class Run:
         with self.step(description):
             action()
         crash_point("store-committed")
-        self._completed(description)
+        self.completed = self.position
+        if not store_records:
+            self._completed(description)
 
     def committed_whole(self) -> bool:
         """On a resume, True when the store's marker says the migration's own transaction committed

@@ -2,12 +2,15 @@
 
 All statements of a run go through one session (``GraphConnection.session``). Schema statements
 each run alone in an auto-commit transaction; consecutive data writes share one explicit
-transaction, which also writes the step's marker (``markers.py``): a resume never runs committed
-writes again; ``CALL {} IN TRANSACTIONS`` runs auto-commit, and a resume refuses to run it again
-blindly. After an op creates indexes, the run waits
-until those it named are ONLINE (``db.awaitIndex``; every index, ``db.awaitIndexes``, when a name
-is unknown or absent) and fails clearly on a FAILED one. Constraints need no wait: their backing
-index is populated before CREATE CONSTRAINT returns.
+transaction, which also writes the step's marker (``markers.py``; a single write takes it as the
+last clauses of its own auto-commit query): a resume never runs committed writes again.
+``CALL {} IN TRANSACTIONS`` runs auto-commit, and a resume refuses to run it again blindly.
+After an op creates indexes, the run waits until those it named are ONLINE (``db.awaitIndex``;
+every index, ``db.awaitIndexes``, when a name is unknown or absent) and fails clearly on a
+FAILED one. Constraints need no wait: their backing index is populated before CREATE
+CONSTRAINT returns.
+
+Lazy imports: the driver's exceptions, when a write runs (``--sql`` renders without the driver).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from polyalembic.stores.neo4j.cypher import (
     needs_autocommit,
 )
 from polyalembic.stores.neo4j.introspect import index_states
-from polyalembic.stores.neo4j.markers import MARK, mark_parameters, step_in_place
+from polyalembic.stores.neo4j.markers import MARK, checkable, mark_parameters, step_in_place, with_marker
 from polyalembic.stores.neo4j.ops import CypherOp
 from polyalembic.stores.neo4j.store import GraphConnection
 
@@ -106,23 +109,38 @@ def _execute(graph: GraphConnection, statements: list[str], run: Run, params: di
         description = f"cypher: {statement[:120]}"
         if is_schema(statement):
             run.checkpoint(description, lambda: session.run(statement, params).consume(),
-                           in_place=lambda: step_in_place(graph, statement))
+                           in_place=lambda: step_in_place(graph, statement), store_records=checkable(statement))
         elif autocommit or needs_autocommit(statement):
             run.checkpoint(description, lambda: session.run(statement, params).consume(),
                            unsure="it commits in transactions of its own, which carry no marker")
         else:
-            run.checkpoint(description, lambda: write_marked([statement]))
-            return
+            run.checkpoint(description, lambda: write_with_its_marker(statement), store_records=True)
         progress.advance()
 
-    def write_marked(statements: list[str]) -> None:
+    def write_with_its_marker(statement: str) -> None:
+        """One write and its marker as one query in one auto-commit transaction; a statement that
+        can't take the marker as its last clauses, or whose query with it does not parse, gets it
+        as a statement of its own."""
+        from neo4j.exceptions import CypherSyntaxError
+
+        query = with_marker(statement)
+        if query is not None:
+            try:
+                session.run(query, params | mark_parameters(run.revision, run.position)).consume()
+                return
+            except CypherSyntaxError:  # nothing ran: the statement alone says what is wrong, if anything
+                pass
+        write_marked([statement], count=False)
+
+    def write_marked(statements: list[str], count: bool = True) -> None:
         """The writes and the step's marker in one transaction: committed together or not at all."""
         with session.begin_transaction() as tx:
             tx.run(MARK, mark_parameters(run.revision, run.position))
             for statement in statements:
                 with run.step(f"cypher: {statement[:120]}"):
                     tx.run(statement, params).consume()
-                progress.advance()
+                if count:
+                    progress.advance()
             tx.commit()
 
     def flush() -> None:
@@ -134,7 +152,7 @@ def _execute(graph: GraphConnection, statements: list[str], run: Run, params: di
             run_alone(statements[0])
             return
         run.checkpoint(f"cypher: {len(statements)} write(s) in one transaction, from {statements[0][:80]}",
-                       lambda: write_marked(statements))
+                       lambda: write_marked(statements), store_records=True)
 
     for statement in statements:
         if is_schema(statement) or autocommit or needs_autocommit(statement):

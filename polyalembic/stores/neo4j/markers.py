@@ -1,6 +1,8 @@
 """Step markers in Neo4j: a ``(:_PolyalembicStep {revision, step})`` node written in the same
 transaction as each batch of Cypher writes, so a resume after a kill between Neo4j's commit and
-the ledger's update sees the batch committed and never runs it again. Schema statements can't
+the ledger's update sees the batch committed and never runs it again. A single write statement
+takes its marker as a last clause of its own query (``with_marker``), one auto-commit transaction
+and one round trip as without a marker; any other batch gets it as a statement of its own. Schema statements can't
 share a transaction with data: the live schema says whether one is done. The nodes go once the
 migration is recorded; the store's snapshot (constraints and indexes) never holds them.
 """
@@ -19,11 +21,30 @@ MARK = CYPHER_VERSION_PREFIX + f"CREATE (:{LABEL} {{revision: $polyalembic_revis
 _MARKED = CYPHER_VERSION_PREFIX + f"MATCH (s:{LABEL} {{revision: $revision}}) RETURN s.step AS step"
 _CLEAR = CYPHER_VERSION_PREFIX + f"MATCH (s:{LABEL}) WHERE NOT s.revision IN $keep DELETE s"
 _DROP = CYPHER_VERSION_PREFIX + f"MATCH (s:{LABEL} {{revision: $revision}}) DELETE s"
+#: a single write statement's marker, as the last clauses of its own query (one row whatever it wrote)
+_MARK_CLAUSE = (f"\nWITH count(*) AS _polyalembic_rows\n"
+                f"CREATE (:{LABEL} {{revision: $polyalembic_revision, step: $polyalembic_step}})")
+#: what a query may hold that a clause appended after it would change or break (conservative:
+#: such a statement gets its marker as a statement of its own)
+_NOT_APPENDABLE = re.compile(r"^\s*(EXPLAIN|PROFILE|CYPHER)\b|\b(RETURN|UNION|CALL|USE|FINISH)\b", re.IGNORECASE)
 _DROPPED_NAME = re.compile(r"^\s*DROP\s+(?:CONSTRAINT|INDEX)\s+(`(?:[^`]|``)+`|\w+)", re.IGNORECASE)
 
 
 def mark_parameters(revision: str | None, step: int) -> dict[str, Any]:
     return {"polyalembic_revision": revision, "polyalembic_step": step}
+
+
+def with_marker(statement: str) -> str | None:
+    """``statement`` with its marker appended as the last clauses of the same query, or None when
+    it ends in what a clause can't follow (a RETURN, a UNION, a procedure or subquery call)."""
+    if _NOT_APPENDABLE.search(statement):
+        return None
+    return statement.rstrip().rstrip(";") + _MARK_CLAUSE
+
+
+def checkable(statement: str) -> bool:
+    """True for a schema statement the live schema can tell done (it names what it creates or drops)."""
+    return created_name(statement) is not None or _DROPPED_NAME.match(statement) is not None
 
 
 def marked_steps(graph: Any, revision: str) -> set[int]:
