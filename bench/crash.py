@@ -15,7 +15,8 @@ for the PostgreSQL store and the ledger, another for the TimescaleDB store), sta
 - ``at a time``: at a point spread over a clean run's duration (the first few: in a lock wait);
 - ``store committed``: the run kills itself (``POLYALEMBIC_CRASH_AT=store-committed@N``) right
   after a store committed its N-th step that commits on its own, before the ledger heard of it;
-  the window is named by the store whose row the ledger then holds ``running``;
+  the stores take turns (the clean run lists which store each commit is in), and the window is
+  named by the store whose row the ledger then holds ``running``;
 - ``early commit``: right after the ``running`` row of a migration of the ledger's database that
   commits early (an autocommit block, TimescaleDB's or the user's own), before that commit;
 - ``stdout closed``: as ``store committed``, with ``--log-format json`` and stdout closed at once.
@@ -327,8 +328,9 @@ class Trial:
 WINDOWS = ("at a time", "store committed", "early commit", "stdout closed")
 
 
-def reached_points(trial: Trial) -> dict[str, int]:
-    """A clean run of ``trial`` that counts the kill points it reaches: point -> how many times."""
+def reached_points(trial: Trial) -> dict[str, list[str]]:
+    """A clean run of ``trial`` that lists the kill points it reaches: point -> the store of each
+    time it is reached, in order (the chain's revision ids start with their store's name)."""
     record = trial.ini.parent / "points.txt"
     record.unlink(missing_ok=True)
     result = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(trial.ini), "up"],
@@ -336,8 +338,19 @@ def reached_points(trial: Trial) -> dict[str, int]:
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         sys.exit(f"crash: the clean run failed: {result.stderr[-1000:]}")
-    names = record.read_text().split() if record.exists() else []
-    return {name: names.count(name) for name in set(names)}
+    points: dict[str, list[str]] = {}
+    for line in record.read_text().splitlines() if record.exists() else []:
+        name, revision = line.split()
+        points.setdefault(name, []).append(revision.rsplit("_", 1)[0])
+    return points
+
+
+def nth_commit(stores: list[str], turn: int, rng: random.Random) -> int:
+    """Which commit (1-based) to kill at: the stores take turns, so each store's commits get their
+    share of the kills whatever their number; within a store, any of its commits."""
+    order = sorted(set(stores))
+    store = order[turn % len(order)]
+    return 1 + rng.choice([i for i, s in enumerate(stores) if s == store])
 
 
 def main() -> int:
@@ -358,11 +371,13 @@ def main() -> int:
         duration = time.monotonic() - started
         reference = clean.state()
         clean.close()
-        commits, early = points.get("store-committed", 0), points.get("early-commit", 0)
+        commit_stores, early = points.get("store-committed", []), len(points.get("early-commit", []))
+        commits = len(commit_stores)
+        per_store = ", ".join(f"{s} {commit_stores.count(s)}" for s in sorted(set(commit_stores)))
         print(f"clean run: {duration:.1f}s; {len(reference['upgrades'])} migrations, items {reference['items']}, "
               f"events {reference['events']}, records {reference['records']}, readings {reference['readings']}, "
               f"meters {reference['meters']}; "
-              f"{commits} store commits and {early} early commits to kill at", flush=True)
+              f"{commits} store commits ({per_store}) and {early} early commits to kill at", flush=True)
         tally: dict[str, list[int]] = {}
         converged = 0
         timed = [k for k in range(args.kills) if k % len(WINDOWS) == 0]
@@ -389,8 +404,10 @@ def main() -> int:
                     proc.wait()
                     at = f"at {at_s:.2f}s"
                 else:
-                    point, total = ("early-commit", early) if window == "early commit" else ("store-committed", commits)
-                    nth = 1 + (k // len(WINDOWS) * 7 + rng.randrange(3)) % total  # spread over the run's commits
+                    if window == "early commit":
+                        point, nth = "early-commit", 1 + (k // len(WINDOWS) * 7 + rng.randrange(3)) % early
+                    else:  # both store-committed windows: the stores in turn
+                        point, nth = "store-committed", nth_commit(commit_stores, k // len(WINDOWS), rng)
                     proc = trial.start_up(f"{point}@{nth}", stdout_closed=window == "stdout closed")
                     if proc.wait(timeout=600) != -signal.SIGKILL:
                         raise RuntimeError(f"{point}@{nth}: the run was not killed there")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from polyalembic.project import Project
 from polyalembic.settings import Settings
 from tests.conftest import settings_env
@@ -72,6 +74,24 @@ def test_a_batch_of_creates_killed_after_neo4j_committed_is_not_run_again(projec
     assert "skipped (committed before the interruption, the store says): step 1" in resumed.output
     assert _graph(settings, "MATCH (s:_PolyalembicStep) RETURN count(s) AS n")[0]["n"] == 0  # markers gone
     assert cli(project_copy, settings, "drift").exit_code == 0
+
+
+@pytest.mark.parametrize("statement", [
+    "UNWIND range(1, 500) AS i CREATE (:Reading {n: i})",  # the marker appended to its own query
+    "UNWIND range(1, 500) AS i CREATE (r:Reading {n: i}) RETURN count(r) AS made",  # a statement of its own
+], ids=["appended", "own statement"])
+def test_a_single_create_killed_after_neo4j_committed_is_not_run_again(project_copy: Project, settings: Settings,
+                                                                      statement: str) -> None:
+    assert cli(project_copy, settings, "up").exit_code == 0
+    _pair(project_copy, statement + ";\n", "MATCH (r:Reading) DELETE r;\n")
+    _up_killed_at_the_first_commit(project_copy, settings)
+    assert _graph(settings, "MATCH (r:Reading) RETURN count(r) AS n")[0]["n"] == 500
+    assert _graph(settings, "MATCH (s:_PolyalembicStep {revision: 'neo4j_002'}) RETURN s.step AS step") == [
+        {"step": 1}]  # committed with the writes
+    resumed = cli(project_copy, settings, "repair", "resume", "neo4j_002")
+    assert resumed.exit_code == 0, resumed.output
+    assert _graph(settings, "MATCH (r:Reading) RETURN count(r) AS n")[0]["n"] == 500
+    assert _row(settings).status == "applied"
 
 
 def test_a_named_schema_statement_killed_after_it_committed_is_seen_in_the_live_schema(

@@ -152,7 +152,7 @@ class StepExecutor:
                 connection.rollback()
         if marked:
             self._marking.add(m.store)
-            crash_point("store-committed")
+            crash_point("store-committed", m.revision)
 
     def on_version_apply(self, ctx: MigrationContext, step: Any, heads: Any, run_args: Any) -> None:
         """Alembic's hook, inside the migration's transaction on the ledger database."""

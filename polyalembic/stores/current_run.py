@@ -25,7 +25,8 @@ OPTION = "polyalembic_run"
 log = logging.getLogger("polyalembic")
 #: the crash test's kill point (bench/crash.py, tests): ``POINT`` or ``POINT@N`` (the N-th time
 #: the run reaches it); the run SIGKILLs itself there, nowhere else. ``count@FILE``: every point
-#: reached is appended to FILE instead (the crash test learns how many there are)
+#: reached is appended to FILE instead, with the revision it was reached in (the crash test
+#: learns how many there are, and in which store)
 _POINT, _, _NTH = os.environ.get("POLYALEMBIC_CRASH_AT", "").partition("@")
 _reached: dict[str, int] = {}
 #: the marker step of a migration's own transaction on a database other than the ledger's: it
@@ -33,12 +34,13 @@ _reached: dict[str, int] = {}
 WHOLE_MIGRATION = 0
 
 
-def crash_point(name: str) -> None:
+def crash_point(name: str, revision: str | None) -> None:
     """Die here when the crash test names this point: the windows a kill can only hit by luck
-    (``store-committed``: a store committed a step, the ledger not yet told) are reached on purpose."""
+    (``store-committed``: a store committed a step of ``revision``, the ledger not yet told) are
+    reached on purpose."""
     if _POINT == "count":
         with open(_NTH, "a") as points:
-            points.write(name + "\n")
+            points.write(f"{name} {revision}\n")
         return
     if name != _POINT:
         return
@@ -129,7 +131,7 @@ class Run:
             self.resuming = False  # past the interruption: what follows never ran
         with self.step(description):
             action()
-        crash_point("store-committed")
+        crash_point("store-committed", self.revision)
         self.completed = self.position
         if not store_records:
             self._completed(description)
@@ -166,7 +168,7 @@ class Run:
         if hook:
             hook()
             self.committed_early = True
-            crash_point("early-commit")  # the running row is in, the commit not yet made
+            crash_point("early-commit", self.revision)  # the running row is in, the commit not yet made
 
 
 def run_of(operations: Any) -> Run:

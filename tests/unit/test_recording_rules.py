@@ -49,7 +49,7 @@ class Told(Ledger):
         self.said.append(("applied", m.revision, action, following, self._where(execute)))
 
     def failed(self, execute: Any, m: Migration, error: str, step: str | None, ms: int | None,
-               upgrade: bool = True) -> None:
+               upgrade: bool = True, completed_steps: int | None = None) -> None:
         self.said.append(("failed" if upgrade else "downgrade failed, partial", m.revision, self._where(execute)))
 
     def downgrade_failed(self, execute: Any, m: Migration, error: str, ms: int | None) -> None:

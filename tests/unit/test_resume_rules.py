@@ -69,3 +69,23 @@ def test_past_the_interruption_nothing_is_doubted() -> None:
     run.checkpoint("the one that never committed", lambda: ran.append(2))
     run.checkpoint("after it", lambda: ran.append(3), unsure="could not be told", in_place=lambda: True)
     assert ran == [2, 3]  # once a step ran, what follows never ran before: no check, no refusal
+
+
+def test_a_step_its_store_records_writes_no_ledger_progress_and_the_next_recorded_one_counts_it() -> None:
+    run, recorded = _run()
+    run.resuming = False  # a first run
+    run.checkpoint("marked write", lambda: None, store_records=True)
+    assert recorded == [] and run.completed == 1  # its marker says it; a failure after it records 1
+    run.checkpoint("call in transactions", lambda: None)
+    assert recorded == [2]  # the count covers the marked step too
+
+
+def test_a_single_write_takes_its_marker_as_the_last_clauses_of_its_own_query() -> None:
+    from polyalembic.stores.neo4j.markers import with_marker
+
+    query = with_marker("UNWIND range(1, 3) AS i CREATE (:Reading {n: i});")
+    assert query is not None and query.startswith("UNWIND range(1, 3) AS i CREATE (:Reading {n: i})\nWITH count(*)")
+    assert query.endswith("CREATE (:_PolyalembicStep {revision: $polyalembic_revision, step: $polyalembic_step})")
+    for statement in ("CREATE (r:Reading) RETURN r", "MATCH (n) CALL (n) { SET n.x = 1 }",
+                      "CREATE (:A) UNION CREATE (:B)", "PROFILE CREATE (:A)", "USE other CREATE (:A)"):
+        assert with_marker(statement) is None, statement  # a clause after it would change or break it
