@@ -214,3 +214,23 @@ def test_a_retried_sql_migration_on_another_database_runs_again_from_scratch(
     assert retried.exit_code == 0, retried.output
     assert _sql(settings, "timescaledb", "SELECT count(*) FROM meter_readings") == [(500,)]
     assert {r.revision: r for r in ledger(settings)}["timescaledb_004"].status == "applied"
+
+
+def test_sql_markers_read_inside_a_migration_s_transaction_leave_it_open(settings: Settings) -> None:
+    """A resumed migration that commits as it goes asks for its markers with its transaction open:
+    the read neither commits nor rolls back that transaction."""
+    import sqlalchemy as sa
+
+    from polyalembic.stores import get_store
+
+    spec = get_store("timescaledb")
+    with store_connection(settings, "timescaledb") as connection:
+        spec.mark_step(connection, "timescaledb_009", 0, first=True)
+        connection.commit()
+        with connection.begin():
+            connection.execute(sa.text("CREATE TABLE half_done (n int)"))
+            assert spec.marked_steps(connection, "timescaledb_009") == {0}
+            spec.drop_marks(connection, "timescaledb_009")
+            assert connection.in_transaction()  # still the migration's: it commits below
+        assert spec.marked_steps(connection, "timescaledb_009") == set()
+        assert _sql(settings, "timescaledb", "SELECT count(*) FROM half_done") == [(0,)]

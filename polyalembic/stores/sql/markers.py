@@ -7,6 +7,9 @@ made by the first migration that marks, in that migration's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 TABLE = "schema_migrations_steps"
@@ -33,34 +36,45 @@ def _has_table(connection: sa.Connection) -> bool:
     return sa.inspect(connection).has_table(TABLE)
 
 
-def marked_steps(connection: sa.Connection, revision: str) -> set[int]:
+@contextmanager
+def _on_its_own(connection: sa.Connection, commit: bool) -> Iterator[None]:
+    """Read or remove markers in a transaction of their own (committed when ``commit``), unless a
+    migration's transaction is open on the connection (a resumed migration that commits as it
+    goes): then what is done here commits or rolls back with it, and that transaction is left alone."""
+    if connection.in_transaction():
+        yield
+        return
     try:
-        if not _has_table(connection):
-            return set()
-        return {int(step) for (step,) in connection.execute(sa.text(_MARKED), {"revision": revision})}
-    finally:
-        connection.rollback()  # a read: nothing held open on the store's connection
-
-
-def _delete(connection: sa.Connection, statement: str, parameters: dict[str, object]) -> None:
-    try:
-        if _has_table(connection):
-            query = sa.text(statement)
-            if "keep" in parameters:
-                query = query.bindparams(sa.bindparam("keep", expanding=True))
-            connection.execute(query, parameters)
-        connection.commit()
+        yield
     except Exception:
         connection.rollback()
         raise
+    if commit:
+        connection.commit()
+    else:
+        connection.rollback()  # a read: nothing held open on the store's connection
+
+
+def marked_steps(connection: sa.Connection, revision: str) -> set[int]:
+    with _on_its_own(connection, commit=False):
+        if not _has_table(connection):
+            return set()
+        return {int(step) for (step,) in connection.execute(sa.text(_MARKED), {"revision": revision})}
+
+
+def _delete(connection: sa.Connection, query: sa.TextClause, parameters: dict[str, object]) -> None:
+    with _on_its_own(connection, commit=True):
+        if _has_table(connection):
+            connection.execute(query, parameters)
 
 
 def clear_marks(connection: sa.Connection, keep: set[str]) -> None:
     if keep:
-        _delete(connection, _CLEAR, {"keep": sorted(keep)})
+        query = sa.text(_CLEAR).bindparams(sa.bindparam("keep", expanding=True))
+        _delete(connection, query, {"keep": sorted(keep)})
     else:
-        _delete(connection, _CLEAR_ALL, {})
+        _delete(connection, sa.text(_CLEAR_ALL), {})
 
 
 def drop_marks(connection: sa.Connection, revision: str) -> None:
-    _delete(connection, _DROP, {"revision": revision})
+    _delete(connection, sa.text(_DROP), {"revision": revision})
