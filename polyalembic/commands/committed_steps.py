@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyalembic.commands.status import FAILED, RUNNING, MigrationStatus
-
-
-def half_done(s: MigrationStatus) -> bool:
-    return s.state == RUNNING or (s.state == FAILED and s.completed_steps is not None)
+from polyalembic.commands.status import MigrationStatus, half_done
 
 
 def with_markers(statuses: list[MigrationStatus], settings: Any) -> list[MigrationStatus]:

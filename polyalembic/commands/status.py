@@ -109,10 +109,15 @@ def render_table(statuses: list[MigrationStatus]) -> str:
     return "\n".join(lines)
 
 
+def half_done(s: MigrationStatus) -> bool:
+    """A row that may have changed part of its store: `repair` decides what happens to it."""
+    return s.state == RUNNING or (s.state == FAILED and s.completed_steps is not None)
+
+
 def repair_hint(s: MigrationStatus) -> str | None:
     """The `polyalembic repair` choice that fits a problem row, if any."""
     rev = s.revision
-    if s.state == RUNNING or (s.state == FAILED and s.completed_steps is not None):
+    if half_done(s):
         return (f"half done ({s.completed_steps or 0} step(s) completed{_marked(s)}): polyalembic repair resume {rev} "
                 f"| retry {rev} | mark-applied {rev}")
     if s.state == MISMATCH:
