@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyalembic.chain.migration import Migration
-from polyalembic.chain.positions import position_of, resolve
+from polyalembic.chain.positions import History, position_of, resolve
 from polyalembic.commands.committed_steps import with_markers
 from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
+from polyalembic.ledger.reads import current_heads as read_current_heads
 from polyalembic.ledger.reads import current_revision as read_current_revision
 from polyalembic.ledger.reads import read_rows, reading
 from polyalembic.project import Project
@@ -52,31 +53,32 @@ def current_revision(project: Project) -> str | None:
         return read_current_revision(query)
 
 
+def current_heads(project: Project) -> tuple[str, ...]:
+    """The revisions Alembic's version table holds; () at base."""
+    assert project.settings is not None
+    with reading(project.settings) as query:
+        return read_current_heads(query)
+
+
 def plan_up(project: Project, target: str = "head") -> Plan:
-    """The pending migrations up to ``target``, in order."""
-    chain = project.chain()
-    project.single_head()
-    current = current_revision(project)
-    start, end = position_of(chain, current), resolve(chain, target)
-    if end < start:
-        raise PolyalembicError(f"{target!r} is already applied (current: {current}); use down to go back")
-    return Plan("upgrade", chain[start + 1:end + 1], current, chain[end].revision if end >= 0 else "base")
+    """The pending migrations up to ``target``, in the order they run."""
+    history = History(project.chain())
+    if target in ("head", "heads"):
+        head = project.single_head()
+        target = head or "base"
+    heads = current_heads(project)
+    source = ", ".join(heads) or None
+    return Plan("upgrade", history.upgrade_plan(heads, target), source, target)
 
 
 def plan_down(project: Project, steps: int = 1) -> Plan:
     """The last ``steps`` applied migrations, newest first."""
-    if steps < 1:
-        raise PolyalembicError(f"down takes a positive number of migrations, got {steps}")
-    chain = project.chain()
-    current = current_revision(project)
-    position = position_of(chain, current)
-    applied = position + 1
-    if steps > applied:
-        raise PolyalembicError(f"cannot roll back {steps} migrations: only {applied} applied "
-                               f"(`down {applied}` reverts them all)" if applied else
-                               f"cannot roll back {steps} migrations: none is applied")
-    target = chain[position - steps].revision if position - steps >= 0 else "base"
-    return Plan("downgrade", list(reversed(chain[position - steps + 1:position + 1])), current, target)
+    history = History(project.chain())
+    heads = current_heads(project)
+    migrations = history.downgrade_plan(heads, steps)
+    reverted = {m.revision for m in migrations}
+    left = [m.revision for m in history.chain if m.revision in history.applied(heads) - reverted]
+    return Plan("downgrade", migrations, ", ".join(heads) or None, left[-1] if left else "base")
 
 
 def up(project: Project, target: str = "head") -> RunRequest:
@@ -101,8 +103,8 @@ def down(project: Project, steps: int = 1) -> RunRequest:
     from alembic import command
 
     plan_down(project, steps)  # refuses what can't be rolled back, before anything runs
-    request = project.new_request()
-    # relative: Alembic resolves it from the heads it reads under the migration lock
+    # env.py takes the last `steps` applied from the heads it reads under the migration lock
+    request = project.new_request(down_steps=steps)
     command.downgrade(project.config(request), f"-{steps}")
     return request
 
@@ -136,8 +138,8 @@ class _Writer:
         pass
 
 
-def status(project: Project) -> tuple[list[MigrationStatus], str | None]:
-    """Every migration's state, and the current revision; a half-done migration's store is asked
+def status(project: Project) -> tuple[list[MigrationStatus], tuple[str, ...]]:
+    """Every migration's state, and the revisions the version table holds; a half-done migration's store is asked
     which of its steps committed (its markers)."""
     statuses, current = read_status(project)
     return with_markers(statuses, project.settings), current
@@ -150,7 +152,7 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> Ru
     from alembic import command
 
     chain = project.chain()
-    start, end = position_of(chain, current_revision(project)), resolve(chain, target)
+    start, end = position_of(chain, current_revision(project)), resolve(chain, target)  # a linear history
     if end < start and not backwards:
         undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
         raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "

@@ -21,9 +21,11 @@ from polyalembic.chain.filecache import Stamp, folder_stamps
 from polyalembic.chain.inifile import IniFile
 from polyalembic.chain.loader import indexed_chain, script_chain
 from polyalembic.chain.migration import Migration
+from polyalembic.chain.order import heads
 from polyalembic.errors import PolyalembicError
 from polyalembic.request import KEY, RunRequest
 from polyalembic.settings import Settings, settings_from
+from polyalembic.stores import STORES, is_store
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -77,6 +79,17 @@ class Project:
         config.attributes["configure_logger"] = False
         return config
 
+    @cached_property
+    def folder_stores(self) -> dict[str, str]:
+        """alembic.ini's ``[polyalembic.folders]``: version folder name -> the store its revisions
+        belong to (an existing Alembic project's ``versions`` folder, say)."""
+        return folder_stores(self.ini)
+
+    @property
+    def baseline(self) -> str | None:
+        """The revision ``adopt alembic`` recorded: the history before it is taken as Alembic takes it."""
+        return (self.ini.option("baseline", "polyalembic") or "").strip() or None
+
     def new_request(self, **changes: Any) -> RunRequest:
         """A request for one run: this project's, with its settings and ``changes``, no outcome yet."""
         return replace(self.request, settings=self.settings, outcomes=[], ran=False, **changes)
@@ -121,22 +134,25 @@ class Project:
         if "chain" in self._memo:
             return self._memo["chain"]
         folders = self.version_folders()
-        found = indexed_chain(folders, self.listing) if folders is not None else None
+        found = indexed_chain(folders, self.listing, self.folder_stores) if folders is not None else None
         if self.frozen_files:
             self._memo["chain"] = found
         return found
 
+    def heads(self) -> list[Migration]:
+        """The revisions nothing stands on, in the history's order."""
+        return heads(self.chain())
+
     def single_head(self) -> str | None:
-        """The chain's one head (None when there are no revisions); an error naming the heads
-        when there are several."""
-        indexed = self.indexed_chain()
-        if indexed is not None:
-            return indexed[-1].revision if indexed else None
-        heads = self.script().get_heads()
-        if len(heads) > 1:
-            raise PolyalembicError(f"the chain has {len(heads)} heads ({', '.join(heads)}): point one's "
-                                   "down_revision at the other so there is one head")
-        return heads[0] if heads else None
+        """The history's one head (None when there are no revisions); one line naming the heads
+        and the way out when there are several (two team branches, each with new revisions)."""
+        found = self.heads()
+        if len(found) > 1:
+            names = ", ".join(f"{m.revision} ({m.path.parent.name}/{m.filename})" for m in found)
+            raise PolyalembicError(f"the history has {len(found)} heads: {names}: `alembic merge heads` writes a "
+                                   "merge revision that joins them, or `polyalembic rebase FILE` moves one "
+                                   "branch after the other")
+        return found[0].revision if found else None
 
     def chain(self) -> list[Migration]:
         """All migrations, oldest first, each with its declared store."""
@@ -144,11 +160,21 @@ class Project:
         if indexed is not None:
             return indexed
         try:
-            return script_chain(self.script())
+            return script_chain(self.script(), self.folder_stores)
         except PolyalembicError:
             raise
         except Exception as exc:  # noqa: BLE001 - a revision that does not import is a user error
             raise load_error(exc) from None
+
+
+def folder_stores(ini: IniFile) -> dict[str, str]:
+    """``[polyalembic.folders]`` checked: each value names a store polyalembic knows."""
+    declared = ini.section("polyalembic.folders")
+    for folder, store in declared.items():
+        if not is_store(store):
+            raise PolyalembicError(f"{ini.path.name}: [polyalembic.folders] {folder} = {store}: {store!r} is no "
+                                   f"store: one of {', '.join(STORES)}")
+    return declared
 
 
 def check_version_locations(config: Config) -> None:

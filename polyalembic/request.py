@@ -41,6 +41,9 @@ class RunRequest:
     lock_timeout: float | str | None = None  # None: -x lock_timeout / POLYALEMBIC_LOCK_TIMEOUT, else wait
     release: dict[str, str] = field(default_factory=dict)  # `repair resume|retry REV`: REV -> how
     allow_backwards: bool = False  # `stamp --backwards`
+    #: `polyalembic down N`: the last N applied, in the history's order (Alembic's relative
+    #: downgrade can't walk past a merge)
+    down_steps: int | None = None
     before_migrations: Callable[[], None] | None = None  # called once start-up is over
     on_outcome: Callable[[Outcome], None] | None = None  # told of each outcome as it happens
     outcomes: list[Outcome] = field(default_factory=list)

@@ -205,7 +205,7 @@ CASES = [
     Case("duplicate-number", ("polyalembic", "up"), "number 001 is used by",
          setup=write("migrations/chromadb/001_other.py", REVISION.format(rev="chromadb_009", store="chromadb",
                                                                           extra="")),
-         fix='renumber one with `polyalembic generate`'),
+         fix='`polyalembic rebase 001_other.py` moves one after the other'),
     Case("wrong-store", ("polyalembic", "up"), "declares store 'neo4j' but lives in migrations/postgres/",
          setup=write("migrations/postgres/008_wrong.py", REVISION.format(rev="postgres_008", store="neo4j", extra="")),
          fix='move it to migrations/neo4j/ or correct `store`'),

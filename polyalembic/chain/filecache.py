@@ -30,7 +30,7 @@ from typing import Any
 from polyalembic import __version__
 
 #: a cache written by another layout, polyalembic version or interpreter is not read
-VERSION = f"5:{__version__}:{sys.implementation.cache_tag}"
+VERSION = f"9:{__version__}:{sys.implementation.cache_tag}"
 _RACY_SECONDS = 2.0
 _FOLDER_KEY = "*folder*"
 
@@ -84,14 +84,14 @@ class FolderCache:
         """The fact ``key`` about the files whose ``stamps`` are given: stored if they are
         unchanged, else computed (and stored when they are not too new). ``compute`` returns
         plain data only (str, int, None, lists, tuples, dicts: what marshal writes)."""
-        hit = self._stored.get(key)
-        if hit is not None and hit["stamps"] == stamps:
-            value = hit["value"]
+        hit = self._stored.get(key)  # (stamps, value): a pair per file, thousands of them
+        if hit is not None and hit[0] == stamps:
+            value = hit[1]
         else:
             value = compute()
             self._changed = True
         if all(s is None or self._now - s[1] / 1e9 > _RACY_SECONDS for s in stamps):
-            self._kept[key] = {"stamps": stamps, "value": value}
+            self._kept[key] = (stamps, value)
         return value
 
     def get_folder(self, stamps: dict[str, Stamp], compute: Callable[[], Any]) -> Any:
@@ -100,13 +100,13 @@ class FolderCache:
         ``get`` and the whole stored by ``save``)."""
         signature = _signature(stamps)
         hit = self._stored.get(_FOLDER_KEY)
-        if hit is not None and hit["stamps"] == signature:
+        if hit is not None and hit[0] == signature:
             self._unchanged = True
-            return hit["value"]
+            return hit[1]
         value = compute()
         newest = max((s[1] for s in stamps.values() if s), default=0)
         if self._now - newest / 1e9 > _RACY_SECONDS:
-            self._kept[_FOLDER_KEY] = {"stamps": signature, "value": value}
+            self._kept[_FOLDER_KEY] = (signature, value)
         self._changed = True
         return value
 

@@ -1,12 +1,12 @@
-"""The chain without importing it: each revision file's id, down revision, declared store and
-checksum, read from its text and kept in ``__pycache__`` beside the revisions (``filecache``),
-so ``status``, a no-op ``up`` and ``validate`` cost a ``stat`` per file however long the history
-grows.
+"""The history without importing it: each revision file's id, parents (``down_revision``, a
+tuple at a merge), ``depends_on``, branch labels, declared store, checksum and whether it can be
+reverted, read from its text and kept in ``__pycache__`` beside the revisions (``filecache``), so
+``status``, a no-op ``up`` and ``validate`` cost a ``stat`` per file however long the history grows.
 
 Each file is parsed (``ast``, never run) when its cache entry is stale. Anything the text alone
-can't answer with certainty (a computed or rebound id, a merge, a branch, ``depends_on``, a
-duplicate id) returns None: the caller then loads the chain with Alembic, which
-also gives the precise error.
+can't answer with certainty (a computed or rebound id) returns None: the caller then loads the
+history with Alembic, which also gives the precise error. How the entries hang together (order,
+heads, duplicate ids) is ``order.py``'s job.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from polyalembic.chain.checksum import revision_checksum
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
+from polyalembic.chain.migration import DECLARED_IRREVERSIBLE, NO_DOWNGRADE, REVERSIBLE
 from polyalembic.errors import PolyalembicError
 from polyalembic.pairs import pair_file_names
 from polyalembic.stores import get_store, pair_ops
@@ -28,18 +29,26 @@ _REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
 _NOT_NONE = object()
 
 
+def _constant(node: ast.expr | None) -> Any:
+    """A string, None or bool constant; a tuple or list of strings as a tuple; _NOT_NONE otherwise."""
+    if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, bool))):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                                                       for e in node.elts):
+        return tuple(e.value for e in node.elts)  # type: ignore[attr-defined]
+    return _NOT_NONE
+
+
 def _literal(tree: ast.Module, name: str) -> Any:
-    """The value of ``name`` when the module binds it exactly once, at the top, to a string or
-    None (``...`` when it never binds it); _NOT_NONE for anything else: another value, a second
-    binding anywhere (``+=``, a tuple, a loop, ``global``), an import or a def of that name."""
+    """The value of ``name`` when the module binds it exactly once, at the top, to a constant
+    (``_constant``; ``...`` when it never binds it); _NOT_NONE for anything else: another value, a
+    second binding anywhere (``+=``, a tuple, a loop, ``global``), an import or a def of that name."""
     value: Any = ...
     for stmt in tree.body:
         target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
             stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
         if isinstance(target, ast.Name) and target.id == name:
-            constant = stmt.value
-            value = constant.value if isinstance(constant, ast.Constant) and \
-                (constant.value is None or isinstance(constant.value, str)) else _NOT_NONE
+            value = _constant(stmt.value)
     bindings = sum(1 for node in ast.walk(tree)
                    if (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store))
                    or (isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name)
@@ -51,25 +60,32 @@ def _literal(tree: ast.Module, name: str) -> Any:
 
 
 class Entry(NamedTuple):
-    """What the chain needs of one revision file (a tuple: thousands are made per command)."""
+    """What the history needs of one revision file (a tuple: thousands are made per command)."""
 
     folder: Path
     name: str
     revision: str
-    down: str | None
+    down: tuple[str, ...]  # its parents: () at a base, two or more at a merge
     store: str | None  # None: the folder's
     checksum: str
     pair_names: tuple[str, str] | None = None  # the .up/.down files beside it
     #: whether each pair file runs outside a transaction (``SqlStore.commits_early``); None: unknown
     early: tuple[bool, bool] | None = None
+    depends: tuple[str, ...] = ()  # ``depends_on``: ids, prefixes or branch labels
+    labels: tuple[str, ...] = ()  # ``branch_labels``
+    #: REVERSIBLE; DECLARED_IRREVERSIBLE (``irreversible = True``); NO_DOWNGRADE (none, an empty
+    #: one or one that only raises: irreversible before a baseline, a problem after it)
+    reversal: int = REVERSIBLE
 
     @property
     def path(self) -> Path:
         return self.folder / self.name
 
 
-def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | None:
-    """The facts of one revision file, from its text; None when the text does not say for certain."""
+def _read(path: Path, pair_names: tuple[str, str] | None) -> tuple[Any, ...] | None:
+    """The facts of one revision file from its text (a tuple: thousands are kept while a cold
+    index is built): revision, down, store, checksum, early, depends, labels, reversal; None when
+    the text does not say for certain."""
     try:
         data = path.read_bytes()
         text = data.decode("utf-8")
@@ -80,14 +96,53 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> dict[str, Any] | No
     except SyntaxError:
         return None  # Alembic words it
     revision, down, store = _literal(tree, "revision"), _literal(tree, "down_revision"), _literal(tree, "store")
-    if not isinstance(revision, str) or down is ... or down is _NOT_NONE or store is _NOT_NONE:
-        return None
-    if _literal(tree, "depends_on") not in (None, ...) or _literal(tree, "branch_labels") not in (None, ...):
+    depends, labels, irreversible = (_literal(tree, name) for name in ("depends_on", "branch_labels", "irreversible"))
+    if not isinstance(revision, str) or down is ... or not all(map(_is_ids, (down, depends, labels))) or \
+            not (store in (None, ...) or isinstance(store, str)) or irreversible not in (True, False, None, ...):
         return None
     checksum = revision_checksum(data, path.with_name(pair_names[0]) if pair_names else None)
     store = None if store is ... else store
-    return {"revision": revision, "down": down, "store": store, "checksum": checksum,
-            "early": _early(path, pair_names, store or path.parent.name)}
+    parents = _ids(down)
+    reversal_ = DECLARED_IRREVERSIBLE if irreversible is True else \
+        REVERSIBLE if "migration_files" in text else reversal(tree, merge=len(parents) > 1)
+    return (revision, parents, store, checksum, _early(path, pair_names, store or path.parent.name),
+            _ids(depends), _ids(labels), reversal_)
+
+
+def _is_ids(value: Any) -> bool:
+    """Whether ``value`` is what Alembic takes for ids: none, one, or a tuple of them."""
+    return value in (None, ...) or isinstance(value, (str, tuple))
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    """``None``/absent, one id or a tuple of ids, as a tuple."""
+    return () if value in (None, ...) else (value,) if isinstance(value, str) else tuple(value)
+
+
+def reversal_of(path: Path, merge: bool) -> int:
+    """How the revision at ``path`` can be reverted, from its text (REVERSIBLE when unreadable:
+    loading it words that)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return REVERSIBLE if "migration_files" in text else reversal(ast.parse(text), merge)
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return REVERSIBLE
+
+
+def reversal(tree: ast.Module, merge: bool) -> int:
+    """NO_DOWNGRADE when ``downgrade`` is missing, does nothing or only raises (a merge's empty
+    one is its whole job); REVERSIBLE otherwise."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "downgrade":
+            body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            if all(isinstance(n, ast.Pass) for n in body):
+                return REVERSIBLE if merge else NO_DOWNGRADE
+            return NO_DOWNGRADE if len(body) == 1 and isinstance(body[0], ast.Raise) else REVERSIBLE
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.ImportFrom, ast.Import)) and \
+                any((isinstance(n, ast.Name) and n.id == "downgrade") or
+                    (isinstance(n, ast.alias) and (n.asname or n.name) == "downgrade") for n in ast.walk(node)):
+            return REVERSIBLE  # bound some other way (``upgrade, downgrade = ...``, an import)
+    return NO_DOWNGRADE
 
 
 def _early(path: Path, pair_names: tuple[str, str] | None, store: str) -> tuple[bool, bool] | None:
@@ -130,8 +185,8 @@ def _folder_entries(folder: Path, stamps: dict[str, Stamp]) -> list[Entry] | Non
 
 
 def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]] | None:
-    """Each revision file's (name, revision, down, store, checksum, pair names, early), by name; None
-    when one can't be read with certainty."""
+    """Each revision file's entry fields after its folder, by name; None when one can't be read
+    with certainty."""
     cache = FolderCache(folder, "index")
     names = set(stamps)
     suffixes = list(pair_ops())
@@ -145,24 +200,7 @@ def _read_folder(folder: Path, stamps: dict[str, Stamp]) -> list[tuple[Any, ...]
         if facts is None:
             cache.save()
             return None
-        rows.append((name, facts["revision"], facts["down"], facts["store"], facts["checksum"], pair_names,
-                     facts["early"]))
+        revision, down, store, checksum, early, depends, labels, reversal_ = facts
+        rows.append((name, revision, down, store, checksum, pair_names, early, depends, labels, reversal_))
     cache.save()
     return rows
-
-
-def linear_chain(entries: list[Entry]) -> list[Entry] | None:
-    """The entries base to head when they form one unbranched chain with unique ids; None otherwise."""
-    by_down: dict[str | None, Entry] = {}
-    ids = set()
-    for entry in entries:
-        if entry.revision in ids or entry.down in by_down:
-            return None  # a duplicate id or a branch: Alembic words those
-        ids.add(entry.revision)
-        by_down[entry.down] = entry
-    ordered, current = [], None
-    while current in by_down:
-        entry = by_down[current]
-        ordered.append(entry)
-        current = entry.revision
-    return ordered if len(ordered) == len(entries) else None

@@ -41,6 +41,15 @@ class IniFile:
         except Error:
             return None
 
+    def section(self, section: str) -> dict[str, str]:
+        """Every option of ``section`` (none when it is missing), without the ``here`` default."""
+        if not self.readable or not self._parser.has_section(section):
+            return {}
+        try:
+            return {name: value for name, value in self._parser.items(section) if name != "here"}
+        except Error:
+            return {}
+
     @property
     def script_location(self) -> Path | None:
         value = self.option("script_location")

@@ -1,80 +1,93 @@
 """The one chain loader: every ``Migration`` is made here, from one of two sources.
 
-The revision files' index (``index.py``) reads a linear chain without importing a revision;
-Alembic's ``ScriptDirectory`` loads the files and decides whatever the text can't say for certain
-(merges, computed ids, ``depends_on``). Either way a migration gets its store from the same rule
-(``declared_store``), and what the index knows of its file (checksum, pair files, whether they
-commit early) rides along, so nothing is read twice in a run.
+The revision files' index (``index.py``) reads the history without importing a revision;
+Alembic's ``ScriptDirectory`` loads the files when the text can't say for certain (a computed
+id). Either way a migration gets its store from the same rule (``store_of``), the history the
+same order (``order.in_order``), and what the index knows of its file (checksum, pair files,
+whether they commit early) rides along, so nothing is read twice in a run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from polyalembic.chain.filecache import Listing, folder_stamps
-from polyalembic.chain.index import Entry, Index, linear_chain
-from polyalembic.chain.migration import Migration
+from polyalembic.chain.index import Entry, Index, reversal_of
+from polyalembic.chain.migration import DECLARED_IRREVERSIBLE, Migration
+from polyalembic.chain.order import in_order
 from polyalembic.errors import PolyalembicError
 from polyalembic.stores import STORES, get_store, is_store
 
 
-def declared_store(script: Any) -> str:
-    """The store a revision declares (``store = "neo4j"``), checked against its folder.
-
-    A revision without a ``store`` line inherits its folder's store.
-    """
-    store = getattr(script.module, "store", None)
-    folder = Path(script.path).parent.name
-    if store is None:
-        if is_store(folder):
-            return folder
-        raise PolyalembicError(f"{script.path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}")
-    get_store(store)
-    if folder != store and is_store(folder):
-        raise PolyalembicError(f"{script.path}: declares store {store!r} but lives in migrations/{folder}/: "
-                               f"move it to migrations/{store}/ or correct `store`")
-    return store
+def folder_store(folder: str, folder_stores: Mapping[str, str]) -> str | None:
+    """The store a version folder holds: as alembic.ini's ``[polyalembic.folders]`` declares it,
+    else the store the folder is named after; None for neither."""
+    return folder_stores.get(folder) or (folder if is_store(folder) else None)
 
 
-def from_script(script: Any, entry: Entry | None = None) -> Migration:
+def store_of(path: Path, declared: str | None, folder_stores: Mapping[str, str]) -> str:
+    """The store of the revision at ``path`` that declares ``declared`` (None: inherits its
+    folder's); one line when it declares none in an undeclared folder, or another than its folder's."""
+    home = folder_store(path.parent.name, folder_stores)
+    if declared is None:
+        if home is None:
+            raise PolyalembicError(f"{path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}, or "
+                                   f"declare its folder's in alembic.ini ([polyalembic.folders] {path.parent.name} = "
+                                   "postgres)")
+        return home
+    get_store(declared)
+    if home is not None and declared != home:
+        raise PolyalembicError(f"{path}: declares store {declared!r} but lives in a {home} folder "
+                               f"({path.parent.name}/): move it to the {declared} folder or correct `store`")
+    return declared
+
+
+def from_script(script: Any, entry: Entry | None = None, folder_stores: Mapping[str, str] | None = None) -> Migration:
     """The migration of an ``alembic.script.Script``, knowing what the index's ``entry`` for its
     file says (None: its files are read when asked)."""
-    migration = Migration.at(Path(script.path), script.revision, declared_store(script))
-    return dataclasses.replace(migration, **_known(entry)) if entry is not None else migration
+    path = Path(script.path)
+    store = store_of(path, getattr(script.module, "store", None), folder_stores or {})
+    if entry is not None:
+        return Migration(script.revision, store, path.parent, path.name, **_known(entry))
+    down = _ids(script.down_revision)
+    reversal = DECLARED_IRREVERSIBLE if getattr(script.module, "irreversible", False) is True else \
+        reversal_of(path, merge=len(down) > 1)
+    return Migration(script.revision, store, path.parent, path.name, down=down, depends=_ids(script.dependencies),
+                     labels=tuple(script.branch_labels or ()), reversal=reversal)
 
 
-def from_scripts(scripts: Iterable[Any], indexed: Mapping[Path, Entry] | None = None) -> list[Migration]:
-    """The migrations of Alembic's ``scripts`` in their order, with what ``indexed`` (the index's
-    entries by path) knows of each."""
+def _ids(value: Any) -> tuple[str, ...]:
+    return () if not value else (value,) if isinstance(value, str) else tuple(value)
+
+
+def from_scripts(scripts: Iterable[Any], indexed: Mapping[Path, Entry] | None = None,
+                 folder_stores: Mapping[str, str] | None = None) -> list[Migration]:
+    """The migrations of Alembic's ``scripts`` in the history's order (``order.in_order``), with
+    what ``indexed`` (the index's entries by path) knows of each."""
     known = indexed or {}
-    return [from_script(script, known.get(Path(script.path))) for script in scripts]
+    return in_order([from_script(script, known.get(Path(script.path)), folder_stores) for script in scripts])
 
 
-def script_chain(script_directory: Any) -> list[Migration]:
-    """Every migration of Alembic's script directory, oldest first (base to head)."""
-    return from_scripts(reversed(list(script_directory.walk_revisions("base", "heads"))))
+def script_chain(script_directory: Any, folder_stores: Mapping[str, str] | None = None) -> list[Migration]:
+    """Every migration of Alembic's script directory, in the history's order."""
+    return from_scripts(script_directory.walk_revisions("base", "heads"), folder_stores=folder_stores)
 
 
-def indexed_chain(folders: list[Path], listing: Listing = folder_stamps) -> list[Migration] | None:
-    """The chain from the revision files' index, without importing them; None when the index
-    can't vouch for it (then Alembic loads the chain, and words any error)."""
+def indexed_chain(folders: list[Path], listing: Listing = folder_stamps,
+                  folder_stores: Mapping[str, str] | None = None) -> list[Migration] | None:
+    """The history from the revision files' index, without importing them; None when the index
+    can't vouch for it (then Alembic loads it, and words any error)."""
     entries = Index(folders, listing).entries()
-    ordered = linear_chain(entries) if entries is not None else None
-    if ordered is None:
+    if entries is None:
         return None
-    chain = []
-    for entry in ordered:
-        folder = entry.folder.name
-        store = entry.store or folder
-        if not is_store(store) or (folder != store and is_store(folder)):
-            return None
-        chain.append(Migration(entry.revision, store, entry.folder, entry.name, **_known(entry)))
-    return chain
+    chain = [Migration(entry.revision, store_of(entry.path, entry.store, folder_stores or {}), entry.folder,
+                       entry.name, **_known(entry)) for entry in entries]
+    return in_order(chain)
 
 
 def _known(entry: Entry) -> dict[str, Any]:
-    """The ``known_*`` fields of a migration from its index entry."""
-    return {"known_checksum": entry.checksum, "known_pair": entry.pair_names or (), "known_early": entry.early}
+    """The fields of a migration its index entry knows."""
+    return {"known_checksum": entry.checksum, "known_pair": entry.pair_names or (), "known_early": entry.early,
+            "down": entry.down, "depends": entry.depends, "labels": entry.labels, "reversal": entry.reversal}

@@ -159,7 +159,7 @@ def status(ctx: click.Context, fmt: str, check: bool, with_drift: bool) -> None:
     reports = _drift_reports(project) if with_drift else None
     if fmt == "json":
         locations = {s: project.settings.location(s) for s in STORES}
-        document = st.as_json(statuses, [current] if current else [], locations)
+        document = st.as_json(statuses, list(current), locations)
         if reports is not None:
             from polyalembic.commands import drift
 
@@ -237,8 +237,7 @@ def validate(ctx: click.Context) -> None:
     from polyalembic.commands import validate as v
 
     project = _project(ctx)
-    problems = v.check_files(project.migrations_dir, project.ini.prepend_sys_path(), project.listing) + \
-        v.check_chain(project)
+    problems = v.check_project(project)
     ledger_note = ""
     if not problems:
         try:

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any, NamedTuple
 
 from polyalembic.chain.migration import Migration
-from polyalembic.ledger.reads import LedgerRow, current_revision, read_rows, reading
+from polyalembic.ledger.reads import LedgerRow, current_heads, read_rows, reading
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.stores.current_run import WHOLE_MIGRATION
 
@@ -140,10 +140,10 @@ def _marked(s: MigrationStatus) -> str:
     return f"; the store's markers say step(s) {steps} committed too: resume will not run them again"
 
 
-def read_status(project: Any) -> tuple[list[MigrationStatus], str | None]:
-    """Every migration of ``project``'s chain with its state, and the current revision (one read
-    of the ledger database)."""
+def read_status(project: Any) -> tuple[list[MigrationStatus], tuple[str, ...]]:
+    """Every migration of ``project``'s history with its state, and the revisions the version
+    table holds (one read of the ledger database)."""
 
     chain = project.chain()
     with reading(project.settings) as query:
-        return compute(chain, read_rows(query)), current_revision(query)
+        return compute(chain, read_rows(query)), current_heads(query)

@@ -14,18 +14,25 @@ import ast
 import importlib.machinery
 import importlib.util
 import re
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
+from polyalembic.chain.index import reversal
+from polyalembic.chain.loader import folder_store
+from polyalembic.chain.migration import NO_DOWNGRADE, Migration
+from polyalembic.chain.positions import History
 from polyalembic.commands.status import MISMATCH, MISSING, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.project import Project
-from polyalembic.stores import STORES, Store, is_store, pair_ops
+from polyalembic.stores import STORES, Store, pair_ops
 
 NUMBERED = re.compile(r"^(?P<number>\d{3,})_(?P<name>[a-z0-9_]+?)(?P<rest>\.(up|down)\.\w+|\.py)$")
+#: what Alembic reads as a revision file (``alembic.script.base._only_source_rev_file``)
+REVISION_FILE = re.compile(r"^(?!\.\#|__init__).*\.py$")
 IGNORED_DIRS = {"__pycache__"}
 
 
@@ -51,23 +58,42 @@ def _function_is_empty(tree: ast.Module, name: str) -> bool | None:
     return None
 
 
-def check_files(migrations_dir: Path, search_path: list[str] | None = None,
-                listing: Listing = folder_stamps) -> list[Problem]:
+def check_files(migrations_dir: Path, search_path: list[str] | None = None, listing: Listing = folder_stamps,
+                folder_stores: Mapping[str, str] | None = None, adopted: Set[str] = frozenset()) -> list[Problem]:
     """Everything that can be checked without a server; ``search_path``: where revisions import
     from besides ``sys.path`` (alembic.ini's ``prepend_sys_path``); ``listing``: a folder's file
-    stamps."""
+    stamps; ``folder_stores``: alembic.ini's ``[polyalembic.folders]``; ``adopted``: the revisions
+    up to the adopted baseline, which are taken as Alembic takes them (no up/down rule)."""
     problems: list[Problem] = []
     top = migrations_dir.name
+    declared = folder_stores or {}
+    folders: list[tuple[Path, Store]] = []
     for entry in sorted(migrations_dir.iterdir()):
-        if entry.is_dir() and entry.name not in IGNORED_DIRS and not is_store(entry.name):
-            problems.append(Problem(f"{top}/{entry.name}",
-                                    f"unknown store folder: rename it to one of {', '.join(STORES)}"))
+        if not entry.is_dir() or entry.name in IGNORED_DIRS:
+            continue
+        store = folder_store(entry.name, declared)
+        if store is None:
+            problems.append(Problem(f"{top}/{entry.name}", "unknown store folder: rename it to one of "
+                                    f"{', '.join(STORES)}, or declare its store in alembic.ini "
+                                    f"([polyalembic.folders] {entry.name} = postgres)"))
+        else:
+            folders.append((entry, STORES[store]))
     modules = _Modules(search_path or [])
-    for store, spec in STORES.items():
-        folder = migrations_dir / store
-        if folder.is_dir():
-            problems += _check_folder(_Folder(folder, f"{top}/{store}", listing(folder)), spec, modules)
+    for folder, spec in folders:
+        problems += _check_folder(_Folder(folder, f"{top}/{folder.name}", listing(folder)), spec, modules, adopted)
     return problems
+
+
+def adopted_revisions(chain: list[Migration], baseline: str | None) -> set[str]:
+    """The baseline and every revision it stands on (none without a baseline); one line when no
+    file defines the baseline."""
+    if baseline is None:
+        return set()
+    history = History(chain)
+    if baseline not in history.by_id:
+        raise PolyalembicError(f"alembic.ini: [polyalembic] baseline = {baseline}, which no revision file defines: "
+                               "restore that file or correct the baseline")
+    return history.applied((baseline,))
 
 
 class _Folder:
@@ -82,15 +108,18 @@ class _Folder:
         return name in self.stamps
 
 
-def _check_folder(folder: _Folder, spec: Store, modules: _Modules) -> list[Problem]:
+def _check_folder(folder: _Folder, spec: Store, modules: _Modules, adopted: Set[str]) -> list[Problem]:
     """The folder's problems; while none of its files changed, the verdict of the last look
-    (the imports are checked anew: what is installed may have changed). The verdict and the
-    per-file facts are kept apart, so that an unchanged folder reads one small file."""
+    (the imports are checked anew: what is installed may have changed, and so are the rules
+    the baseline lifts). The verdict and the per-file facts are kept apart, so that an unchanged
+    folder reads one small file."""
     verdicts = FolderCache(folder.path, "verdict")
     verdict = verdicts.get_folder(folder.stamps, lambda: _folder_verdict(folder, spec))
     verdicts.save()
     # the verdict names files relative to the store folder: the migrations folder may be renamed
     problems = [Problem(folder.shown + where, message) for where, message in verdict["problems"]]
+    problems += [Problem(folder.shown + where, message) for where, revision, message in verdict["rules"]
+                 if revision not in adopted]
     for where, imports in verdict["imports"]:
         shown = folder.shown + where
         problems += [Problem(shown, f"imports {module}, which is not installed: install {module} or remove "
@@ -99,8 +128,11 @@ def _check_folder(folder: _Folder, spec: Store, modules: _Modules) -> list[Probl
 
 
 def _folder_verdict(folder: _Folder, spec: Store) -> dict[str, Any]:
+    """The folder's problems from its files alone: ``problems`` always hold, ``rules`` (revision,
+    problem) hold after an adopted baseline only."""
     cache = FolderCache(folder.path, "checks")
     problems: list[Problem] = []
+    rules: list[tuple[str, str | None, str]] = []
     imports: list[tuple[str, list[str]]] = []
     numbers: dict[int, list[str]] = {}
     for name in sorted(folder.stamps):
@@ -108,35 +140,53 @@ def _folder_verdict(folder: _Folder, spec: Store) -> dict[str, Any]:
             continue
         shown = f"{folder.shown}/{name}"
         match = NUMBERED.match(name)
-        if not match:
-            problems.append(Problem(shown, "name must be NNN_name.py or NNN_name.up/.down file "
-                                    "with [a-z0-9_] names: rename it"))
-            continue
-        suffix = name[name.rfind("."):]
-        if suffix == ".py":
-            numbers.setdefault(int(match["number"]), []).append(name)
-            found, imported = _check_revision(folder, name, shown, spec.pair_suffix, cache)
+        suffix = name[name.rfind("."):] if "." in name else ""
+        if suffix == ".py" and REVISION_FILE.match(name):
+            found, facts = _check_revision(folder, name, shown, spec.pair_suffix, cache)
             problems += found
-            if imported:
-                imports.append((shown, imported))
+            rules += [(shown, facts.revision, message) for message in facts.rules]
+            if facts.imports:
+                imports.append((shown, list(facts.imports)))
+            number = name.split("_", 1)[0]
+            # polyalembic's numbering: NNN_name.py defining <store>_…; an Alembic name (hex id, date) is not
+            if number.isdigit() and (facts.revision or "").startswith(f"{spec.name}_"):
+                numbers.setdefault(int(number), []).append(name)
+                if not match:
+                    rules.append((shown, facts.revision, "name must be NNN_name.py with a [a-z0-9_] name: "
+                                  "rename it"))
         elif suffix not in pair_ops() or suffix != spec.pair_suffix:
-            problems.append(Problem(shown, f"{suffix} files don't belong in {spec.name}/"))
+            problems.append(Problem(shown, f"{suffix} files don't belong in {folder.path.name}/" if suffix in pair_ops()
+                                    else "is neither a revision (.py) nor one of its .up/.down files: move it "
+                                    f"out of {folder.path.name}/"))
         elif name.endswith(f".up{suffix}") or name.endswith(f".down{suffix}"):
             problems += _check_pair_file(folder, name, shown, spec, cache)
-    for number, names in sorted(numbers.items()):
-        if len(names) > 1:
-            problems.append(Problem(folder.shown, f"number {number:03d} is used by {', '.join(names)}: "
-                                    "renumber one with `polyalembic generate`"))
-    expected = list(range(1, len(numbers) + 1))
-    if sorted(numbers) != expected:
-        missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
-        if missing:
-            problems.append(Problem(folder.shown, "numbering has a gap at "
-                                    f"{', '.join(f'{n:03d}' for n in missing)}: renumber the later files"))
+        else:
+            problems.append(Problem(shown, f"a {suffix} file is NNN_name.up{suffix} or NNN_name.down{suffix}: "
+                                    "rename it"))
+    problems += _numbering(folder, numbers)
     cache.save()
     inside = len(folder.shown)
     return {"problems": [[p.path[inside:], p.message] for p in problems],
+            "rules": [[shown[inside:], revision, message] for shown, revision, message in rules],
             "imports": [[shown[inside:], modules] for shown, modules in imports]}
+
+
+def _numbering(folder: _Folder, numbers: dict[int, list[str]]) -> list[Problem]:
+    """Numbers used twice, and gaps, among the folder's ``<store>_NNN`` revisions: in time and
+    memory of the files, whatever the numbers."""
+    problems = []
+    for number, names in sorted(numbers.items()):
+        if len(names) > 1:
+            problems.append(Problem(folder.shown, f"number {number:03d} is used by {', '.join(names)}: "
+                                    f"`polyalembic rebase {names[-1]}` moves one after the other"))
+    gaps, previous = [], 0
+    for number in sorted(numbers):
+        if number > previous + 1:
+            gaps.append(f"{previous + 1:03d}" if number == previous + 2 else f"{previous + 1:03d}-{number - 1:03d}")
+        previous = number
+    if gaps:
+        problems.append(Problem(folder.shown, f"numbering has a gap at {', '.join(gaps)}: renumber the later files"))
+    return problems
 
 
 class Unreadable(ValueError):
@@ -173,45 +223,70 @@ class _Modules:
         return [name for name in names if not self._found[name]]
 
 
-def _revision_facts(path: Path) -> dict[str, Any]:
-    """What a revision file's text says: problems of its own, whether it binds a pair, and the
-    top-level modules it imports."""
+class RevisionFacts(NamedTuple):
+    """What a revision file's text says (kept per file as a plain tuple: thousands of them)."""
+
+    problems: tuple[str, ...] = ()  # its own, always
+    rules: tuple[str, ...] = ()  # polyalembic's rules it breaks (lifted before an adopted baseline)
+    revision: str | None = None
+    uses_pair: bool = False  # binds .up/.down files
+    imports: tuple[str, ...] = ()  # the top-level modules it imports
+
+
+def _revision_facts(path: Path) -> tuple[Any, ...]:
+    """The ``RevisionFacts`` of a revision file, as a tuple."""
     try:
         text = read_text(path)
         tree = ast.parse(text, filename=str(path))
     except Unreadable as exc:
-        return {"problems": [str(exc)], "uses_pair": False, "imports": []}
+        return tuple(RevisionFacts(problems=(str(exc),)))
     except SyntaxError as exc:
-        return {"problems": [f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax"],
-                "uses_pair": False, "imports": []}
-    imports = sorted({alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
-                      for alias in node.names} |
-                     {node.module.split(".")[0] for node in tree.body
-                      if isinstance(node, ast.ImportFrom) and node.module and not node.level})
+        return tuple(RevisionFacts(problems=(f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax",)))
+    revision = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                     and any(isinstance(t, ast.Name) and t.id == "revision" for t in node.targets)
+                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)), None)
+    imports = tuple(sorted({alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
+                            for alias in node.names} |
+                           {node.module.split(".")[0] for node in tree.body
+                            if isinstance(node, ast.ImportFrom) and node.module and not node.level}))
     if "migration_files" in text:
-        return {"problems": [], "uses_pair": True, "imports": imports}
-    problems = []
-    for fn in ("upgrade", "downgrade"):
-        empty = _function_is_empty(tree, fn)
-        if empty is None:
-            problems.append(f"defines no {fn}(): add it (every migration needs up and down)")
-        elif empty:
-            problems.append(f"{fn}() is empty: write it (every migration needs up and down)")
-    return {"problems": problems, "uses_pair": False, "imports": imports}
+        return tuple(RevisionFacts(revision=revision, uses_pair=True, imports=imports))
+    if _is_merge(tree):  # joins two branches: empty both ways is its whole job
+        return tuple(RevisionFacts(revision=revision, imports=imports))
+    irreversible = any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "irreversible"
+                                                            for t in node.targets)
+                       and isinstance(node.value, ast.Constant) and node.value.value is True for node in tree.body)
+    rules = []
+    empty = _function_is_empty(tree, "upgrade")
+    if empty is None:
+        rules.append("defines no upgrade(): add it (every migration needs up and down)")
+    elif empty:
+        rules.append("upgrade() is empty: write it (every migration needs up and down)")
+    if not irreversible and reversal(tree, merge=False) == NO_DOWNGRADE:
+        rules.append("has no working downgrade() (missing, empty or only raising): write it, or declare "
+                     "irreversible = True if it can't be undone")
+    return tuple(RevisionFacts(rules=tuple(rules), revision=revision, imports=imports))
+
+
+def _is_merge(tree: ast.Module) -> bool:
+    """Whether ``down_revision`` is a tuple or list of two or more revisions (a merge revision)."""
+    return any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "down_revision"
+                                                    for t in node.targets)
+               and isinstance(node.value, (ast.Tuple, ast.List)) and len(node.value.elts) > 1 for node in tree.body)
 
 
 def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | None,
-                    cache: FolderCache) -> tuple[list[Problem], list[str]]:
-    """The revision's problems, and the modules it imports (checked by the caller)."""
-    facts = cache.get(name, [folder.stamps[name]], lambda: _revision_facts(folder.path / name))
-    problems = [Problem(shown, message) for message in facts["problems"]]
-    if facts["uses_pair"] and pair_suffix:
+                    cache: FolderCache) -> tuple[list[Problem], RevisionFacts]:
+    """The revision's own problems, and its facts (the caller checks its imports and rules)."""
+    facts = RevisionFacts(*cache.get(name, [folder.stamps[name]], lambda: _revision_facts(folder.path / name)))
+    problems = [Problem(shown, message) for message in facts.problems]
+    if facts.uses_pair and pair_suffix:
         stem = name.removesuffix(".py")
         for pair_file in (f"{stem}.{d}{pair_suffix}" for d in ("up", "down")):
             if not folder.has(pair_file):
                 problems.append(Problem(shown, f"{pair_file} is missing: create it (every migration needs up "
                                         "and down)"))
-    return problems, facts["imports"]
+    return problems, facts
 
 
 def _pair_file_facts(path: Path, store: Store) -> list[str]:
@@ -234,6 +309,17 @@ def _check_pair_file(folder: _Folder, name: str, shown: str, store: Store, cache
     if not folder.has(twin):
         problems.append(Problem(shown, f"{twin} is missing: create it (every migration needs up and down)"))
     return problems
+
+
+def check_project(project: Project) -> list[Problem]:
+    """Every check that needs no server: the files, with the project's folders and baseline, then
+    the history they make."""
+    try:
+        adopted = adopted_revisions(project.chain(), project.baseline)
+    except Exception:  # noqa: BLE001 - check_chain words why the history does not load
+        adopted = set()
+    return check_files(project.migrations_dir, project.ini.prepend_sys_path(), project.listing,
+                       project.folder_stores, adopted) + check_chain(project)
 
 
 def check_chain(project: Project) -> list[Problem]:

@@ -70,13 +70,21 @@ def read_rows(query: Query) -> list[LedgerRow]:
     return [LedgerRow(**{name: row[i] for i, name in known}) for row in rows]
 
 
-def current_revision(query: Query) -> str | None:
-    """The revision the chain is at (Alembic's version table), None at base."""
+def current_heads(query: Query) -> tuple[str, ...]:
+    """The revisions Alembic's version table holds (several while branches are applied one by
+    one), sorted; () at base."""
     if not _exists(query, VERSION_TABLE):
-        return None
-    heads = [row[0] for row in query(f"SELECT version_num FROM {VERSION_TABLE}")[1]]
+        return ()
+    return tuple(sorted(row[0] for row in query(f"SELECT version_num FROM {VERSION_TABLE}")[1]))
+
+
+def current_revision(query: Query) -> str | None:
+    """The one revision the version table holds, None at base; one line when it holds several
+    (what needs one revision, such as repair, waits for them to be joined)."""
+    heads = current_heads(query)
     if len(heads) > 1:
-        raise PolyalembicError(f"{VERSION_TABLE} holds several heads ({', '.join(heads)}): merge them first")
+        raise PolyalembicError(f"{VERSION_TABLE} holds several heads ({', '.join(heads)}): `polyalembic up` applies "
+                               "the revisions that join them")
     return heads[0] if heads else None
 
 

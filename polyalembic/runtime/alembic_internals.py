@@ -24,6 +24,8 @@ from alembic import op as op_proxy
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
+from polyalembic.errors import PolyalembicError
+
 # Only Alembic's upgrade/downgrade commands compute their steps without side effects (`current`,
 # `stamp` and others print or write from their function).
 _PLANNING_COMMANDS = ("upgrade", "downgrade")
@@ -131,6 +133,22 @@ def _work_function(context: Any) -> Any:
     return getattr(environment, "context_opts", {}).get("fn")
 
 
+def command_steps(context: Any) -> Callable[..., Any] | None:
+    """The step function of the running ``upgrade``/``downgrade`` command (what env.py may wrap
+    and hand back to ``configure(fn=...)``); None under any other command."""
+    fn = _work_function(context)
+    return fn if getattr(fn, "__name__", None) in _PLANNING_COMMANDS else None
+
+
+def downgrade_steps(script_directory: Any, revisions: list[str]) -> list[Any]:
+    """Alembic's downgrade steps for exactly ``revisions``, in that order (each a head of what is
+    applied when its turn comes: Alembic's head bookkeeping then does the rest)."""
+    from alembic.runtime.migration import MigrationStep
+
+    return [MigrationStep.downgrade_from_script(script_directory.revision_map, script_directory.get_revision(rev))
+            for rev in revisions]
+
+
 def merging(context: Any) -> bool:
     """True under ``alembic merge``: its work function does nothing; Alembic writes the merge file
     itself once env.py returns."""
@@ -188,6 +206,7 @@ def load_revision_files_only(script_directory: Any) -> None:
 
     def load() -> Iterator[Any]:
         seen: set[Path] = set()
+        defined: dict[str, Path] = {}  # revision id -> its file: Alembic keeps one of two and warns
         real_folders: dict[Path, Path] = {}
         for folder in script_directory._version_locations:
             if not folder.exists():
@@ -203,6 +222,12 @@ def load_revision_files_only(script_directory: Any) -> None:
                 seen.add(real_path)
                 script = script_class._from_path(script_directory, real_path)
                 if script is not None:
+                    first = defined.setdefault(script.revision, real_path)
+                    if first != real_path:
+                        raise PolyalembicError(
+                            f"{first} and {real_path} both define revision {script.revision!r} (Alembic would keep "
+                            f"one and drop the other): `polyalembic rebase {real_path.name}` moves the second "
+                            "after the first")
                     yield script
 
     script_directory.revision_map = RevisionMap(load)

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from polyalembic.chain.index import Index
+from polyalembic.chain.inifile import IniFile
 from polyalembic.errors import PolyalembicError, StoreUnavailable, as_command_error
 from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import Events
@@ -22,7 +23,7 @@ from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
 from polyalembic.options import option, unread_x_arguments
-from polyalembic.project import check_version_locations
+from polyalembic.project import check_version_locations, folder_stores
 from polyalembic.request import RunRequest, request_of
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
@@ -34,6 +35,7 @@ from polyalembic.runtime.alembic_internals import (
     revision_command,
 )
 from polyalembic.runtime.collection import start_up_uncollected
+from polyalembic.runtime.history_steps import history_steps
 from polyalembic.runtime.preconditions import file_problems, refuse_interrupted, refuse_invalid
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.revision import revise
@@ -97,9 +99,10 @@ def _show_history(command: HistoryCommand, settings: Settings) -> None:
     command.show((current,) if current else ())
 
 
-def _configure_kwargs(executor: StepExecutor, state: Run) -> dict[str, Any]:
+def _configure_kwargs(context: Any, executor: StepExecutor, state: Run) -> dict[str, Any]:
     return {"transaction_per_migration": True, "on_version_apply": executor.on_version_apply,
-            OPTION: state, "target_metadata": None}
+            OPTION: state, "target_metadata": None,
+            **history_steps(context, executor.migrations, request_of(context.config).down_steps)}
 
 
 def _run_offline(context: Any, state: Run) -> None:
@@ -107,16 +110,31 @@ def _run_offline(context: Any, state: Run) -> None:
     settings = state.connections.settings
     ledger_dsn = settings.ledger_dsn
     executor = StepExecutor(state, Recorder(Ledger(settings.ledger_store), settings, state, status_execute=None))
-    executor.bind(context.script)
+    executor.bind(context.script, folder_stores=_folder_stores(context.config))
     url = settings.ledger_store.sqlalchemy_url(ledger_dsn) if ledger_dsn else settings.ledger_store.offline_url
-    context.configure(url=url, literal_binds=True, **_configure_kwargs(executor, state))
+    context.configure(url=url, literal_binds=True, **_configure_kwargs(context, executor, state))
     output = context.get_context().impl.static_output
     output(f"-- polyalembic: ledger schema_migrations on {mask_dsn(ledger_dsn) or '(ledger database)'}")
-    for problem in file_problems(Path(context.script.dir), list(executor.migrations.values()), [], upgrade=False):
+    for problem in file_problems(Path(context.script.dir), list(executor.migrations.values()), [], upgrade=False,
+                                 **_project_files(context.config)):
         output(f"-- polyalembic: PROBLEM (a real run refuses): {problem}")
     with context.begin_transaction():
         ledger_schema.render(context.execute, settings.ledger_store)
         context.run_migrations()
+
+
+def _folder_stores(config: Any) -> dict[str, str]:
+    """alembic.ini's ``[polyalembic.folders]`` (none for a Config made without a file)."""
+    return folder_stores(IniFile(Path(config.config_file_name))) if config.config_file_name else {}
+
+
+def _project_files(config: Any) -> dict[str, Any]:
+    """What validate's file checks take from alembic.ini: the folders' stores and the baseline."""
+    if not config.config_file_name:
+        return {}
+    ini = IniFile(Path(config.config_file_name))
+    baseline = (ini.option("baseline", "polyalembic") or "").strip() or None
+    return {"folder_stores": folder_stores(ini), "baseline": baseline}
 
 
 def indexed_files(script_directory: Any) -> dict[Path, Any]:
@@ -286,13 +304,13 @@ def _prepare(context: Any, state: Run, request: RunRequest, status_connection: s
     recorder = Recorder(Ledger(settings.ledger_store), settings, state, status_execute=OnConnection(status_connection),
                         resume=resume, retry=retry, killed=killed)
     executor = StepExecutor(state, recorder, request)
-    executor.bind(context.script, indexed_files(context.script))
-    context.configure(connection=connection, **_configure_kwargs(executor, state))
+    executor.bind(context.script, indexed_files(context.script), _folder_stores(context.config))
+    context.configure(connection=connection, **_configure_kwargs(context, executor, state))
     migration_context = context.get_context()
     planned = planned_command(migration_context)
     if planned:
         refuse_invalid(file_problems(Path(context.script.dir), list(executor.migrations.values()), rows,
-                                     upgrade=planned == "upgrade"))
+                                     upgrade=planned == "upgrade", **_project_files(context.config)))
     if planned == "upgrade":
         heads = migration_context.get_current_heads()
         applied = {script.revision for script in context.script.iterate_revisions(heads, "base")} if heads else set()

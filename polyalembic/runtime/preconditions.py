@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from polyalembic.chain.migration import Migration
-from polyalembic.commands.validate import check_files
+from polyalembic.commands.validate import adopted_revisions, check_files
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import LedgerRow
 from polyalembic.ledger.row_status import RowStatus
@@ -57,10 +57,11 @@ def refuse_interrupted(rows: list[LedgerRow], allowed: set[str], applied: set[st
         raise PolyalembicError(interrupted_message(blocking[0], blocking[0].revision in applied) + more)
 
 
-def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow],
-                  upgrade: bool) -> list[str]:
+def file_problems(migrations_dir: Path, migrations: list[Migration], rows: list[LedgerRow], upgrade: bool,
+                  folder_stores: dict[str, str] | None = None, baseline: str | None = None) -> list[str]:
     """``validate``'s file checks, plus (for an upgrade) applied checksums against the files."""
-    problems = [str(p) for p in check_files(migrations_dir)]
+    problems = [str(p) for p in check_files(migrations_dir, folder_stores=folder_stores,
+                                            adopted=adopted_revisions(migrations, baseline))]
     return problems + changed_after_applied(migrations, rows) if upgrade else problems
 
 

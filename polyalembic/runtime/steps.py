@@ -23,6 +23,7 @@ from alembic.runtime.migration import MigrationContext
 
 from polyalembic.chain.loader import from_scripts
 from polyalembic.chain.migration import Migration
+from polyalembic.chain.positions import refuse_irreversible
 from polyalembic.errors import MayHavePartlyRun, MigrationFailed, PolyalembicError
 from polyalembic.options import x_argument
 from polyalembic.pairs import ONE_BATCH
@@ -58,21 +59,26 @@ class StepExecutor:
     def settings(self) -> Settings:
         return self.run.connections.settings
 
-    def bind(self, script_directory: Any, indexed: dict[Path, Any] | None = None) -> None:
+    def bind(self, script_directory: Any, indexed: dict[Path, Any] | None = None,
+             folder_stores: dict[str, str] | None = None) -> None:
         """Wrap every revision's upgrade/downgrade of ``script_directory`` (loading it: a revision
         that fails to load is named, before anything runs); ``indexed``: the index's entries by
-        path (checksums and pair files the run need not read again)."""
+        path (checksums and pair files the run need not read again); ``folder_stores``: the
+        stores alembic.ini declares for version folders."""
         try:
             scripts = list(script_directory.walk_revisions("base", "heads"))
         except PolyalembicError:
             raise
         except Exception as exc:  # noqa: BLE001 - a revision that does not load is a user error
             raise load_error(exc) from None
-        for script, migration in zip(scripts, from_scripts(scripts, indexed), strict=True):
-            self.migrations[script.revision] = migration
-            module = script.module
+        by_id = {script.revision: script for script in scripts}
+        for migration in from_scripts(scripts, indexed, folder_stores):  # the history's order
+            self.migrations[migration.revision] = migration
+            module = by_id[migration.revision].module
             for name, upgrade in (("upgrade", True), ("downgrade", False)):
                 fn = getattr(module, name, None)
+                if fn is None and not upgrade:  # an irreversible revision: Alembic's planning still asks for it
+                    setattr(module, name, lambda m=migration, **_: refuse_irreversible([m]))
                 if fn is None:
                     continue
                 fn = getattr(fn, "__polyalembic_original__", fn)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from polyalembic.chain import filecache
-from polyalembic.chain.index import Index, linear_chain
+from polyalembic.chain.index import Index
 from polyalembic.chain.loader import indexed_chain, script_chain
 from polyalembic.project import Project
 from polyalembic.settings import Settings
@@ -82,22 +82,29 @@ def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
 def test_what_the_text_cannot_vouch_for_goes_to_alembic(tmp_path: Path) -> None:
     cases = {
         "computed id": 'revision = make_id()\ndown_revision = None\n',
-        "depends_on": REVISION.format(rev="p_9", down=None, extra='depends_on = "other"'),
-        "merge": 'revision = "p_9"\ndown_revision = ("a", "b")\n',
+        "computed down": 'revision = "p_9"\ndown_revision = parent()\n',
         "no revision": 'down_revision = None\n',
+        "rebound": 'revision = "p_9"\nrevision += "x"\ndown_revision = None\n',
     }
     for what, text in cases.items():
         folder = tmp_path / what.replace(" ", "_")
         folder.mkdir()
         _write(folder, "001_x.py", text)
         assert Index([folder]).entries() is None, what
-    branch = tmp_path / "branch"
-    branch.mkdir()
-    _three(branch)
-    _write(branch, "004_x.py", REVISION.format(rev="p_4", down="p_2", extra=""))
-    assert linear_chain(Index([branch]).entries() or []) is None
 
 
+def test_merges_branch_labels_and_depends_on_are_read_from_the_text(tmp_path: Path) -> None:
+    folder = tmp_path / "postgres"
+    folder.mkdir()
+    _three(folder)
+    _write(folder, "004_x.py", REVISION.format(rev="p_4", down="p_2", extra='branch_labels = ("side",)'))
+    _write(folder, "005_x.py", 'revision = "p_5"\ndown_revision = ("p_3", "p_4")\ndepends_on = "side"\n'
+           'def upgrade():\n    pass\ndef downgrade():\n    pass\n')
+    entries = {e.revision: e for e in Index([folder]).entries() or []}
+    assert entries["p_5"].down == ("p_3", "p_4") and entries["p_5"].depends == ("side",)
+    assert entries["p_4"].labels == ("side",) and entries["p_1"].down == ()
+    order = [m.revision for m in indexed_chain([folder]) or []]
+    assert order.index("p_5") == 4 and order.index("p_2") < order.index("p_4")
 def test_the_index_agrees_with_alembic_on_the_seed_set() -> None:
     project = Project(REPO / "alembic.ini", settings=None)
     indexed = project.indexed_chain()
