@@ -65,7 +65,7 @@ def write_history(folder: Path, count: int = 300, alembic_style_irreversible: bo
     folder.mkdir(parents=True, exist_ok=True)
     history = History(folder)
     first_fork, second_fork = count // 3, (2 * count) // 3
-    data_at = {count // 2, count - 6}
+    data_at = [count // 2, count - 6]  # each placed at the first revision on the main line from there
     tip: tuple[str, ...] = ()
     i = 0
 
@@ -116,7 +116,7 @@ def write_history(folder: Path, count: int = 300, alembic_style_irreversible: bo
                 if n == second_fork and not history.depending:
                     history.depending = right
             tip = (add((left, right), kind="merge"),)
-        elif n in data_at or (n > max(data_at) and len(history.irreversible) < 2):
+        elif len(history.irreversible) < len(data_at) and n >= data_at[len(history.irreversible)]:
             tip = (add(tip, kind="data"),)
         else:
             tip = (add(tip),)

@@ -125,3 +125,16 @@ def test_down_walks_back_through_a_merge_one_revision_at_a_time(tmp_path: Path, 
 
     assert cli(project, settings, "up").exit_code == 0
     assert heads(settings) == [history.head] and tables(settings) == set(history.tables)
+
+
+def test_the_plugin_s_ready_tests_pass_on_a_history_with_merges_and_irreversible_revisions(
+        tmp_path: Path, base_settings: Settings) -> None:
+    from tests.test_plugin import READY_TESTS, outcomes, run_pytest
+
+    project, history = hex_project(tmp_path, base_settings, count=30)
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["polyalembic.pytest_plugin"]\n')
+    (tmp_path / "test_migrations.py").write_text("from polyalembic.testing.tests import *  # noqa: F403\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = .\n")
+    result = run_pytest(tmp_path, base_settings)
+    assert outcomes(result.stdout) == dict.fromkeys(READY_TESTS, "PASSED"), result.stdout[-4000:]
+    assert len(history.merges) == 2 and len(history.irreversible) == 2

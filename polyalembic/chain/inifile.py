@@ -1,4 +1,5 @@
-"""alembic.ini read the way Alembic reads it, without importing Alembic.
+"""alembic.ini read the way Alembic reads it, without importing Alembic (and one option written
+back, keeping the file's text: ``set_option``).
 
 ``status``, ``up`` with nothing pending and ``validate`` only read files and the ledger; importing
 Alembic alone costs them more than the rest of their work. This reader answers what they need
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from configparser import ConfigParser, Error
 from pathlib import Path
 
@@ -81,3 +83,30 @@ class IniFile:
         if separator not in _SEPARATORS:
             return None  # the legacy space/comma split, or an invalid value Alembic words itself
         return [Path(x.strip()) for x in locations.split(_SEPARATORS[separator]) if x.strip()]
+
+
+def set_option(path: Path, section: str, name: str, value: str) -> None:
+    """Set ``name = value`` in ``section`` of the ini at ``path``, keeping every other line (and
+    its comments) as it is: the line replaced where it is, else added under the section's header,
+    else the section added at the end. Written whole or not at all."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    setting = f"{name} = {value}\n"
+    header = next((i for i, line in enumerate(lines) if line.strip() == f"[{section}]"), None)
+    if header is None:
+        lines += ["\n" if lines and lines[-1].strip() else "", f"[{section}]\n", setting]
+    else:
+        end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+        found = next((i for i in range(header + 1, end) if re.match(rf"{re.escape(name)}\s*[=:]", lines[i])), None)
+        if found is None:
+            lines.insert(header + 1, setting)
+        else:
+            lines[found] = setting
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(lines)
+        os.chmod(partial, path.stat().st_mode & 0o7777)
+        os.replace(partial, path)
+    except BaseException:
+        os.unlink(partial)
+        raise

@@ -329,6 +329,43 @@ def repair(ctx: click.Context, action: str, revision: str) -> None:
     (_summary if action in ("resume", "retry") else _echo)(ctx, message)
 
 
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--stores", default=",".join(STORES), show_default=True,
+              help="The stores of a new project, comma-separated.")
+@click.option("--into", is_flag=True, help="Rewire the existing Alembic project in DIRECTORY instead.")
+@click.option("--store", default="postgres", show_default=True, type=click.Choice(list(STORES)),
+              help="With --into: the store the project's versions folder holds.")
+@click.pass_context
+def init(ctx: click.Context, directory: Path, stores: str, into: bool, store: str) -> None:
+    """Start a project in DIRECTORY, or (--into) turn an Alembic project into a polyalembic one."""
+    from polyalembic.commands import init as scaffold
+
+    if into:
+        for line in scaffold.init_into(directory, store):
+            _echo(ctx, line)
+        return
+    chosen = [name.strip() for name in stores.split(",") if name.strip()]
+    for path in scaffold.init(directory, chosen):
+        _echo(ctx, f"created {path}")
+    _echo(ctx, f"next: set the stores' connection variables, then `polyalembic generate {chosen[0]} NAME` "
+          "and `polyalembic up`")
+
+
+@main.group()
+def adopt() -> None:
+    """Take over a project another tool migrated, where its databases already are."""
+
+
+@adopt.command(name="alembic")
+@click.pass_context
+def adopt_alembic(ctx: click.Context) -> None:
+    """Record the revision alembic_version holds as the baseline, and the history up to it as applied."""
+    from polyalembic.commands.adopt import adopt_alembic as run
+
+    _echo(ctx, run(_project(ctx)))
+
+
 @main.command(name="help")
 @click.pass_context
 def help_command(ctx: click.Context) -> None:

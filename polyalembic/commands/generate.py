@@ -34,8 +34,15 @@ upgrade, downgrade = migration_files(__file__)
 '''
 
 
-def next_number(folder: Path) -> int:
-    numbers = [int(m[1]) for p in folder.glob("*") if (m := NUMBER.match(p.name))]
+def next_number(project: Project, store: str, folder: Path) -> int:
+    """One after the highest NNN of ``store``'s numbered revisions in ``folder`` (``NNN_name.py``
+    defining ``<store>_…``): an Alembic file name (a hex id of digits, a date) is no number."""
+    chain = project.chain()
+    target = folder.resolve()
+    inside = {directory: directory.resolve() == target for directory in {m.directory for m in chain}}
+    numbers = [int(match[1]) for m in chain
+               if inside[m.directory] and m.store == store and m.revision.startswith(f"{store}_")
+               and (match := NUMBER.match(m.filename))]
     return max(numbers, default=0) + 1
 
 
@@ -49,9 +56,9 @@ def new_revision(project: Project, store: str, name: str, folder: Path) -> tuple
                                "name)")
     if any(p.name.split(".", 1)[0].split("_", 1)[-1] == name for p in folder.glob("[0-9]*_*")):
         raise PolyalembicError(f"a {store} migration named {name!r} exists already: pick another name")
-    number = next_number(folder)
+    number = next_number(project, store, folder)
     revision = f"{store}_{number:03d}"
-    if _exists(project, revision):
+    if any(m.revision == revision for m in project.chain()):
         raise PolyalembicError(f"revision id {revision!r} is taken: rename the existing one")
     _refuse_a_revision_the_ledger_knows(project, revision)
     return revision, f"{number:03d}_{name}"
@@ -61,7 +68,7 @@ def generate(project: Project, store: str, name: str, folder: Path | None = None
     """Create the files of a new migration for ``store`` (in ``folder``, default
     ``migrations/<store>``) and return their paths."""
     spec = get_store(store)  # a clear error for an unknown store
-    folder = folder or project.migrations_dir / store
+    folder = folder or store_folder(project, store)
     revision, stem = new_revision(project, store, name, folder)
     head = project.single_head()
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,11 +91,12 @@ def generate(project: Project, store: str, name: str, folder: Path | None = None
     return created
 
 
-def _exists(project: Project, revision: str) -> bool:
-    try:
-        return project.script().get_revision(revision) is not None
-    except Exception:  # noqa: BLE001 - alembic raises several types for unknown ids
-        return False
+def store_folder(project: Project, store: str) -> Path:
+    """Where ``store``'s new revisions go: ``migrations/<store>``, unless it is missing and
+    alembic.ini declares another folder for that store (an adopted project's ``versions``)."""
+    named = project.migrations_dir / store
+    declared = [folder for folder, declared_store in project.folder_stores.items() if declared_store == store]
+    return project.migrations_dir / declared[0] if declared and not named.is_dir() else named
 
 
 def _refuse_a_revision_the_ledger_knows(project: Project, revision: str) -> None:

@@ -14,8 +14,8 @@ from functools import cached_property
 from typing import Any
 
 from polyalembic import api
-from polyalembic.chain.migration import Migration
-from polyalembic.chain.positions import position_of
+from polyalembic.chain.migration import REVERSIBLE, Migration
+from polyalembic.chain.positions import History, position_of
 from polyalembic.commands.status import MigrationStatus
 from polyalembic.project import Project
 from polyalembic.settings import Settings
@@ -52,20 +52,29 @@ class Migrator:
         return list(dict.fromkeys(m.store for m in self.chain))
 
     def current(self) -> str | None:
-        """The revision the stores are at (None at base)."""
-        return api.current_revision(self.project)
+        """The revision the stores are at (None at base; while two branches are applied but not
+        yet joined, the one the history orders last)."""
+        heads = self.heads()
+        return max(heads, key=[m.revision for m in self.chain].index) if heads else None
+
+    def heads(self) -> tuple[str, ...]:
+        """Every revision Alembic's version table holds (several between a branch point and its merge)."""
+        return api.current_heads(self.project)
 
     def up(self, to: str = "head") -> list[Migration]:
         """Apply the migrations up to ``to`` (a revision, ``head``); return the ones applied."""
         return api.up(self.project, to).migrations("applied")
 
     def down(self, to: str = "base") -> list[Migration]:
-        """Roll back to ``to`` (a revision id, which stays applied, or ``base``); return the ones reverted."""
-        here = position_of(self.chain, self.current())
-        there = position_of(self.chain, None if to == "base" else to)
-        if there > here:
-            raise ValueError(f"{to} is not applied yet (current: {self.current()}): use up()")
-        return api.down(self.project, here - there).migrations("reverted") if here > there else []
+        """Roll back to ``to`` (a revision id, which stays applied, or ``base``): the applied
+        revisions the history orders after it; return the ones reverted."""
+        history = History(self.chain)
+        applied = history.applied(self.heads())
+        if to != "base" and to not in applied:
+            raise ValueError(f"{to} is not applied yet (current: {', '.join(self.heads()) or 'base'}): use up()")
+        after = [m for m in self.chain[position_of(self.chain, None if to == "base" else to) + 1:]
+                 if m.revision in applied]
+        return api.down(self.project, len(after)).migrations("reverted") if after else []
 
     def status(self) -> list[MigrationStatus]:
         """Every migration's state, as ``polyalembic status`` shows it."""
@@ -88,13 +97,22 @@ class Migrator:
         with StoreConnections(self.settings) as connections:
             return {name: get_store(name).snapshot(connections.get(name)) for name in stores or self.stores}
 
+    @property
+    def reversible_from(self) -> int:
+        """Where the history can be walked down to: the position of its last irreversible
+        revision (-1, base, when it has none). The ready up/down tests start there."""
+        return max((i for i, m in enumerate(self.chain) if m.reversal != REVERSIBLE), default=-1)
+
     def render(self, direction: str = "upgrade") -> str:
         """The ``--sql`` text of the whole chain (``upgrade`` base → head, or ``downgrade`` head →
-        base), rendered offline: the project's settings are not used, nothing is connected to."""
+        base, or down to the last irreversible revision), rendered offline: the project's settings
+        are not used, nothing is connected to."""
         offline = Project(self.project.config_path, settings=Settings({}))
-        migrations = self.chain if direction == "upgrade" else list(reversed(self.chain))
+        stop = self.reversible_from
+        migrations = self.chain if direction == "upgrade" else list(reversed(self.chain[stop + 1:]))
         plan = api.Plan(direction, migrations, None if direction == "upgrade" else self.chain[-1].revision,
-                        self.chain[-1].revision if direction == "upgrade" else "base")
+                        self.chain[-1].revision if direction == "upgrade" else
+                        self.chain[stop].revision if stop >= 0 else "base")
         parts: list[str] = []
         write: Callable[[str], None] = parts.append
         api.render(offline, plan, write)
