@@ -131,7 +131,7 @@ def test_the_plugin_s_ready_tests_pass_on_a_history_with_merges_and_irreversible
         tmp_path: Path, base_settings: Settings) -> None:
     from tests.test_plugin import READY_TESTS, outcomes, run_pytest
 
-    project, history = hex_project(tmp_path, base_settings, count=30)
+    _, history = hex_project(tmp_path, base_settings, count=30)
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["polyalembic.pytest_plugin"]\n')
     (tmp_path / "test_migrations.py").write_text("from polyalembic.testing.tests import *  # noqa: F403\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = .\n")
