@@ -103,6 +103,15 @@ def test_a_hex_history_with_merges_validates_renders_upgrades_and_downgrades_to_
     assert stock.returncode != 0 and "it is irreversible" in stock.stderr
     assert heads(settings) == [history.irreversible[-1]]
 
+    drawn = cli(project, settings, "graph", "--format", "dot")
+    assert drawn.exit_code == 0, drawn.output[-2000:]
+    svg = subprocess.run(["dot", "-Tsvg"], input=drawn.stdout, capture_output=True, text=True, timeout=120)
+    assert svg.returncode == 0, svg.stderr
+    parents = sum(len(p) for p in history.parents.values())
+    assert svg.stdout.count('class="node"') == 300
+    assert svg.stdout.count('class="edge"') == parents + 1  # and the one depends_on
+    assert drawn.stdout.count("\\napplied") == 300 - after_last and drawn.stdout.count("\\npending") == after_last
+
 
 def test_down_walks_back_through_a_merge_one_revision_at_a_time(tmp_path: Path, settings: Settings) -> None:
     project, history = hex_project(tmp_path, settings, count=40)
@@ -138,3 +147,84 @@ def test_the_plugin_s_ready_tests_pass_on_a_history_with_merges_and_irreversible
     result = run_pytest(tmp_path, base_settings)
     assert outcomes(result.stdout) == dict.fromkeys(READY_TESTS, "PASSED"), result.stdout[-4000:]
     assert len(history.merges) == 2 and len(history.irreversible) == 2
+
+
+def test_two_branches_that_generated_the_same_revision_are_named_and_rebased(project_copy: Project,
+                                                                            settings: Settings, tmp_path: Path) -> None:
+    other = tmp_path / "teammate"
+    shutil.copytree(project_copy.root, other, ignore=shutil.ignore_patterns("__pycache__", ".stack"))
+    teammate = Project(other / "alembic.ini", settings=settings)
+    for project, name in ((project_copy, "accounts"), (teammate, "invoices")):
+        assert cli(project, settings, "generate", "postgres", name).exit_code == 0
+        folder = project.root / "migrations" / "postgres"
+        (folder / f"008_{name}.up.sql").write_text(f"CREATE TABLE t_{name} (id int);\n")
+        (folder / f"008_{name}.down.sql").write_text(f"DROP TABLE t_{name};\n")
+    for path in (other / "migrations" / "postgres").glob("008_invoices*"):
+        shutil.copy(path, project_copy.root / "migrations" / "postgres" / path.name)  # the branches meet
+
+    checked = cli(project_copy, settings, "validate")
+    assert checked.exit_code == 1
+    assert "both define revision 'postgres_008' (Alembic would keep one and drop the other)" in checked.output
+    assert "number 008 is used by 008_accounts.py, 008_invoices.py" in checked.output
+    refused = cli(project_copy, settings, "up")
+    assert refused.exit_code == 1 and "both define revision 'postgres_008'" in refused.output
+    assert ledger(settings) == []  # nothing ran
+
+    rebased = cli(project_copy, settings, "rebase", "008_invoices.py")
+    assert rebased.exit_code == 0, rebased.output
+    assert "008_invoices.py (postgres_008) -> 009_invoices.py (postgres_009), after postgres_008" in rebased.output
+    folder = project_copy.root / "migrations" / "postgres"
+    assert sorted(p.name for p in folder.glob("009_*")) == ["009_invoices.down.sql", "009_invoices.py",
+                                                             "009_invoices.up.sql"]
+    assert not list(folder.glob("008_invoices*"))
+    assert cli(project_copy, settings, "validate").exit_code == 0
+    assert cli(project_copy, settings, "up").exit_code == 0
+    assert {"t_accounts", "t_invoices"} <= tables(settings)
+    assert [r.revision for r in ledger(settings)][-2:] == ["postgres_008", "postgres_009"]
+
+    again = cli(project_copy, settings, "rebase", "009_invoices.py")
+    assert again.exit_code == 1 and "is applied in the ledger: rebase is for revisions not deployed" in again.output
+
+
+def test_two_heads_with_distinct_ids_are_named_and_joined_by_alembic_merge(tmp_path: Path,
+                                                                           settings: Settings) -> None:
+    project, history = hex_project(tmp_path, settings, count=12)
+    assert cli(project, settings, "up").exit_code == 0
+    versions = tmp_path / "migrations" / "versions"
+    for rev in ("aaaa00000001", "bbbb00000002"):
+        (versions / f"{rev}_branch.py").write_text(
+            f'revision = "{rev}"\ndown_revision = "{history.head}"\nfrom alembic import op\n'
+            f'def upgrade():\n    op.execute("CREATE TABLE t_{rev} (id int)")\n'
+            f'def downgrade():\n    op.execute("DROP TABLE t_{rev}")\n')
+    checked = cli(project, settings, "validate")
+    assert checked.exit_code == 1 and "the history has 2 heads: aaaa00000001" in checked.output
+    assert "`alembic merge heads` writes a merge revision" in checked.output
+    refused = cli(project, settings, "up")
+    assert refused.exit_code == 1 and "the history has 2 heads" in refused.output
+
+    merged = alembic(project, settings, "merge", "heads", "-m", "join the branches")
+    assert merged.returncode == 0, merged.stderr[-2000:]
+    assert cli(project, settings, "validate").exit_code == 0
+    applied = cli(project, settings, "up")
+    assert applied.exit_code == 0, applied.output
+    merge = project.chain()[-1]
+    assert merge.is_merge and heads(settings) == [merge.revision]
+    assert {"t_aaaa00000001", "t_bbbb00000002"} <= tables(settings)
+    status = json.loads(cli(project, settings, "status", "--format", "json").output)
+    assert {m["revision"]: m["state"] for m in status["migrations"]}[merge.revision] == "applied"
+
+
+def test_graph_draws_stores_merges_and_states_as_mermaid_and_svg(tmp_path: Path, settings: Settings) -> None:
+    project, history = hex_project(tmp_path, settings, count=12)
+    assert cli(project, settings, "up", "--to", history.merges[0]).exit_code == 0
+    mermaid = cli(project, settings, "graph")
+    assert mermaid.exit_code == 0 and mermaid.stdout.startswith("flowchart BT")
+    merge_node = f"r{[m.revision for m in project.chain()].index(history.merges[0])}"
+    assert f'{merge_node}(("{history.merges[0]}' in mermaid.stdout  # a merge is drawn round
+    assert mermaid.stdout.count("--> " + merge_node) == 2 and "-.->|depends_on|" not in mermaid.stdout
+    assert "<br/>applied" in mermaid.stdout and "<br/>pending" in mermaid.stdout
+    picture = tmp_path / "history.svg"
+    assert cli(project, settings, "graph", "--format", "svg", "-o", str(picture)).exit_code == 0
+    assert picture.read_text().count('class="node"') == 12
+    offline = cli(project, Settings({}), "graph", "--format", "dot")
+    assert offline.exit_code == 0 and "drawing the files only" in offline.stderr and "applied" not in offline.stdout

@@ -80,11 +80,14 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps,
     """The history from the revision files' index, without importing them; None when the index
     can't vouch for it (then Alembic loads it, and words any error)."""
     entries = Index(folders, listing).entries()
-    if entries is None:
-        return None
-    chain = [Migration(entry.revision, store_of(entry.path, entry.store, folder_stores or {}), entry.folder,
-                       entry.name, **_known(entry)) for entry in entries]
-    return in_order(chain)
+    return None if entries is None else in_order(migrations_of(entries, folder_stores))
+
+
+def migrations_of(entries: list[Entry], folder_stores: Mapping[str, str] | None = None) -> list[Migration]:
+    """The migrations of index ``entries``, in their order (duplicate ids and all: ordering them
+    is ``order.in_order``'s job, and ``rebase`` needs them before that)."""
+    return [Migration(entry.revision, store_of(entry.path, entry.store, folder_stores or {}), entry.folder,
+                      entry.name, **_known(entry)) for entry in entries]
 
 
 def _known(entry: Entry) -> dict[str, Any]:

@@ -352,6 +352,40 @@ def init(ctx: click.Context, directory: Path, stores: str, into: bool, store: st
           "and `polyalembic up`")
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.pass_context
+def rebase(ctx: click.Context, files: tuple[str, ...]) -> None:
+    """Move FILES (one branch's revisions, not yet deployed) after the rest of the history."""
+    from polyalembic.commands.rebase import rebase as move
+
+    for line in move(_project(ctx), list(files)):
+        _echo(ctx, line)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "svg", "png"]), default="mermaid",
+              show_default=True, help="svg and png need Graphviz's dot.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here instead of to standard output.")
+@click.option("--no-ledger", is_flag=True, help="Draw the files only (no state from the ledger).")
+@click.pass_context
+def graph(ctx: click.Context, fmt: str, output: Path | None, no_ledger: bool) -> None:
+    """Draw the history: stores, branches, merges and (from the ledger) each revision's state."""
+    from polyalembic.commands import graph as picture
+
+    project = _project(ctx)
+    states, why = ({}, None) if no_ledger else picture.states_of(project)
+    if why:
+        click.echo(f"polyalembic: drawing the files only ({why})", err=True)
+    text = picture.render(project.chain(), states, "mermaid" if fmt == "mermaid" else "dot")
+    data = picture.drawn(text, fmt) if fmt in ("svg", "png") else text.encode()
+    if output is not None:
+        output.write_bytes(data)
+        return
+    click.echo(data, nl=False)  # bytes go to the binary stream
+
+
 @main.group()
 def adopt() -> None:
     """Take over a project another tool migrated, where its databases already are."""
