@@ -152,6 +152,7 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> Ru
     from alembic import command
 
     chain = project.chain()
+    _refuse_stamping_an_unrecorded_history(project, chain, target)
     start, end = position_of(chain, current_revision(project)), resolve(chain, target)  # a linear history
     if end < start and not backwards:
         undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
@@ -160,6 +161,23 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> Ru
     request = project.new_request(allow_backwards=backwards)
     command.stamp(project.config(request), chain[end].revision if end >= 0 else "base")
     return request
+
+
+def _refuse_stamping_an_unrecorded_history(project: Project, chain: list[Migration], target: str) -> None:
+    """Stamping where alembic_version already is would change nothing and leave an empty ledger
+    (every revision pending): that is a database another Alembic project migrated, for ``adopt``."""
+    assert project.settings is not None
+    with reading(project.settings) as query:
+        heads, rows = read_current_heads(query), read_rows(query)
+    if not heads or rows:
+        return
+    history = History(chain)
+    wanted = chain[resolve(chain, target)].revision if target not in ("head", "heads", "base") else \
+        (project.single_head() if target != "base" else None)
+    if wanted in history.applied(heads):
+        raise PolyalembicError(f"stamp {target}: alembic_version is at {', '.join(heads)} already, but the ledger "
+                               "records none of it: `polyalembic adopt alembic` records the history up to there "
+                               "(audited), and nothing runs")
 
 
 def production_guard() -> None:

@@ -84,6 +84,8 @@ def test_init_into_a_plain_alembic_project_then_adopt_makes_status_true_at_once(
 
     before = cli(project, settings, "status", "--check")
     assert before.exit_code == 1 and "300 pending" in before.output  # the ledger knows nothing yet
+    stamped = cli(project, settings, "stamp", "head")
+    assert stamped.exit_code == 1 and "`polyalembic adopt alembic` records the history up to there" in stamped.output
     adopted = cli(project, settings, "adopt", "alembic")
     assert adopted.exit_code == 0, adopted.output
     assert f"adopted: 300 revision(s) up to {revisions[-1]}" in adopted.output
@@ -108,6 +110,13 @@ def test_init_into_a_plain_alembic_project_then_adopt_makes_status_true_at_once(
     assert head_table in tables(settings) and heads(settings) == [revisions[-1]]
     again = cli(project, settings, "adopt", "alembic")
     assert again.exit_code == 0 and "adopted: 0 revision(s)" in again.output
+
+    # new revisions continue the history in its folder, numbered from 001 (a hex id of digits is no number)
+    stock_alembic(tmp_path, settings, "revision", "-m", "add notes")
+    versions = tmp_path / "migrations" / "versions"
+    assert f"down_revision = {revisions[-1]!r}" in (versions / "001_add_notes.py").read_text()
+    assert cli(project, settings, "generate", "postgres", "more_notes").exit_code == 0
+    assert "down_revision = 'postgres_001'" in (versions / "002_more_notes.py").read_text()
 
 
 def test_adopt_on_a_database_at_base_changes_nothing(tmp_path: Path, settings: Settings) -> None:

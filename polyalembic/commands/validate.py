@@ -314,12 +314,17 @@ def _check_pair_file(folder: _Folder, name: str, shown: str, store: Store, cache
 def check_project(project: Project) -> list[Problem]:
     """Every check that needs no server: the files, with the project's folders and baseline, then
     the history they make."""
+    baseline: list[Problem] = []
     try:
-        adopted = adopted_revisions(project.chain(), project.baseline)
+        chain = project.chain()
     except Exception:  # noqa: BLE001 - check_chain words why the history does not load
-        adopted = set()
+        chain = []
+    try:
+        adopted = adopted_revisions(chain, project.baseline) if chain else set()
+    except PolyalembicError as exc:
+        adopted, baseline = set(), [Problem(project.config_path.name, str(exc).split(": ", 1)[1])]
     return check_files(project.migrations_dir, project.ini.prepend_sys_path(), project.listing,
-                       project.folder_stores, adopted) + check_chain(project)
+                       project.folder_stores, adopted) + baseline + check_chain(project)
 
 
 def check_chain(project: Project) -> list[Problem]:
