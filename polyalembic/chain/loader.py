@@ -39,8 +39,9 @@ def store_of(path: Path, declared: str | None, folder_stores: Mapping[str, str])
         return home
     get_store(declared)
     if home is not None and declared != home:
-        raise PolyalembicError(f"{path}: declares store {declared!r} but lives in a {home} folder "
-                               f"({path.parent.name}/): move it to the {declared} folder or correct `store`")
+        kind = "" if path.parent.name == home else f" (a {home} folder)"
+        raise PolyalembicError(f"{path}: declares store {declared!r} but lives in migrations/{path.parent.name}/"
+                               f"{kind}: move it to migrations/{declared}/ or correct `store`")
     return declared
 
 

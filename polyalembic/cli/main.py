@@ -334,7 +334,7 @@ def repair(ctx: click.Context, action: str, revision: str) -> None:
 @click.option("--stores", default=",".join(STORES), show_default=True,
               help="The stores of a new project, comma-separated.")
 @click.option("--into", is_flag=True, help="Rewire the existing Alembic project in DIRECTORY instead.")
-@click.option("--store", default="postgres", show_default=True, type=click.Choice(list(STORES)),
+@click.option("--store", default=next(iter(STORES)), show_default=True, type=click.Choice(list(STORES)),
               help="With --into: the store the project's versions folder holds.")
 @click.pass_context
 def init(ctx: click.Context, directory: Path, stores: str, into: bool, store: str) -> None:

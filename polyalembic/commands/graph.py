@@ -4,6 +4,8 @@ Markdown), or SVG/PNG through Graphviz's ``dot`` where it is installed.
 One node per revision, coloured by its store; one edge per parent (``down_revision``: two into a
 merge, two out of a branch point), and a dashed one per ``depends_on``. When the ledger is
 reachable each node says its state: applied (filled), pending (outlined), failed or half done (red).
+
+Lazy imports: the ledger's reads, only when the states are drawn.
 """
 
 from __future__ import annotations

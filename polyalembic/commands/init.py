@@ -70,9 +70,9 @@ def init(directory: Path, stores: list[str]) -> list[Path]:
     return [ini, *_write_scaffold(migrations, SCAFFOLD), *made]
 
 
-def init_into(directory: Path, store: str = "postgres") -> list[str]:
-    """Rewire the Alembic project whose alembic.ini is in ``directory``; the lines saying what
-    changed and what to do next."""
+def init_into(directory: Path, store: str) -> list[str]:
+    """Rewire the Alembic project whose alembic.ini is in ``directory`` (its versions folder
+    declared as ``store``); the lines saying what changed and what to do next."""
     get_store(store)
     ini_path = directory / "alembic.ini"
     ini = IniFile(ini_path)

@@ -7,6 +7,8 @@ chains them there in their own order: new ids (the next ``NNN`` of their folder 
 file, a fresh hex id for an Alembic one), file names (pair files too), ``down_revision`` and the
 header lines that repeat them. It is for revisions not yet deployed anywhere: a file the ledger
 it is pointed at has applied is refused, and nothing is written unless every file can be.
+
+Lazy imports: the ledger's writes module (SQLAlchemy), only when the ledger is asked.
 """
 
 from __future__ import annotations
