@@ -85,8 +85,9 @@ def main() -> None:
         for name in ("validate cold", "validate warm"):
             growth = peaks[sizes[-1], name] / peaks[sizes[0], name] - 1
             ok = growth < 0.20 and peaks[sizes[-1], name] < 200
+            verdict = "met" if ok else "MISSED"
             print(f"{name}: peak RSS {peaks[sizes[0], name]:.1f} -> {peaks[sizes[-1], name]:.1f} MB "
-                  f"({growth:+.0%} from {sizes[0]} to {sizes[-1]}; target < +20 %, < 200 MB: {'met' if ok else 'MISSED'})")
+                  f"({growth:+.0%} from {sizes[0]} to {sizes[-1]}; target < +20 %, < 200 MB: {verdict})")
 
 
 if __name__ == "__main__":
