@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from polyalembic.chain.migration import Migration
-from polyalembic.chain.positions import History, position_of, resolve
+from polyalembic.chain.positions import History, resolve
 from polyalembic.commands.committed_steps import with_markers
 from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import current_heads as read_current_heads
-from polyalembic.ledger.reads import current_revision as read_current_revision
 from polyalembic.ledger.reads import read_rows, reading
 from polyalembic.project import Project
 from polyalembic.request import RunRequest
@@ -44,13 +43,6 @@ class Plan:
     migrations: list[Migration]
     source: str | None
     target: str
-
-
-def current_revision(project: Project) -> str | None:
-    """The revision the chain is at (alembic_version), None at base."""
-    assert project.settings is not None
-    with reading(project.settings) as query:
-        return read_current_revision(query)
 
 
 def current_heads(project: Project) -> tuple[str, ...]:
@@ -115,6 +107,10 @@ def render(project: Project, plan: Plan, write: Callable[[str], None]) -> None:
 
     if not plan.migrations:
         return
+    if plan.source and ", " in plan.source:
+        raise PolyalembicError(f"--dry-run renders from one revision, and alembic_version holds {plan.source} (two "
+                               "branches applied, not yet joined): `polyalembic up` joins them, or `polyalembic "
+                               "status` lists what is pending")
     config = project.config()
     config.output_buffer = _Writer(write)
     span = f"{plan.source or 'base'}:{plan.target}"
@@ -151,30 +147,38 @@ def stamp(project: Project, target: str = "head", backwards: bool = False) -> Ru
     back (un-stamping what is recorded as applied: the stores still hold it) needs ``backwards``."""
     from alembic import command
 
-    chain = project.chain()
-    _refuse_stamping_an_unrecorded_history(project, chain, target)
-    start, end = position_of(chain, current_revision(project)), resolve(chain, target)  # a linear history
-    if end < start and not backwards:
-        undone = ", ".join(m.revision for m in reversed(chain[end + 1:start + 1]))
-        raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {undone} (their changes "
-                               "stay in the stores): pass --backwards if that is what you mean")
+    history = History(project.chain())
+    wanted = _stamp_target(project, history, target)
+    _refuse_stamping_an_unrecorded_history(project, history, wanted, target)
+    applied = history.applied(current_heads(project))
+    # as Alembic stamps: applied revisions standing on the target go back to it; other branches stay
+    undone = [m.revision for m in reversed(history.chain) if m.revision in applied and m.revision != wanted
+              and (wanted is None or wanted in history.applied((m.revision,)))]
+    if undone and not backwards:
+        raise PolyalembicError(f"stamp {target} would move the ledger back and un-stamp {', '.join(undone)} (their "
+                               "changes stay in the stores): pass --backwards if that is what you mean")
     request = project.new_request(allow_backwards=backwards)
-    command.stamp(project.config(request), chain[end].revision if end >= 0 else "base")
+    command.stamp(project.config(request), wanted or "base")
     return request
 
 
-def _refuse_stamping_an_unrecorded_history(project: Project, chain: list[Migration], target: str) -> None:
+def _stamp_target(project: Project, history: History, target: str) -> str | None:
+    """The revision ``target`` names (None for base)."""
+    if target == "base":
+        return None
+    if target in ("head", "heads"):
+        return project.single_head()
+    return history.chain[resolve(history.chain, target)].revision
+
+
+def _refuse_stamping_an_unrecorded_history(project: Project, history: History, wanted: str | None,
+                                           target: str) -> None:
     """Stamping where alembic_version already is would change nothing and leave an empty ledger
     (every revision pending): that is a database another Alembic project migrated, for ``adopt``."""
     assert project.settings is not None
     with reading(project.settings) as query:
         heads, rows = read_current_heads(query), read_rows(query)
-    if not heads or rows:
-        return
-    history = History(chain)
-    wanted = chain[resolve(chain, target)].revision if target not in ("head", "heads", "base") else \
-        (project.single_head() if target != "base" else None)
-    if wanted in history.applied(heads):
+    if heads and not rows and wanted in history.applied(heads):
         raise PolyalembicError(f"stamp {target}: alembic_version is at {', '.join(heads)} already, but the ledger "
                                "records none of it: `polyalembic adopt alembic` records the history up to there "
                                "(audited), and nothing runs")

@@ -155,7 +155,7 @@ class Project:
         return found[0].revision if found else None
 
     def chain(self) -> list[Migration]:
-        """All migrations, oldest first, each with its declared store."""
+        """All migrations in the history's order (``chain/order.py``: parents first), each with its store."""
         indexed = self.indexed_chain()
         if indexed is not None:
             return indexed

@@ -124,6 +124,10 @@ def test_down_walks_back_through_a_merge_one_revision_at_a_time(tmp_path: Path, 
     unjoined = cli(project, settings, "down", "1")
     assert unjoined.exit_code == 0, unjoined.output[-2000:]
     assert heads(settings) == sorted(history.parents[merge])  # both branches applied, not joined
+    current = alembic(project, settings, "current")
+    assert current.returncode == 0 and all(head in current.stdout for head in heads(settings)), current.stderr
+    dry = cli(project, settings, "up", "--dry-run")
+    assert dry.exit_code == 1 and "two branches applied, not yet joined" in dry.output
     tip = chain[chain.index(merge) - 1]  # the branch the history orders second
     one = cli(project, settings, "down", "1")
     assert one.exit_code == 0, one.output

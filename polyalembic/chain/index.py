@@ -39,7 +39,7 @@ def _constant(node: ast.expr | None) -> Any:
     return _NOT_NONE
 
 
-def _literal(tree: ast.Module, name: str) -> Any:
+def constant_of(tree: ast.Module, name: str) -> Any:
     """The value of ``name`` when the module binds it exactly once, at the top, to a constant
     (``_constant``; ``...`` when it never binds it); _NOT_NONE for anything else: another value, a
     second binding anywhere (``+=``, a tuple, a loop, ``global``), an import or a def of that name."""
@@ -95,16 +95,16 @@ def _read(path: Path, pair_names: tuple[str, str] | None) -> tuple[Any, ...] | N
         tree = ast.parse(text)
     except SyntaxError:
         return None  # Alembic words it
-    revision, down, store = _literal(tree, "revision"), _literal(tree, "down_revision"), _literal(tree, "store")
-    depends, labels, irreversible = (_literal(tree, name) for name in ("depends_on", "branch_labels", "irreversible"))
+    revision, down, store, depends, labels, irreversible = (
+        constant_of(tree, name) for name in ("revision", "down_revision", "store", "depends_on", "branch_labels",
+                                             "irreversible"))
     if not isinstance(revision, str) or down is ... or not all(map(_is_ids, (down, depends, labels))) or \
             not (store in (None, ...) or isinstance(store, str)) or irreversible not in (True, False, None, ...):
         return None
     checksum = revision_checksum(data, path.with_name(pair_names[0]) if pair_names else None)
     store = None if store is ... else store
     parents = _ids(down)
-    reversal_ = DECLARED_IRREVERSIBLE if irreversible is True else \
-        REVERSIBLE if "migration_files" in text else reversal(tree, merge=len(parents) > 1)
+    reversal_ = reversal(tree, merge=len(parents) > 1)
     return (revision, parents, store, checksum, _early(path, pair_names, store or path.parent.name),
             _ids(depends), _ids(labels), reversal_)
 
@@ -119,30 +119,60 @@ def _ids(value: Any) -> tuple[str, ...]:
     return () if value in (None, ...) else (value,) if isinstance(value, str) else tuple(value)
 
 
+def ids_of(tree: ast.Module, name: str) -> tuple[str, ...]:
+    """``down_revision``/``depends_on``/``branch_labels`` as a tuple (() when unknown or absent)."""
+    value = constant_of(tree, name)
+    return _ids(value) if _is_ids(value) else ()
+
+
+def binds_pair(tree: ast.Module) -> bool:
+    """Whether the revision binds ``.up``/``.down`` files (``upgrade, downgrade = migration_files(__file__)``)."""
+    return any(isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and
+               getattr(node.value.func, "id", getattr(node.value.func, "attr", None)) == "migration_files"
+               for node in tree.body)
+
+
 def reversal_of(path: Path, merge: bool) -> int:
     """How the revision at ``path`` can be reverted, from its text (REVERSIBLE when unreadable:
     loading it words that)."""
     try:
-        text = path.read_text(encoding="utf-8")
-        return REVERSIBLE if "migration_files" in text else reversal(ast.parse(text), merge)
+        return reversal(ast.parse(path.read_text(encoding="utf-8")), merge)
     except (OSError, UnicodeDecodeError, SyntaxError):
         return REVERSIBLE
 
 
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    return next((node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and node.name == name), None)
+
+
+def _body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    """The statements of ``function`` that do something (no docstring, no ``pass``)."""
+    return [n for n in function.body if not isinstance(n, ast.Pass)
+            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+
+
 def reversal(tree: ast.Module, merge: bool) -> int:
-    """NO_DOWNGRADE when ``downgrade`` is missing, does nothing or only raises (a merge's empty
-    one is its whole job); REVERSIBLE otherwise."""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "downgrade":
-            body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-            if all(isinstance(n, ast.Pass) for n in body):
-                return REVERSIBLE if merge else NO_DOWNGRADE
-            return NO_DOWNGRADE if len(body) == 1 and isinstance(body[0], ast.Raise) else REVERSIBLE
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.ImportFrom, ast.Import)) and \
-                any((isinstance(n, ast.Name) and n.id == "downgrade") or
-                    (isinstance(n, ast.alias) and (n.asname or n.name) == "downgrade") for n in ast.walk(node)):
-            return REVERSIBLE  # bound some other way (``upgrade, downgrade = ...``, an import)
-    return NO_DOWNGRADE
+    """DECLARED_IRREVERSIBLE for ``irreversible = True``; NO_DOWNGRADE when ``downgrade`` is
+    missing, does nothing after an upgrade that does something, or ends by raising; REVERSIBLE
+    otherwise (a pair, a merge's or a no-op's empty downgrade, one bound some other way or under
+    an ``if``/``try``: Alembic decides those)."""
+    if constant_of(tree, "irreversible") is True:
+        return DECLARED_IRREVERSIBLE
+    if binds_pair(tree):
+        return REVERSIBLE
+    down = _function(tree, "downgrade")
+    if down is None:
+        bound = any((isinstance(n, ast.Name) and n.id == "downgrade" and isinstance(n.ctx, ast.Store)) or
+                    (isinstance(n, ast.alias) and (n.asname or n.name) == "downgrade") or
+                    (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "downgrade")
+                    for n in ast.walk(tree))
+        return REVERSIBLE if bound else NO_DOWNGRADE
+    body = _body(down)
+    if not body:
+        up = _function(tree, "upgrade")
+        return REVERSIBLE if merge or (up is not None and not _body(up)) else NO_DOWNGRADE
+    return NO_DOWNGRADE if isinstance(body[-1], ast.Raise) else REVERSIBLE
 
 
 def _early(path: Path, pair_names: tuple[str, str] | None, store: str) -> tuple[bool, bool] | None:

@@ -50,11 +50,6 @@ class Migration:
         object.__setattr__(self, name, value)
         return value
 
-    @classmethod
-    def at(cls, path: Path, revision: str, store: str) -> Migration:
-        """The migration whose revision file is ``path``."""
-        return cls(revision, store, path.parent, path.name)
-
     @property
     def is_merge(self) -> bool:
         return len(self.down) > 1

@@ -53,7 +53,7 @@ def unique_ids(nodes: Iterable[N]) -> dict[str, N]:
 
 
 def resolver(by_id: dict[str, N]) -> Callable[[str, N], str]:
-    """Turns what a ``depends_on`` names (an id, a branch label, a unique id prefix) into an id."""
+    """Turns what a ``depends_on`` names (an id or a branch label, as Alembic takes it) into an id."""
     labels = {label: node.revision for node in by_id.values() for label in node.labels}
 
     def resolve(name: str, node: N) -> str:
@@ -61,12 +61,10 @@ def resolver(by_id: dict[str, N]) -> Callable[[str, N], str]:
             return name
         if name in labels:
             return labels[name]
-        matches = [rev for rev in by_id if rev.startswith(name)]
-        if len(matches) == 1:
-            return matches[0]
-        raise PolyalembicError(f"{node.path}: depends_on names {name!r}, which is "
-                               f"{'ambiguous' if matches else 'no revision or branch label'}: "
-                               "give a revision id or a branch label")
+        close = [rev for rev in by_id if rev.startswith(name)][:3]
+        hint = f" (did you mean {', '.join(close)}? Alembic takes whole ids only)" if close else ""
+        raise PolyalembicError(f"{node.path}: depends_on names {name!r}, which is no revision or branch label"
+                               f"{hint}: give a revision id or a branch label")
     return resolve
 
 

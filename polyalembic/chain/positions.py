@@ -69,16 +69,6 @@ def refuse_irreversible(plan: list[Migration]) -> None:
                                    f"({why}): {after}")
 
 
-def position_of(chain: list[Migration], revision: str | None) -> int:
-    """Position of ``revision`` in the chain; -1 for base."""
-    if revision is None:
-        return -1
-    for i, m in enumerate(chain):
-        if m.revision == revision:
-            return i
-    raise PolyalembicError(f"the database is at revision {revision!r}, which no migration file defines")
-
-
 def resolve(chain: list[Migration], target: str) -> int:
     """Position of ``target`` (``head``, ``base``, a revision or a unique prefix of one or of its
     file) in the chain; one line naming the candidates when it is unknown or ambiguous."""

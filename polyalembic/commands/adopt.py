@@ -44,6 +44,11 @@ def adopt_alembic(project: Project) -> str:
             raise PolyalembicError(f"adopt alembic: alembic_version in {where} is at {baseline!r}, which no revision "
                                    f"file of {project.config_path.name} defines: point -c at the project that "
                                    "migrated this database")
+        if project.baseline not in (None, baseline):
+            raise PolyalembicError(f"adopt alembic: {project.config_path.name} has a baseline already "
+                                   f"({project.baseline}) and alembic_version is at {baseline}: what came after the "
+                                   "baseline is recorded as it runs; nothing to adopt (correct [polyalembic] baseline "
+                                   "by hand if it is wrong)")
         rows = {row.revision: row for row in read_rows(conn)}
         covered = history.applied((baseline,))
         unfinished = [r for rev, r in rows.items() if rev in covered and r.status != RowStatus.APPLIED]

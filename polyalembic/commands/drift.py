@@ -98,7 +98,7 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     ever managed stay unmanaged unless ``include_unmanaged`` (or the store had no snapshot yet:
     then all it holds is adopted)."""
     from polyalembic.ledger.reads import sa_query
-    from polyalembic.ledger.writes import Ledger, current_revision_of, locked
+    from polyalembic.ledger.writes import Ledger, current_heads_of, locked
     from polyalembic.stores.connections import StoreConnections
 
     settings = project.settings
@@ -107,7 +107,7 @@ def accept(project: Project, stores: tuple[str, ...] | list[str] = (), include_u
     ledger = Ledger(settings.ledger_store)
     with locked(settings, lock_timeout) as conn, StoreConnections(settings) as connections:
         recorded = read_recorded(sa_query(conn))
-        revision = current_revision_of(conn)
+        revision = ", ".join(current_heads_of(conn)) or None
         live = {name: take(get_store(name), connections.get(name)) for name in names}  # all before any write
         reports = []
         for name in names:

@@ -13,6 +13,7 @@ declared as one store. Nothing is overwritten that exists; nothing is connected 
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -79,7 +80,7 @@ def init_into(directory: Path, store: str) -> list[str]:
     if not ini_path.is_file() or not ini.readable or ini.script_location is None:
         raise PolyalembicError(f"{ini_path}: no Alembic project here (an alembic.ini with [alembic] "
                                "script_location): `polyalembic init` makes a new one")
-    migrations = ini.script_location
+    migrations = _under(directory, ini.script_location)
     env = migrations / "env.py"
     if not env.is_file():
         raise PolyalembicError(f"{env}: no env.py in the script directory alembic.ini names: check script_location")
@@ -89,15 +90,15 @@ def init_into(directory: Path, store: str) -> list[str]:
         raise PolyalembicError(f"{env} runs polyalembic already: nothing to rewire (`polyalembic validate` checks "
                                "the project)")
     metadata = target_metadata_of(text)
-    folders = ini.version_folders() or [migrations / "versions"]
+    folders = [_under(directory, folder) for folder in ini.version_folders() or [migrations / "versions"]]
     declared = {folder.name: store for folder in folders if folder.name not in STORES}
     if (migrations / ORIGINAL_ENV).exists():
         raise PolyalembicError(f"{migrations / ORIGINAL_ENV} exists: move it away first (it would be overwritten)")
     shutil.copy2(env, migrations / ORIGINAL_ENV)
     env.write_text(_scaffold("env.py"), encoding="utf-8")
-    lines.append(f"rewired {env.relative_to(directory)} (yours is kept as {ORIGINAL_ENV})")
+    lines.append(f"rewired {os.path.relpath(env, directory)} (yours is kept as {ORIGINAL_ENV})")
     for path in _write_scaffold(migrations, ("migrate.sh", "generate.sh")):
-        lines.append(f"created {path.relative_to(directory)}")
+        lines.append(f"created {os.path.relpath(path, directory)}")
     set_option(ini_path, "alembic", "revision_environment", "true")
     for folder, folder_store in declared.items():
         set_option(ini_path, "polyalembic.folders", folder, folder_store)
@@ -117,6 +118,18 @@ def init_into(directory: Path, store: str) -> list[str]:
     return lines
 
 
+def _under(directory: Path, path: Path) -> Path:
+    """``path`` as the project in ``directory`` means it (alembic.ini's relative paths are its folder's)."""
+    return path if path.is_absolute() else directory / path
+
+
+def _assigns(node: ast.stmt, name: str) -> bool:
+    """Whether ``node`` is ``name = ...`` or ``name: T = ...``."""
+    targets = node.targets if isinstance(node, ast.Assign) else \
+        [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+    return any(isinstance(t, ast.Name) and t.id == name for t in targets)
+
+
 def target_metadata_of(env_text: str) -> str | None:
     """``module:attribute`` for the MetaData an Alembic env.py assigns to ``target_metadata``;
     "" when it assigns None (or nothing), None when the expression can't be traced to an import."""
@@ -134,9 +147,11 @@ def target_metadata_of(env_text: str) -> str | None:
             for alias in node.names:
                 imported[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
                     alias.name.split(".")[0]
-        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "target_metadata"
-                                                  for t in node.targets):
-            value = node.value
+        elif _assigns(node, "target_metadata"):
+            value = node.value  # type: ignore[attr-defined]
+    if value is None and any(isinstance(n, ast.Name) and n.id == "target_metadata" and isinstance(n.ctx, ast.Store)
+                             for n in ast.walk(tree)):
+        return None  # set under an if, in a function...: not something to carry over blindly
     if value is None or (isinstance(value, ast.Constant) and value.value is None):
         return ""
     parts: list[str] = []

@@ -6,7 +6,8 @@ Atlas's ``migrate rebase``, this renumbers the named files after the rest of the
 chains them there in their own order: new ids (the next ``NNN`` of their folder for a numbered
 file, a fresh hex id for an Alembic one), file names (pair files too), ``down_revision`` and the
 header lines that repeat them. It is for revisions not yet deployed anywhere: a file the ledger
-it is pointed at has applied is refused, and nothing is written unless every file can be.
+it is pointed at has a row for is refused, and the new files are written beside their places
+before anything is moved in.
 
 Lazy imports: the ledger's writes module (SQLAlchemy), only when the ledger is asked.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import re
 import uuid
 from pathlib import Path
@@ -128,45 +130,62 @@ def _plan(moving: list[Migration], staying: list[Migration], head: str) -> list[
 
 
 def _rewritten(move: Move) -> str:
-    """The revision file's text with its new id and parent (the assignments, and the header lines
-    that repeat them)."""
+    """The revision file's text with its new id and parent (the assignments, annotated or not,
+    and the header lines that repeat them)."""
     text = move.migration.path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    lines = text.splitlines(keepends=True)
+    data = text.encode("utf-8")
+    starts = [0]
+    for line in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
     edits = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id in ("revision", "down_revision"):
-            value = move.revision if node.targets[0].id == "revision" else move.down
-            edits.append((node.value, repr(value)))
-    for value, replacement in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
-        start, end = value.lineno - 1, (value.end_lineno or value.lineno) - 1
-        line = lines[start][:value.col_offset] + replacement + lines[end][value.end_col_offset or 0:]
-        lines[start:end + 1] = [line]
-    text = "".join(lines)
+    for node in ast.parse(text).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            value = node.value  # type: ignore[union-attr]
+            assert value is not None and value.end_lineno is not None and value.end_col_offset is not None
+            new = move.revision if target.id == "revision" else move.down
+            # ast's columns count UTF-8 bytes
+            edits.append((starts[value.lineno - 1] + value.col_offset,
+                          starts[value.end_lineno - 1] + value.end_col_offset, repr(new).encode()))
+    for begin, end, replacement in sorted(edits, reverse=True):
+        data = data[:begin] + replacement + data[end:]
+    text = data.decode("utf-8")
     text = re.sub(rf"^Revision ID: {re.escape(move.migration.revision)}$", f"Revision ID: {move.revision}", text,
                   count=1, flags=re.M)
     return re.sub(r"^Revises: .*$", f"Revises: {move.down}", text, count=1, flags=re.M)
 
 
 def _write(moves: list[Move]) -> None:
-    """Every new file checked free, then written; the old ones removed."""
+    """Every new file checked free and written beside its place first; then the pair files
+    renamed and the revisions put in place, undone on a failure; the old revisions removed last."""
     renames: list[tuple[Path, Path]] = []
     texts: dict[Path, str] = {}
     for move in moves:
         m = move.migration
-        new = m.directory / f"{move.stem}.py"
-        texts[new] = _rewritten(move)
+        texts[m.directory / f"{move.stem}.py"] = _rewritten(move)
         for pair_file in m.pair or ():
             renames.append((pair_file, m.directory / (move.stem + pair_file.name[len(m.filename) - 3:])))
     leaving = {m.migration.path for m in moves} | {old for old, _ in renames}
     for target in [*texts, *(new for _, new in renames)]:
         if target.exists() and target not in leaving:
             raise PolyalembicError(f"rebase: {target} exists: move it away first; nothing was changed")
-    for path, text in texts.items():
-        path.write_text(text, encoding="utf-8")
-    for old, new in renames:
-        old.rename(new)
+    staged = [(path.with_name(f".{path.name}.rebasing"), path) for path in texts]
+    renamed: list[tuple[Path, Path]] = []
+    try:
+        for temporary, path in staged:
+            temporary.write_text(texts[path], encoding="utf-8")
+        for old, new in renames:
+            old.rename(new)
+            renamed.append((old, new))
+        for temporary, path in staged:
+            os.replace(temporary, path)
+    except BaseException:
+        for old, new in reversed(renamed):
+            new.rename(old)
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
     for move in moves:
         if move.migration.path not in texts:
             move.migration.path.unlink()

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from alembic import command
 
 from polyalembic.chain.migration import Migration
-from polyalembic.chain.positions import position_of
+from polyalembic.chain.positions import History
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.row_status import RowStatus
-from polyalembic.ledger.writes import Ledger, LedgerRow, connect_ledger, current_revision_of, locked, read_rows
+from polyalembic.ledger.writes import Ledger, LedgerRow, connect_ledger, current_heads_of, locked, read_rows
 from polyalembic.project import Project
 
 REPAIR_ACTIONS = ("resume", "retry", "mark-applied", "forget", "accept-checksum")
@@ -34,10 +34,11 @@ def repair(project: Project, action: str, revision: str) -> str:
     """
     if action not in REPAIR_ACTIONS:
         raise PolyalembicError(f"unknown repair action {action!r} (one of: {', '.join(REPAIR_ACTIONS)})")
-    chain = {m.revision: m for m in project.chain()}
+    history = History(project.chain())
+    chain = history.by_id
     with connect_ledger(project.settings) as conn:
         rows = {r.revision: r for r in read_rows(conn)}
-        current = current_revision_of(conn)
+        current = current_heads_of(conn)
     row = rows.get(revision)
     if row is None:
         raise PolyalembicError(f"repair {action}: the ledger has no row for {revision!r} "
@@ -52,17 +53,17 @@ def repair(project: Project, action: str, revision: str) -> str:
         return _accept_checksum(project, row, m)
     if row.status == RowStatus.APPLIED:
         raise PolyalembicError(f"repair {action}: {revision} is applied: nothing to decide")
-    migrations = list(chain.values())
-    position = position_of(migrations, current)
-    if position_of(migrations, revision) <= position:  # the chain counts it applied: its downgrade failed
+    applied = history.applied(current)
+    if revision in applied:  # alembic_version counts it applied: its downgrade failed
         if action != "mark-applied":
             raise PolyalembicError(f"repair {action}: {revision}'s downgrade failed (the chain still counts it "
                                    f"applied): fix its down file and run `polyalembic down` again, or "
                                    f"`polyalembic repair mark-applied {revision}` to keep it applied")
         return _keep_applied(project, m)
-    if position_of(migrations, revision) != position + 1:
-        raise PolyalembicError(f"repair {action}: {revision} is not the next migration of the chain "
-                               f"(current: {current or 'base'}); repair that one first")
+    missing = [rev for rev in history.applied((revision,)) - {revision} if rev not in applied]
+    if missing:
+        raise PolyalembicError(f"repair {action}: {revision} stands on {', '.join(sorted(missing)[:3])}, not applied "
+                               f"yet (current: {', '.join(current) or 'base'}); repair that one first")
     if action == "mark-applied":
         return _mark_applied(project, m, current)
     with _locked(project) as (conn, ledger):
@@ -83,12 +84,13 @@ def _locked(project: Project) -> Iterator[tuple[sa.Connection, Ledger]]:
         yield conn, Ledger(project.settings.ledger_store)
 
 
-def _mark_applied(project: Project, m: Migration, current: str | None) -> str:
+def _mark_applied(project: Project, m: Migration, current: tuple[str, ...]) -> str:
     with _locked(project) as (conn, ledger):
-        if current_revision_of(conn) != current:  # another run moved the chain meanwhile
+        if current_heads_of(conn) != current:  # another run moved the chain meanwhile
             raise PolyalembicError(f"repair mark-applied: the chain moved while deciding (now at "
-                                   f"{current_revision_of(conn) or 'base'}); look at `polyalembic status` again")
-        if not ledger.version_moved(conn.execute, current, m.revision):
+                                   f"{', '.join(current_heads_of(conn)) or 'base'}); look at `polyalembic status` "
+                                   "again")
+        if not ledger.version_moved(conn.execute, current, m):
             raise PolyalembicError("repair mark-applied: alembic_version changed while deciding; nothing was recorded")
         ledger.repaired(conn.execute, m, "mark-applied", status=RowStatus.APPLIED, checksum=m.checksum(), error=None,
                           failed_step=None, completed_steps=None)

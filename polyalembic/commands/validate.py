@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from polyalembic.chain.filecache import FolderCache, Listing, Stamp, folder_stamps
-from polyalembic.chain.index import reversal
+from polyalembic.chain.index import binds_pair, constant_of, ids_of, reversal
 from polyalembic.chain.loader import folder_store
 from polyalembic.chain.migration import NO_DOWNGRADE, Migration
 from polyalembic.chain.positions import History
@@ -113,7 +113,7 @@ def _check_folder(folder: _Folder, spec: Store, modules: _Modules, adopted: Set[
     (the imports are checked anew: what is installed may have changed, and so are the rules
     the baseline lifts). The verdict and the per-file facts are kept apart, so that an unchanged
     folder reads one small file."""
-    verdicts = FolderCache(folder.path, "verdict")
+    verdicts = FolderCache(folder.path, f"verdict-{spec.name}")  # a folder declared another store is checked anew
     verdict = verdicts.get_folder(folder.stamps, lambda: _folder_verdict(folder, spec))
     verdicts.save()
     # the verdict names files relative to the store folder: the migrations folder may be renamed
@@ -130,7 +130,7 @@ def _check_folder(folder: _Folder, spec: Store, modules: _Modules, adopted: Set[
 def _folder_verdict(folder: _Folder, spec: Store) -> dict[str, Any]:
     """The folder's problems from its files alone: ``problems`` always hold, ``rules`` (revision,
     problem) hold after an adopted baseline only."""
-    cache = FolderCache(folder.path, "checks")
+    cache = FolderCache(folder.path, f"checks-{spec.name}")
     problems: list[Problem] = []
     rules: list[tuple[str, str | None, str]] = []
     imports: list[tuple[str, list[str]]] = []
@@ -242,37 +242,26 @@ def _revision_facts(path: Path) -> tuple[Any, ...]:
         return tuple(RevisionFacts(problems=(str(exc),)))
     except SyntaxError as exc:
         return tuple(RevisionFacts(problems=(f"does not parse (line {exc.lineno}: {exc.msg}): fix the syntax",)))
-    revision = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                     and any(isinstance(t, ast.Name) and t.id == "revision" for t in node.targets)
-                     and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)), None)
+    revision = constant_of(tree, "revision")
+    revision = revision if isinstance(revision, str) else None
     imports = tuple(sorted({alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
                             for alias in node.names} |
                            {node.module.split(".")[0] for node in tree.body
                             if isinstance(node, ast.ImportFrom) and node.module and not node.level}))
-    if "migration_files" in text:
+    if binds_pair(tree):
         return tuple(RevisionFacts(revision=revision, uses_pair=True, imports=imports))
-    if _is_merge(tree):  # joins two branches: empty both ways is its whole job
+    if len(ids_of(tree, "down_revision")) > 1:  # a merge joins two branches: empty both ways is its whole job
         return tuple(RevisionFacts(revision=revision, imports=imports))
-    irreversible = any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "irreversible"
-                                                            for t in node.targets)
-                       and isinstance(node.value, ast.Constant) and node.value.value is True for node in tree.body)
     rules = []
     empty = _function_is_empty(tree, "upgrade")
     if empty is None:
         rules.append("defines no upgrade(): add it (every migration needs up and down)")
     elif empty:
         rules.append("upgrade() is empty: write it (every migration needs up and down)")
-    if not irreversible and reversal(tree, merge=False) == NO_DOWNGRADE:
-        rules.append("has no working downgrade() (missing, empty or only raising): write it, or declare "
+    if reversal(tree, merge=False) == NO_DOWNGRADE:
+        rules.append("has no working downgrade() (missing, empty, or ending in raise): write it, or declare "
                      "irreversible = True if it can't be undone")
     return tuple(RevisionFacts(rules=tuple(rules), revision=revision, imports=imports))
-
-
-def _is_merge(tree: ast.Module) -> bool:
-    """Whether ``down_revision`` is a tuple or list of two or more revisions (a merge revision)."""
-    return any(isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "down_revision"
-                                                    for t in node.targets)
-               and isinstance(node.value, (ast.Tuple, ast.List)) and len(node.value.elts) > 1 for node in tree.body)
 
 
 def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | None,

@@ -295,18 +295,19 @@ class Ledger:
                                       migration_file=row.migration_file, action="repair:forget",
                                       checksum=row.checksum, at=sa.func.now(), by=self.by))
 
-    def version_moved(self, execute: Execute, current: str | None, revision: str) -> bool:
-        """Alembic's version row moved from ``current`` (None: base) to ``revision`` for a migration
-        finished by hand (``repair mark-applied``); False when another run moved it meanwhile."""
+    def version_moved(self, execute: Execute, current: tuple[str, ...], m: Migration) -> bool:
+        """Alembic's version rows moved from the heads ``current`` to ``m`` for a migration finished
+        by hand (``repair mark-applied``): its parents among them give way to it, as an upgrade
+        would do; False when another run moved them meanwhile."""
         execute(sa.text(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
                         f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
-        if current is None:
-            moved = execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) SELECT :v WHERE NOT EXISTS "
-                                    f"(SELECT 1 FROM {VERSION_TABLE})").bindparams(v=revision)).rowcount
-        else:
-            moved = execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = :v WHERE version_num = :c")
-                            .bindparams(v=revision, c=current)).rowcount
-        return moved == 1
+        found = execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE} FOR UPDATE")).scalars().all()
+        if tuple(sorted(found)) != tuple(sorted(current)):
+            return False
+        for parent in set(m.down) & set(current):
+            execute(sa.text(f"DELETE FROM {VERSION_TABLE} WHERE version_num = :v").bindparams(v=parent))
+        execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)").bindparams(v=m.revision))
+        return True
 
     def snapshot_recorded(self, execute: Execute, store: Any, live: dict[str, Any], managed: set[str],
                           revision: str | None) -> None:
@@ -351,9 +352,9 @@ def read_rows(connection: sa.Connection) -> list[LedgerRow]:
     return ledger_read.read_rows(sa_query(connection))
 
 
-def current_revision_of(connection: sa.Connection) -> str | None:
-    """The revision the chain is at, None at base."""
-    return ledger_read.current_revision(sa_query(connection))
+def current_heads_of(connection: sa.Connection) -> tuple[str, ...]:
+    """The revisions Alembic's version table holds; () at base."""
+    return ledger_read.current_heads(sa_query(connection))
 
 
 def connect_ledger(settings: Settings, autocommit: bool = False) -> sa.Connection:

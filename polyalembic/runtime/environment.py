@@ -18,7 +18,7 @@ from polyalembic.errors import PolyalembicError, StoreUnavailable, as_command_er
 from polyalembic.events.reporters import reporter_for
 from polyalembic.events.stream import Events
 from polyalembic.ledger import schema as ledger_schema
-from polyalembic.ledger.reads import current_revision, reading, sa_query
+from polyalembic.ledger.reads import current_heads, reading, sa_query
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
@@ -92,11 +92,11 @@ def _run(context: Any) -> None:
 def _show_history(command: HistoryCommand, settings: Settings) -> None:
     """``alembic history`` lists the chain from the files: the ledger database is read (no lock,
     nothing created) only for the current revision ``-i`` or a ``current`` range asks for."""
-    current = None
+    current: tuple[str, ...] = ()
     if command.needs_current:
         with reading(settings) as query:
-            current = current_revision(query)
-    command.show((current,) if current else ())
+            current = current_heads(query)
+    command.show(current)
 
 
 def _configure_kwargs(context: Any, executor: StepExecutor, state: Run) -> dict[str, Any]:

@@ -35,13 +35,13 @@ def history_steps(context: Any, migrations: dict[str, Migration], down_steps: in
             return downgrade_steps(script_directory, [m.revision for m in plan])
         planned = list(alembic_steps(heads, migration_context))
         revisions = [getattr(getattr(step, "revision", None), "revision", None) for step in planned]
+        if alembic_steps.__name__ == "downgrade":
+            refuse_irreversible([migrations[r] for r in revisions if r in migrations])
+            return planned
         if None in revisions or any(r not in rank for r in revisions):
             return planned  # a stamp step, or a revision not bound: Alembic's own order
-        if alembic_steps.__name__ == "upgrade":
-            return [step for _, step in sorted(zip((rank[r] for r in revisions), planned, strict=True),
-                                               key=lambda pair: pair[0])]
-        refuse_irreversible([migrations[r] for r in revisions])
-        return planned
+        return [step for _, step in sorted(zip((rank[r] for r in revisions), planned, strict=True),
+                                           key=lambda pair: pair[0])]
 
     return {"fn": steps}
 

@@ -7,7 +7,9 @@ Lazy imports: SQLAlchemy's MetaData, only for autogenerate."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -66,6 +68,9 @@ def load(setting: str, value: str) -> sa.MetaData:
                                "module or the setting (the import path starts at alembic.ini's prepend_sys_path)") \
             from None
     for part in attribute.split("."):
+        if not hasattr(found, part) and isinstance(found, types.ModuleType):
+            with contextlib.suppress(ImportError):  # a submodule its package does not import itself
+                importlib.import_module(f"{found.__name__}.{part}")
         if not hasattr(found, part):
             raise PolyalembicError(f"{where}: {module_name} has no attribute {attribute}: name the MetaData object")
         found = getattr(found, part)

@@ -15,7 +15,8 @@ from typing import Any
 
 from polyalembic import api
 from polyalembic.chain.migration import REVERSIBLE, Migration
-from polyalembic.chain.positions import History, position_of
+from polyalembic.chain.order import heads
+from polyalembic.chain.positions import History
 from polyalembic.commands.status import MigrationStatus
 from polyalembic.project import Project
 from polyalembic.settings import Settings
@@ -65,15 +66,23 @@ class Migrator:
         """Apply the migrations up to ``to`` (a revision, ``head``); return the ones applied."""
         return api.up(self.project, to).migrations("applied")
 
+    def up_through(self, position: int) -> list[Migration]:
+        """Apply every migration the history orders up to ``position`` (-1: none): what a floor
+        of the up/down tests stands on, other branches before it included."""
+        prefix = self.chain[:position + 1]
+        applied: list[Migration] = []
+        for head in heads(prefix):
+            applied += self.up(head.revision)
+        return applied
+
     def down(self, to: str = "base") -> list[Migration]:
         """Roll back to ``to`` (a revision id, which stays applied, or ``base``): the applied
-        revisions the history orders after it; return the ones reverted."""
-        history = History(self.chain)
-        applied = history.applied(self.heads())
+        revisions the history orders after it, other branches' included; return the ones reverted."""
+        applied = History(self.chain).applied(self.heads())
         if to != "base" and to not in applied:
             raise ValueError(f"{to} is not applied yet (current: {', '.join(self.heads()) or 'base'}): use up()")
-        after = [m for m in self.chain[position_of(self.chain, None if to == "base" else to) + 1:]
-                 if m.revision in applied]
+        start = 0 if to == "base" else [m.revision for m in self.chain].index(to) + 1
+        after = [m for m in self.chain[start:] if m.revision in applied]
         return api.down(self.project, len(after)).migrations("reverted") if after else []
 
     def status(self) -> list[MigrationStatus]:

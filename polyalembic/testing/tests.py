@@ -41,10 +41,8 @@ def test_up_down_up_every_revision(polyalembic_migrator: Migrator) -> None:
     that leaves or drops too much fails here)."""
     migrator = polyalembic_migrator
     start = migrator.reversible_from
-    previous: str = "base"
-    if start >= 0:
-        previous = migrator.chain[start].revision
-        migrator.up(previous)
+    previous = migrator.chain[start].revision if start >= 0 else "base"
+    migrator.up_through(start)
     for migration in migrator.chain[start + 1:]:
         before = migrator.snapshot([migration.store])
         migrator.up(migration.revision)
@@ -64,7 +62,7 @@ def test_downgrade_to_base_leaves_stores_empty(polyalembic_migrator: Migrator) -
     floor = migrator.chain[start].revision if start >= 0 else "base"
     empty = migrator.empty_snapshot
     if start >= 0:
-        migrator.up(floor)
+        migrator.up_through(start)
         empty = migrator.snapshot()
     migrator.up("head")
     migrator.down(floor)

@@ -79,6 +79,6 @@ def test_the_ledger_writes_in_the_dialect_of_the_store_it_is_handed(tmp_path: Pa
     assert "snapshot JSON NOT NULL" in create["quoting"] and "snapshot JSONB NOT NULL" in create["postgres"]
     (tmp_path / "postgres").mkdir()
     (tmp_path / "postgres" / "001_o'brien.py").write_text("revision = '001'\n")
-    step = Migration.at(tmp_path / "postgres" / "001_o'brien.py", "001", "postgres")
+    step = Migration("001", "postgres", tmp_path / "postgres", "001_o'brien.py")
     assert "'001_o''brien.py'" in Ledger(handed).applied_sql(step) and "E'" not in Ledger(handed).applied_sql(step)
     assert "E'001_o''brien.py'" in Ledger(postgres).applied_sql(step)

@@ -69,7 +69,7 @@ def test_validate_keeps_a_files_verdict_only_while_the_file_is_unchanged(tmp_pat
     up = _pair(migrations / "postgres", "CREATE TABLE t (a int,);\n")
     time.sleep(filecache._RACY_SECONDS + 0.1)  # a file changed just now (ctime) is not cached
     assert ["does not parse" in str(p) for p in check_files(migrations)] == [True]
-    assert (migrations / "postgres" / "__pycache__" / "polyalembic-checks.marshal").is_file()
+    assert (migrations / "postgres" / "__pycache__" / "polyalembic-checks-postgres.marshal").is_file()
     assert ["does not parse" in str(p) for p in check_files(migrations)] == [True]  # from the cache
     up.write_text("CREATE TABLE t (a int);\n")  # fixed: the cached verdict no longer applies
     assert check_files(migrations) == []

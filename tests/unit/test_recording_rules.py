@@ -17,7 +17,7 @@ from polyalembic.stores.current_run import Run
 
 SETTINGS = Settings({"TIMESCALE_DSN": "postgresql://app:pw@db/app", "NEO4J_URI": "bolt://graph:7687",
                      "NEO4J_PASSWORD": "pw", "CHROMA_HOST": "vectors", "CHROMA_PORT": "8000"})
-SQL, GRAPH, VECTORS = (Migration.at(Path(f"{store}/001_x.py"), f"{store}_001", store)
+SQL, GRAPH, VECTORS = (Migration(f"{store}_001", store, Path(store), "001_x.py")
                        for store in ("postgres", "neo4j", "chromadb"))
 
 

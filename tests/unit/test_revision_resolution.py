@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from polyalembic.chain.migration import Migration
-from polyalembic.chain.positions import position_of
+from polyalembic.chain.positions import History
 from polyalembic.chain.positions import resolve as _resolve
 from polyalembic.errors import PolyalembicError
 
-CHAIN = [Migration.at(Path("postgres/001_users.py"), "postgres_001", "postgres"),
-         Migration.at(Path("postgres/002_orders.py"), "postgres_002", "postgres"),
-         Migration.at(Path("timescaledb/001_metrics.py"), "timescaledb_001", "timescaledb"),
-         Migration.at(Path("neo4j/001_graph.py"), "neo4j_001", "neo4j")]
+CHAIN = [Migration("postgres_001", "postgres", Path("postgres"), "001_users.py"),
+         Migration("postgres_002", "postgres", Path("postgres"), "002_orders.py", down=("postgres_001",)),
+         Migration("timescaledb_001", "timescaledb", Path("timescaledb"), "001_metrics.py", down=("postgres_002",)),
+         Migration("neo4j_001", "neo4j", Path("neo4j"), "001_graph.py", down=("timescaledb_001",))]
 
 
 @pytest.mark.parametrize("target, position", [
@@ -33,7 +33,8 @@ def test_an_unknown_or_ambiguous_target_is_a_clear_error() -> None:
 
 
 def test_the_current_revision_must_be_in_the_chain() -> None:
-    assert position_of(CHAIN, None) == -1
-    assert position_of(CHAIN, "timescaledb_001") == 2
+    history = History(CHAIN)
+    assert history.applied(()) == set()
+    assert history.applied(("timescaledb_001",)) == {"postgres_001", "postgres_002", "timescaledb_001"}
     with pytest.raises(PolyalembicError, match="which no migration file defines"):
-        position_of(CHAIN, "postgres_099")
+        history.applied(("postgres_099",))
