@@ -27,21 +27,25 @@ def folder_store(folder: str, folder_stores: Mapping[str, str]) -> str | None:
     return folder_stores.get(folder) or (folder if is_store(folder) else None)
 
 
-def store_of(path: Path, declared: str | None, folder_stores: Mapping[str, str]) -> str:
-    """The store of the revision at ``path`` that declares ``declared`` (None: inherits its
-    folder's); one line when it declares none in an undeclared folder, or another than its folder's."""
-    home = folder_store(path.parent.name, folder_stores)
+def store_of(folder: Path, filename: str, declared: str | None, folder_stores: Mapping[str, str]) -> str:
+    """The store of the revision ``filename`` in ``folder`` that declares ``declared`` (None:
+    inherits its folder's); one line when it declares none in an undeclared folder, or another
+    than its folder's. The file's path is made only for that line (thousands are asked per command)."""
+    home = folder_store(folder.name, folder_stores)
     if declared is None:
         if home is None:
-            raise PolyalembicError(f"{path}: declare the revision's store, e.g. store = {next(iter(STORES))!r}, or "
-                                   f"declare its folder's in alembic.ini ([polyalembic.folders] {path.parent.name} = "
-                                   "postgres)")
+            example = next(iter(STORES))
+            raise PolyalembicError(f"{folder / filename}: declare the revision's store, e.g. store = {example!r}, "
+                                   f"or declare its folder's in alembic.ini ([polyalembic.folders] {folder.name} = "
+                                   f"{example})")
         return home
+    if declared == home:
+        return declared
     get_store(declared)
-    if home is not None and declared != home:
-        kind = "" if path.parent.name == home else f" (a {home} folder)"
-        raise PolyalembicError(f"{path}: declares store {declared!r} but lives in migrations/{path.parent.name}/"
-                               f"{kind}: move it to migrations/{declared}/ or correct `store`")
+    if home is not None:
+        kind = "" if folder.name == home else f" (a {home} folder)"
+        raise PolyalembicError(f"{folder / filename}: declares store {declared!r} but lives in migrations/"
+                               f"{folder.name}/{kind}: move it to migrations/{declared}/ or correct `store`")
     return declared
 
 
@@ -49,7 +53,7 @@ def from_script(script: Any, entry: Entry | None = None, folder_stores: Mapping[
     """The migration of an ``alembic.script.Script``, knowing what the index's ``entry`` for its
     file says (None: its files are read when asked)."""
     path = Path(script.path)
-    store = store_of(path, getattr(script.module, "store", None), folder_stores or {})
+    store = store_of(path.parent, path.name, getattr(script.module, "store", None), folder_stores or {})
     if entry is not None:
         return Migration(script.revision, store, path.parent, path.name, **_known(entry))
     down = _ids(script.down_revision)
@@ -87,7 +91,8 @@ def indexed_chain(folders: list[Path], listing: Listing = folder_stamps,
 def migrations_of(entries: list[Entry], folder_stores: Mapping[str, str] | None = None) -> list[Migration]:
     """The migrations of index ``entries``, in their order (duplicate ids and all: ordering them
     is ``order.in_order``'s job, and ``rebase`` needs them before that)."""
-    return [Migration(entry.revision, store_of(entry.path, entry.store, folder_stores or {}), entry.folder,
+    stores = folder_stores or {}
+    return [Migration(entry.revision, store_of(entry.folder, entry.name, entry.store, stores), entry.folder,
                       entry.name, **_known(entry)) for entry in entries]
 
 
