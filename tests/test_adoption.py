@@ -129,4 +129,17 @@ def test_adopt_on_a_database_at_base_changes_nothing(tmp_path: Path, settings: S
     engine = sa.create_engine(settings.ledger_store.sqlalchemy_url(settings.ledger_dsn))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar() == 0
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('0ddba11'), ('5ca1ab1e')"))
+        conn.commit()
+    several = cli(project, settings, "adopt", "alembic")
+    assert several.exit_code == 1 and "holds several heads (0ddba11, 5ca1ab1e)" in several.output
+    with engine.connect() as conn:
+        conn.execute(sa.text("DELETE FROM alembic_version WHERE version_num = '5ca1ab1e'"))
+        conn.commit()
+    unknown = cli(project, settings, "adopt", "alembic")
+    assert unknown.exit_code == 1
+    assert "is at '0ddba11', which no revision file of alembic.ini defines: point -c at the project" in unknown.output
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar() == 0
     engine.dispose()
