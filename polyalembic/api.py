@@ -20,7 +20,7 @@ from polyalembic.commands.committed_steps import with_markers
 from polyalembic.commands.status import MigrationStatus, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.reads import current_heads as read_current_heads
-from polyalembic.ledger.reads import read_rows, reading
+from polyalembic.ledger.reads import read_rows, reading, refuse_foreign
 from polyalembic.project import Project
 from polyalembic.request import RunRequest
 from polyalembic.runtime.preconditions import changed_after_applied, refuse_invalid
@@ -199,6 +199,8 @@ def drop_everything(project: Project, confirmation: str | None) -> dict[str, lis
     if confirmation != CONFIRM_PHRASE:
         raise PolyalembicError(f"fresh needs the confirmation phrase {CONFIRM_PHRASE!r}; nothing was changed")
     assert project.settings is not None
+    with reading(project.settings) as query:  # another tool's ledger is not ours to clear
+        refuse_foreign(query)
     stores = [s for s in STORES if s in {m.store for m in project.chain()}]
     dropped: dict[str, list[str]] = {}
     with StoreConnections(project.settings) as connections:

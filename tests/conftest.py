@@ -133,8 +133,11 @@ def _scan_ledger(dsn: str) -> None:
     from polyalembic.stores.postgres.dsn import libpq_dsn
 
     with psycopg.connect(libpq_dsn(dsn)) as conn:
-        for table, columns in (("schema_migrations", "error, failed_step"), ("schema_migrations_audit", "error")):
-            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]:
+        for table, wanted in (("schema_migrations", ("error", "failed_step")), ("schema_migrations_audit", ("error",))):
+            present = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                                  "table_name = %s", (table,))}
+            columns = ", ".join(c for c in wanted if c in present)  # another tool's table of that name: none
+            if columns:
                 for row in conn.execute(f"SELECT concat_ws(' ', {columns}) FROM {table}"):
                     _SCANNED.append((f"{table} of {dsn.rsplit('/', 1)[1]}", row[0] or ""))
 

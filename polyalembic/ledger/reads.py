@@ -58,12 +58,36 @@ def _exists(query: Query, table: str) -> bool:
     return query(f"SELECT to_regclass('{table}') IS NOT NULL")[1][0][0]
 
 
+#: what every polyalembic ledger has had since its first version
+OWN_COLUMNS = ("revision", "status")
+#: what the seed's ``migrate.sh`` writes (the system polyalembic replaces)
+SEED_COLUMNS = ("database_type", "migration_file", "applied_at", "checksum")
+
+
+def refuse_foreign(query: Query) -> None:
+    """One line when the database holds a ``schema_migrations`` that is not polyalembic's (the
+    seed's migrate.sh ledger, another tool's table of that name): no command reads it as a ledger,
+    adds a column to it or writes a row in it."""
+    names = [row[0] for row in query(f"SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                     f"'{TABLE}' AND table_schema = current_schema() ORDER BY ordinal_position")[1]]
+    if not names or all(column in names for column in OWN_COLUMNS):
+        return
+    database = query("SELECT current_database()")[1][0][0]
+    whose = "the seed's migrate.sh ledger" if all(c in names for c in SEED_COLUMNS) else "not polyalembic's"
+    raise PolyalembicError(f"{TABLE} in database {database} is {whose} (columns {', '.join(names)}): polyalembic "
+                           f"changes nothing in it and applied nothing: rename it aside (ALTER TABLE {TABLE} RENAME "
+                           f"TO {TABLE}_seed) to keep it, or set {LEDGER_VARIABLE} to another database")
+
+
 def read_rows(query: Query) -> list[LedgerRow]:
     """Every ledger row, oldest first; [] when the ledger does not exist yet."""
     if not _exists(query, TABLE):
         return []
     # SELECT *: a ledger of an earlier version (not yet upgraded by a run) lacks newer columns
-    names, rows = query(f"SELECT * FROM {TABLE} ORDER BY applied_at, revision")
+    names, rows = query(f"SELECT * FROM {TABLE} ORDER BY applied_at")
+    if not all(column in names for column in OWN_COLUMNS):
+        refuse_foreign(query)
+    rows.sort(key=lambda row: (row[names.index("applied_at")], row[names.index("revision")]))
     if tuple(names) == LedgerRow._fields:  # the current schema: rows are LedgerRows as they come
         return list(map(LedgerRow._make, rows))
     known = [(i, name) for i, name in enumerate(names) if name in LedgerRow._fields]

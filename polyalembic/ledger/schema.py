@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from polyalembic.ledger.names import AUDIT_TABLE, META_TABLE, SNAPSHOTS_TABLE, TABLE, TABLE_NAMES, VERSION_TABLE
+from polyalembic.ledger.reads import refuse_foreign, sa_query
 from polyalembic.ledger.row_status import CHECK, RowStatus
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ def ensure(connection: sa.Connection, sql: SqlStore, committing_as_they_go: Iter
     has_meta, has_ledger = connection.execute(sa.text(
         "SELECT to_regclass(:meta) IS NOT NULL, to_regclass(:ledger) IS NOT NULL"),
         {"meta": META_TABLE, "ledger": TABLE}).one()
+    if has_ledger and not has_meta:  # a version-1 ledger, or a table of that name that is not ours
+        refuse_foreign(sa_query(connection))
     if has_meta:
         found = int(connection.execute(sa.select(meta_table.c.value).where(
             meta_table.c.key == "ledger_version")).scalar() or 1)
