@@ -88,7 +88,7 @@ class Project:
     @property
     def baseline(self) -> str | None:
         """The revision ``adopt alembic`` recorded: the history before it is taken as Alembic takes it."""
-        return (self.ini.option("baseline", "polyalembic") or "").strip() or None
+        return baseline_of(self.ini)
 
     def new_request(self, **changes: Any) -> RunRequest:
         """A request for one run: this project's, with its settings and ``changes``, no outcome yet."""
@@ -165,6 +165,11 @@ class Project:
             raise
         except Exception as exc:  # noqa: BLE001 - a revision that does not import is a user error
             raise load_error(exc) from None
+
+
+def baseline_of(ini: IniFile) -> str | None:
+    """``[polyalembic] baseline``: the revision ``adopt alembic`` recorded (None: none)."""
+    return (ini.option("baseline", "polyalembic") or "").strip() or None
 
 
 def folder_stores(ini: IniFile) -> dict[str, str]:

@@ -77,6 +77,9 @@ def upgrade():
 def downgrade():
     op.execute("SELECT 1")
 '''
+#: a second file defining postgres_007, as two team branches that generated the same revision leave it
+SECOND_POSTGRES_007 = write("migrations/postgres/008_again.py", REVISION.format(rev="postgres_007", store="postgres",
+                                                                             extra=""))
 PG_URL = "postgresql://polyalembic:{pw}@127.0.0.1:{port}/{db}"
 
 CASES = [
@@ -225,12 +228,10 @@ CASES = [
          fix='fix the SQL'),
     # --- existing Alembic histories: ids, heads, folders, baselines ---------------------------------
     Case("duplicate-id", ("polyalembic", "up"), "both define revision 'postgres_007' (Alembic would keep one",
-         setup=write("migrations/postgres/008_again.py", REVISION.format(rev="postgres_007", store="postgres",
-                                                                          extra="")),
+         setup=SECOND_POSTGRES_007,
          fix="`polyalembic rebase 008_again.py` moves the second after the first"),
     Case("duplicate-id-stock-alembic", ("alembic", "upgrade", "head"), "both define revision 'postgres_007'",
-         setup=write("migrations/postgres/008_again.py", REVISION.format(rev="postgres_007", store="postgres",
-                                                                          extra="")),
+         setup=SECOND_POSTGRES_007,
          fix="`polyalembic rebase 008_again.py` moves the second after the first"),
     Case("two-heads", ("polyalembic", "up"), "the history has 2 heads",
          setup=write("migrations/postgres/008_side.py", REVISION.format(rev="postgres_008", store="postgres", extra="")

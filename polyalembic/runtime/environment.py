@@ -23,7 +23,7 @@ from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.writes import Ledger, OnConnection, connect_ledger, read_rows
 from polyalembic.masking import mask_dsn
 from polyalembic.options import option, unread_x_arguments
-from polyalembic.project import check_version_locations, folder_stores
+from polyalembic.project import baseline_of, check_version_locations, folder_stores
 from polyalembic.request import RunRequest, request_of
 from polyalembic.runtime.alembic_internals import (
     HistoryCommand,
@@ -133,8 +133,7 @@ def _project_files(config: Any) -> dict[str, Any]:
     if not config.config_file_name:
         return {}
     ini = IniFile(Path(config.config_file_name))
-    baseline = (ini.option("baseline", "polyalembic") or "").strip() or None
-    return {"folder_stores": folder_stores(ini), "baseline": baseline}
+    return {"folder_stores": folder_stores(ini), "baseline": baseline_of(ini)}
 
 
 def indexed_files(script_directory: Any) -> dict[Path, Any]:
