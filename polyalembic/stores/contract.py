@@ -192,6 +192,61 @@ class StepMarkers(ABC):
         return False
 
 
+
+class ForeignMigration(NamedTuple):
+    """One versioned migration file of another tool, read as that tool reads it."""
+
+    #: the tool's version, spelled as the tool prints it ("1", "1.1")
+    version: str
+    #: a snake_case name for polyalembic's files ("create_person")
+    name: str
+    #: the file's name in the tool's folder ("V1__create_person.cypher")
+    source: str
+    #: the file's text (what becomes the ``.up`` file)
+    up: str
+    #: the tool's undo file's text, None when it has none (the down file becomes a refusing stub)
+    down: str | None
+    #: the checksum the tool computes over the file, as it records it
+    checksum: str
+
+
+class ForeignApplied(NamedTuple):
+    """One migration another tool recorded as run in the store."""
+
+    version: str
+    #: the checksum the tool recorded (None when it records none)
+    checksum: str | None
+    #: when it ran (None when the tool records no time)
+    applied_at: Any
+    #: False for a row the tool recorded as failed
+    success: bool
+    #: what the tool recorded it as (its script or description), for messages
+    recorded_as: str
+
+
+class ForeignHistory(ABC):
+    """A capability: another migration tool's history of this store, which ``polyalembic adopt
+    <tool> DIR`` converts into revisions of the store and records as applied. The store reads the
+    tool's folder and the tool's bookkeeping in the store; the core decides what is adopted."""
+
+    #: the command's name (``polyalembic adopt <tool>``)
+    tool: ClassVar[str]
+    #: the tool's name in messages ("neo4j-migrations", "Flyway")
+    tool_title: ClassVar[str]
+    #: the suffix of the pair files the tool's migrations become (".cypher", ".sql")
+    adopted_suffix: ClassVar[str]
+
+    @abstractmethod
+    def foreign_migrations(self, folder: Path) -> list[ForeignMigration]:
+        """The tool's versioned migrations in ``folder``, in the tool's order; a PolyalembicError
+        naming the file for one the tool would not run or polyalembic can't adopt."""
+
+    @abstractmethod
+    def foreign_applied(self, handle: Any) -> list[ForeignApplied]:
+        """What the tool recorded as run in the store, in the order it ran; [] when the store holds
+        no history of the tool's."""
+
+
 def _label(item: Any) -> str:
     """A list item's name in drift's words: a string as it is, a pair or tuple joined."""
     if isinstance(item, (list, tuple)):
