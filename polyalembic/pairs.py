@@ -22,6 +22,24 @@ from polyalembic.stores import pair_ops
 
 #: marks a revision function that only runs a pair file's op, as one batch (see ``Run.trailer``)
 ONE_BATCH = "__polyalembic_one_batch__"
+#: the first line of a down file nobody wrote yet (``adopt`` makes them for a tool that had no
+#: undo): a downgrade through it is refused until someone writes the file
+STUB_MARK = "polyalembic: no downgrade written"
+
+
+def is_stub(path: Path) -> bool:
+    """True when the down file at ``path`` is still the stub ``adopt`` wrote."""
+    try:
+        with path.open("rb") as file:
+            return STUB_MARK.encode() in file.readline(512)
+    except OSError:
+        return False
+
+
+def stub_refusal(revision: str, down: Path, up_name: str) -> PolyalembicError:
+    """The one line a downgrade through a stub down file stops with."""
+    return PolyalembicError(f"cannot roll back {revision}: its down file {down.name} is the stub adopt wrote (the tool "
+                            f"it came from had no undo): write what reverts {up_name} in it and delete its first line")
 
 
 def pair_file_names(stem: str, exists: Callable[[str], bool], suffixes: Iterable[str]) -> tuple[str, str] | None:
@@ -55,6 +73,8 @@ def migration_files(revision_file: str) -> tuple[Callable[[], None], Callable[[]
         def step() -> None:
             from alembic import op
 
+            if direction == "downgrade" and is_stub(path):
+                raise as_command_error(stub_refusal(Path(revision_file).stem, path, up.name))
             getattr(op, op_name)(str(path))
 
         step.__name__ = direction

@@ -11,6 +11,7 @@ from __future__ import annotations
 from polyalembic.chain.migration import DECLARED_IRREVERSIBLE, REVERSIBLE, Migration
 from polyalembic.chain.order import ancestors, resolver
 from polyalembic.errors import PolyalembicError
+from polyalembic.pairs import is_stub, stub_refusal
 
 
 class History:
@@ -58,8 +59,12 @@ class History:
 
 
 def refuse_irreversible(plan: list[Migration]) -> None:
-    """One line naming the first irreversible migration of a downgrade ``plan`` (newest first)."""
+    """One line naming the first irreversible migration of a downgrade ``plan`` (newest first),
+    or the first whose down file is still the stub ``adopt`` wrote."""
     for k, m in enumerate(plan):
+        if m.pair and is_stub(m.pair[1]):
+            after = f": `down {k}` reverts the {k} applied after it" if k else ""
+            raise PolyalembicError(f"{stub_refusal(m.revision, m.pair[1], m.pair[0].name)}{after}")
         if m.reversal != REVERSIBLE:
             why = "it declares irreversible = True" if m.reversal == DECLARED_IRREVERSIBLE else \
                 "its downgrade() is missing, empty or only raises"

@@ -400,6 +400,19 @@ def adopt_alembic(ctx: click.Context) -> None:
     _echo(ctx, run(_project(ctx)))
 
 
+@adopt.command(name="seed")
+@click.option("--dry-run", is_flag=True, help="Say what would be recorded and renamed; change nothing.")
+@click.option("--rename-to", default="schema_migrations_seed", show_default=True,
+              help="The name the seed's table is kept under.")
+@click.pass_context
+def adopt_seed(ctx: click.Context, dry_run: bool, rename_to: str) -> None:
+    """Record what the seed's migrate.sh ledger says was applied, and keep that table under a new name."""
+    from polyalembic.commands.adopt_seed import adopt_seed as run
+
+    for line in run(_project(ctx), dry_run=dry_run, renamed=rename_to):
+        _echo(ctx, line)
+
+
 @main.command(name="help")
 @click.pass_context
 def help_command(ctx: click.Context) -> None:

@@ -45,6 +45,8 @@ class LedgerRow(NamedTuple):
     error: str | None
     failed_step: str | None
     completed_steps: int | None = None
+    #: the checksum the tool a migration was adopted from recorded (kept, never compared)
+    legacy_checksum: str | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -64,19 +66,26 @@ OWN_COLUMNS = ("revision", "status")
 SEED_COLUMNS = ("database_type", "migration_file", "applied_at", "checksum")
 
 
+def table_columns(query: Query, table: str) -> list[str]:
+    """The columns of ``table`` in the connection's schema, in order; [] when there is none."""
+    return [row[0] for row in query(f"SELECT column_name FROM information_schema.columns WHERE table_name = "
+                                    f"'{table}' AND table_schema = current_schema() ORDER BY ordinal_position")[1]]
+
+
 def refuse_foreign(query: Query) -> None:
     """One line when the database holds a ``schema_migrations`` that is not polyalembic's (the
     seed's migrate.sh ledger, another tool's table of that name): no command reads it as a ledger,
     adds a column to it or writes a row in it."""
-    names = [row[0] for row in query(f"SELECT column_name FROM information_schema.columns WHERE table_name = "
-                                     f"'{TABLE}' AND table_schema = current_schema() ORDER BY ordinal_position")[1]]
+    names = table_columns(query, TABLE)
     if not names or all(column in names for column in OWN_COLUMNS):
         return
     database = query("SELECT current_database()")[1][0][0]
     whose = "the seed's migrate.sh ledger" if all(c in names for c in SEED_COLUMNS) else "not polyalembic's"
+    way_out = ("`polyalembic adopt seed` takes its history over (and renames it aside)"
+               if whose.startswith("the seed") else f"rename it aside (ALTER TABLE {TABLE} RENAME TO {TABLE}_old)")
     raise PolyalembicError(f"{TABLE} in database {database} is {whose} (columns {', '.join(names)}): polyalembic "
-                           f"changes nothing in it and applied nothing: rename it aside (ALTER TABLE {TABLE} RENAME "
-                           f"TO {TABLE}_seed) to keep it, or set {LEDGER_VARIABLE} to another database")
+                           f"changes nothing in it and applied nothing: {way_out}, or set {LEDGER_VARIABLE} to "
+                           "another database")
 
 
 def read_rows(query: Query) -> list[LedgerRow]:

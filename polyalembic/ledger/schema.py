@@ -46,6 +46,9 @@ migrations_table = sa.Table(
     # statements or ops committed so far by a migration that is not one transaction (NULL for one
     # that ran in the ledger's transaction): where a resume continues
     sa.Column("completed_steps", sa.Integer),
+    # the checksum another tool recorded for a migration `adopt` took over from it (its algorithm
+    # is not polyalembic's: kept for the record, never compared)
+    sa.Column("legacy_checksum", sa.Text),
 )
 audit_table = sa.Table(
     AUDIT_TABLE, _meta,
@@ -97,6 +100,7 @@ UPGRADES: dict[int, tuple[str, ...]] = {
     2: (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS completed_steps INTEGER",
         f"ALTER TABLE {AUDIT_TABLE} ALTER COLUMN action TYPE VARCHAR(32)"),
     3: (),  # schema_migrations_snapshots: created with the other tables (CREATE TABLE IF NOT EXISTS)
+    4: (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS legacy_checksum TEXT",),
 }
 VERSION = max(UPGRADES)
 

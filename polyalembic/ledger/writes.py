@@ -132,6 +132,9 @@ def _literal_text_of(sql: SqlStore, kind: str) -> str:
 
 
 
+#: Alembic's version table, as Alembic creates it, for a command that moves it without Alembic
+_CREATE_VERSION_TABLE = (f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+                         f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))")
 #: the session's prepared ``applied`` statement (see ``Ledger.prepare``)
 PREPARED_APPLIED = "polyalembic_applied"
 #: SQL that may drop a session's prepared statements (DISCARD ALL can't run in a transaction)
@@ -288,6 +291,24 @@ class Ledger:
         self._write(execute, "reverted", self._values(m, "", execution_ms=ms, action=action))
 
     # -- decisions a command takes about the ledger as a whole (under the lock, see ``locked``) --
+    def adopted(self, execute: Execute, m: Migration, action: str, applied_at: Any = None,
+                legacy_checksum: str | None = None) -> None:
+        """``m`` recorded as applied because another tool ran it (``adopt``): when that tool says it
+        ran (``applied_at``, else now) and the checksum that tool recorded, kept beside polyalembic's."""
+        values = self._values(m, RowStatus.APPLIED)
+        row = {column: values[column] for column in _ROW} | {"legacy_checksum": legacy_checksum}
+        if applied_at is not None:
+            row["applied_at"] = applied_at
+        execute(sa.insert(migrations_table).values(**row))
+        execute(self._audit(m, action))
+
+    def versions_set(self, execute: Execute, heads: tuple[str, ...]) -> None:
+        """Alembic's version table holds ``heads`` and nothing else (an adopted history's heads)."""
+        execute(sa.text(_CREATE_VERSION_TABLE))
+        execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
+        for head in heads:
+            execute(sa.text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:v)").bindparams(v=head))
+
     def forgotten(self, execute: Execute, row: LedgerRow) -> None:
         """``repair forget``: the row of a migration whose file is gone leaves the ledger, audited."""
         execute(sa.delete(migrations_table).where(migrations_table.c.revision == row.revision))
@@ -299,8 +320,7 @@ class Ledger:
         """Alembic's version rows moved from the heads ``current`` to ``m`` for a migration finished
         by hand (``repair mark-applied``): its parents among them give way to it, as an upgrade
         would do; False when another run moved them meanwhile."""
-        execute(sa.text(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
-                        f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
+        execute(sa.text(_CREATE_VERSION_TABLE))
         found = execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE} FOR UPDATE")).scalars().all()
         if tuple(sorted(found)) != tuple(sorted(current)):
             return False

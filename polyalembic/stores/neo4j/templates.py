@@ -19,3 +19,8 @@ DOWN = """// {filename}
 
 DROP CONSTRAINT {name}_id_unique IF EXISTS;
 """
+
+STUB = """// polyalembic: no downgrade written
+// {filename}: {tool} had no undo for {source}. Rolling {up_filename} back is refused until this
+// file holds the statements that revert it: write them here and delete the first line.
+"""

@@ -92,6 +92,11 @@ class PostgresStore(SqlStore, Autogenerates):
         return escaped(value)
 
     # -- disposable databases ------------------------------------------------------------------
+    def rename_table(self, connection: sa.Connection, old: str, new: str) -> list[str]:
+        from polyalembic.stores.postgres import renames
+
+        return renames.rename_table(connection, old, new)
+
     def create_database(self, admin_dsn: str, prefix: str, extensions: tuple[str, ...] = ()) -> str:
         return databases.create_database(admin_dsn, prefix, extensions)
 

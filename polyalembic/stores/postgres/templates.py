@@ -22,3 +22,8 @@ DOWN = """-- {filename}
 
 DROP TABLE IF EXISTS {name};
 """
+
+STUB = """-- polyalembic: no downgrade written
+-- {filename}: {tool} had no undo for {source}. Rolling {up_filename} back is refused until this
+-- file holds the statements that revert it: write them here and delete the first line.
+"""

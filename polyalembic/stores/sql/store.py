@@ -142,6 +142,11 @@ class SqlStore(Store, StepMarkers):
         """``value`` (None, a number, text) as a literal of the dialect that reads back unchanged
         whatever the session's settings, for statements sent with the values written in."""
 
+    @abstractmethod
+    def rename_table(self, connection: sa.Connection, old: str, new: str) -> list[str]:
+        """Rename table ``old`` to ``new`` in the connection's transaction, with the indexes and
+        constraints named after it (so a new ``old`` can take their names); what was renamed."""
+
     # -- migration files -----------------------------------------------------------------------
     def commits_early(self, path: Path) -> bool:
         """True when the pair file at ``path`` runs outside a transaction, statement by statement."""
