@@ -17,10 +17,7 @@ whole commands, alternated, medians:
 from __future__ import annotations
 
 import argparse
-import fcntl
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,12 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.run import BINDER, Bench, alternated, project_for  # noqa: E402
-from stack.base import CACHE_DIR  # noqa: E402
-from stack.neo4j import find_java  # noqa: E402
+from stack import neo4j_migrations  # noqa: E402
 
-NEO4J_MIGRATIONS = "2.19.2"
-POM = REPO / "bench" / "maven" / "neo4j-migrations-pom.xml"
-MAIN_CLASS = "ac.simons.neo4j.migrations.cli.MigrationsCli"
 # issue 21 (step markers in every write's transaction): at most 1.15x plain Alembic running the same
 # statements with the driver, at most 0.30x neo4j-migrations; the raw-driver target is retired
 # (plain Alembic alone is 1.23-1.25x of it), its ratio is still printed
@@ -125,30 +118,6 @@ def make_projects(root: Path, n: int) -> tuple[Path, Path, Path]:
     return ini, plain / "alembic.ini", cypher
 
 
-def neo4j_migrations_classpath() -> str:
-    """The CLI's classpath: its two jars (``dependency:get``, no transitive resolution: their parent
-    POM is not on Maven Central) and their dependencies (``POM``), fetched once into the cache."""
-    lib = CACHE_DIR / "neo4j-migrations" / NEO4J_MIGRATIONS
-    repo = CACHE_DIR / "m2"
-    jars = [repo / "eu" / "michael-simons" / "neo4j" / a / NEO4J_MIGRATIONS / f"{a}-{NEO4J_MIGRATIONS}.jar"
-            for a in ("neo4j-migrations-cli", "neo4j-migrations")]
-    if not lib.is_dir() or not all(j.exists() for j in jars):
-        mvn = ["mvn", "-q", "-B", "-Dstyle.color=never", f"-Dmaven.repo.local={repo}"]
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        with open(CACHE_DIR / "m2.lock", "w") as lock:  # one Maven at a time in the shared repository
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for artifact in ("neo4j-migrations-cli", "neo4j-migrations"):
-                subprocess.run([*mvn, "dependency:get", "-Dtransitive=false",
-                                f"-Dartifact=eu.michael-simons.neo4j:{artifact}:{NEO4J_MIGRATIONS}"], check=True)
-            staging = lib.with_name(f"{lib.name}.partial")
-            shutil.rmtree(staging, ignore_errors=True)
-            subprocess.run([*mvn, "-f", str(POM), "dependency:copy-dependencies",
-                            f"-DoutputDirectory={staging}"], check=True)
-            shutil.rmtree(lib, ignore_errors=True)
-            staging.rename(lib)
-    return os.pathsep.join([*map(str, jars), str(lib / "*")])
-
-
 def main(argv: list[str] | None = None) -> Bench:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
@@ -164,21 +133,19 @@ def main(argv: list[str] | None = None) -> Bench:
         ini, plain_ini, cypher = make_projects(root, n)
         raw_script = root / "raw.py"
         raw_script.write_text(RAW_SCRIPT)
-        java = "" if args.without_cli else str(find_java(17))
-        classpath = "" if args.without_cli else neo4j_migrations_classpath()
         settings = bench.base
+        cli = [] if args.without_cli else neo4j_migrations.command(
+            settings.env["NEO4J_URI"], settings.env.get("NEO4J_USER") or "neo4j",
+            settings.env.get("NEO4J_DATABASE") or "neo4j", "--location", f"file:{cypher}", "apply")
 
-        def neo4j_migrations() -> None:
-            bench.run([java, "-cp", classpath, MAIN_CLASS, "--address", settings.env["NEO4J_URI"],
-                       "--username", settings.env.get("NEO4J_USER") or "neo4j",
-                       "--password:env=NEO4J_PASSWORD", "--database", settings.env.get("NEO4J_DATABASE") or "neo4j",
-                       "--location", f"file:{cypher}", "apply"])
+        def run_neo4j_migrations() -> None:
+            bench.run(cli)
 
         subjects = {
             "polyalembic": lambda: bench.run([py, "-m", "polyalembic", "-c", str(ini), "up"]),
             "raw": lambda: bench.run([py, str(raw_script), str(ini.parent / "migrations" / "neo4j")]),
             "alembic": lambda: bench.run([py, "-m", "alembic", "-c", str(plain_ini), "upgrade", "head"]),
-            "neo4j-migrations": neo4j_migrations}
+            "neo4j-migrations": run_neo4j_migrations}
         if args.without_cli:
             del subjects["neo4j-migrations"]
         medians = alternated(subjects, args.reps, bench.fresh)
@@ -190,7 +157,7 @@ def main(argv: list[str] | None = None) -> Bench:
                      "raw neo4j driver script", medians["raw"])
         if not args.without_cli:
             bench.record(f"polyalembic up: {n} Cypher migrations", medians["polyalembic"],
-                         f"neo4j-migrations {NEO4J_MIGRATIONS} apply", medians["neo4j-migrations"], CLI_TARGET)
+                         f"neo4j-migrations {neo4j_migrations.VERSION} apply", medians["neo4j-migrations"], CLI_TARGET)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         bench.close()

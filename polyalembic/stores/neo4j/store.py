@@ -1,5 +1,6 @@
 """The Neo4j store: a driver on ``NEO4J_URI`` bound to one database (neo4j is imported only when
-connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as its snapshot.
+connecting), Cypher ``.up.cql``/``.down.cql`` pairs, constraints and indexes as its snapshot,
+and neo4j-migrations' folder and history for ``polyalembic adopt n4m`` (``n4m.py``).
 
 Lazy imports: the neo4j driver and this store's own modules, when a revision for it runs: the
 registry imports every store at start-up."""
@@ -16,10 +17,10 @@ from urllib.parse import urlsplit
 
 from polyalembic.errors import StoreUnavailable, cannot_connect
 from polyalembic.masking import mask_text
-from polyalembic.stores.contract import StepMarkers, Store
+from polyalembic.stores.contract import ForeignHistory, StepMarkers, Store
 
 if TYPE_CHECKING:
-    from polyalembic.stores.contract import Settings
+    from polyalembic.stores.contract import ForeignApplied, ForeignMigration, Settings
 
 
 class OneLineNotifications(logging.Filter):
@@ -112,7 +113,7 @@ class Neo4jConfig:
     database: str
 
 
-class Neo4jStore(Store, StepMarkers):
+class Neo4jStore(Store, StepMarkers, ForeignHistory):
     """Neo4j over Bolt (``bolt://`` or ``neo4j://``)."""
 
     name = "neo4j"
@@ -122,6 +123,9 @@ class Neo4jStore(Store, StepMarkers):
     op_modules = ("polyalembic.stores.neo4j.ops", "polyalembic.stores.neo4j.impl")
     templates_module = "polyalembic.stores.neo4j.templates"
     setup_hint = "set NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD"
+    tool = "n4m"
+    tool_title = "neo4j-migrations"
+    adopted_suffix = ".cql"
 
     @staticmethod
     def config(settings: Settings) -> Neo4jConfig:
@@ -216,3 +220,13 @@ class Neo4jStore(Store, StepMarkers):
         if not " ".join(split_statements(text)).strip():
             return ["is empty: write the statements (or delete the migration)"]
         return []
+
+    def foreign_migrations(self, folder: Path) -> list[ForeignMigration]:
+        from polyalembic.stores.neo4j import n4m
+
+        return n4m.foreign_migrations(folder)
+
+    def foreign_applied(self, handle: GraphConnection) -> list[ForeignApplied]:
+        from polyalembic.stores.neo4j import n4m
+
+        return n4m.foreign_applied(handle)
