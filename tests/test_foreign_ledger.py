@@ -77,6 +77,6 @@ def test_the_seed_s_ledger_is_never_changed_and_every_command_says_what_it_found
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "schema_migrations in database pa_test_" in lines[0], lines[0]
     assert "is the seed's migrate.sh ledger (columns database_type, migration_file, applied_at, checksum)" in lines[0]
-    assert "ALTER TABLE schema_migrations RENAME TO schema_migrations_seed" in lines[0]
+    assert "`polyalembic adopt seed` takes its history over (and renames it aside)" in lines[0]
     assert table_state(dsn) == before  # its columns, its rows, and no table of ours beside it
     assert stores(settings) == schemas  # nothing applied or dropped in any store

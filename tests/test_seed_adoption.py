@@ -59,9 +59,9 @@ def test_a_seed_ledger_over_all_four_stores_is_adopted_where_the_seed_kept_it(pr
     """The seed's README keeps its ledger in TimescaleDB's database: the rows go into polyalembic's
     ledger (in PostgreSQL's), the seed's table is renamed where it is, every row kept."""
     timescale_dsn = settings.database_url("timescaledb")
-    rows = seed_rows(POSTGRES, TIMESCALE, graph=True, vectors=True) + [
-        ("postgres", "009_dropped_feature.sql", "2025-10-13 09:00:00+00", "feed"),
-        ("redis", "001_cache.sql", "2025-10-13 09:01:00+00", None)]
+    rows = [*seed_rows(POSTGRES, TIMESCALE, graph=True, vectors=True),
+            ("postgres", "009_dropped_feature.sql", "2025-10-13 09:00:00+00", "feed"),
+            ("redis", "001_cache.sql", "2025-10-13 09:01:00+00", None)]
     as_the_seed_left_it(project_copy, settings, "head", timescale_dsn, rows)
     before = tables(timescale_dsn)["schema_migrations"]
 

@@ -30,7 +30,7 @@ from typing import Any
 from polyalembic import __version__
 
 #: a cache written by another layout, polyalembic version or interpreter is not read
-VERSION = f"10:{__version__}:{sys.implementation.cache_tag}"
+VERSION = f"11:{__version__}:{sys.implementation.cache_tag}"
 _RACY_SECONDS = 2.0
 _FOLDER_KEY = "*folder*"
 

@@ -413,6 +413,27 @@ def adopt_seed(ctx: click.Context, dry_run: bool, rename_to: str) -> None:
         _echo(ctx, line)
 
 
+def _adopt_tool(tool: str, title: str) -> None:
+    """``polyalembic adopt <tool> DIR``, for a tool whose history a store reads."""
+
+    @adopt.command(name=tool, help=f"Convert {title}'s migrations in DIR into revisions, and record the ones "
+                                   f"{title} ran as applied.")
+    @click.argument("folder", type=click.Path(path_type=Path))
+    @click.option("--store", "store", default=None, help=f"The store {title}'s history is in (default: the first "
+                                                         "store that reads it).")
+    @click.option("--dry-run", is_flag=True, help="Say what would be written and recorded; change nothing.")
+    @click.pass_context
+    def command(ctx: click.Context, folder: Path, store: str | None, dry_run: bool) -> None:
+        from polyalembic.commands.adopt_tool import adopt_tool
+
+        for line in adopt_tool(_project(ctx), tool, folder, store=store, dry_run=dry_run):
+            _echo(ctx, line)
+
+
+_adopt_tool("n4m", "neo4j-migrations")
+_adopt_tool("flyway", "Flyway")
+
+
 @main.command(name="help")
 @click.pass_context
 def help_command(ctx: click.Context) -> None:

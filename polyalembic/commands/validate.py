@@ -27,6 +27,7 @@ from polyalembic.chain.positions import History
 from polyalembic.commands.status import MISMATCH, MISSING, read_status
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.row_status import RowStatus
+from polyalembic.pairs import is_stub
 from polyalembic.project import Project
 from polyalembic.stores import STORES, Store, pair_ops
 
@@ -279,6 +280,8 @@ def _check_revision(folder: _Folder, name: str, shown: str, pair_suffix: str | N
 
 
 def _pair_file_facts(path: Path, store: Store) -> list[str]:
+    if is_stub(path):  # a down file adopt left to be written: the rollback refuses until it is
+        return []
     try:
         return store.check_file(path, read_text(path))
     except Unreadable as exc:
