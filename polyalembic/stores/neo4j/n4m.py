@@ -130,7 +130,8 @@ def parse_name(name: str) -> tuple[str, str] | None:
 def _files(folder: Path) -> list[Path]:
     """Every regular file below ``folder`` (links followed), as n4m's ``Files.walkFileTree``."""
     if not folder.exists():
-        raise PolyalembicError(f"adopt n4m: {folder}: no such folder")
+        raise PolyalembicError(f"adopt n4m: {folder}: no such folder: give the folder of neo4j-migrations' files "
+                               "(its --location)")
     if not folder.is_dir():
         raise PolyalembicError(f"adopt n4m: {folder}: not a folder (give the folder of the V...cypher files)")
     return sorted(path for path in folder.rglob("*") if path.is_file())
