@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from polyalembic.chain.migration import Migration
 from polyalembic.chain.positions import History
 from polyalembic.commands.adoption import Adopted, label, record, refuse_holes
+from polyalembic.commands.adoption import recorded as adoption_recorded
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger.names import TABLE
-from polyalembic.ledger.reads import SEED_COLUMNS, current_heads, sa_query, table_columns
-from polyalembic.ledger.writes import connect_ledger, locked, read_rows
+from polyalembic.ledger.reads import SEED_COLUMNS, sa_query, table_columns
+from polyalembic.ledger.writes import connect_ledger, locked
 from polyalembic.masking import mask_dsn
 from polyalembic.project import Project
 from polyalembic.stores import STORES
@@ -177,7 +178,8 @@ def adopt_seed(project: Project, dry_run: bool = False, renamed: str = RENAMED) 
     with _connect(store, dsn, project) as conn:
         rows = read_seed_rows(conn)
     the_plan = plan(history, rows)
-    recorded = _recorded(project, in_ledger)
+    # where the seed's table has the ledger's name, polyalembic's ledger is not there yet
+    recorded = set() if in_ledger else adoption_recorded(settings, history)
     wanted = {a.migration.revision for a in the_plan.adopted}
     if recorded and recorded != wanted:
         raise PolyalembicError(f"{COMMAND}: the ledger in {mask_dsn(settings.ledger_dsn)} records {len(recorded)} "
@@ -202,16 +204,6 @@ def adopt_seed(project: Project, dry_run: bool = False, renamed: str = RENAMED) 
                     record(ledger, settings, the_plan.adopted, the_plan.heads, ACTION)
             renaming.commit()
     return report
-
-
-def _recorded(project: Project, in_ledger: bool) -> set[str]:
-    """The revisions polyalembic's ledger records (none where the seed's table has its name)."""
-    assert project.settings is not None
-    if in_ledger:
-        return set()
-    with connect_ledger(project.settings) as conn:
-        rows = {row.revision for row in read_rows(conn)}
-        return rows | set(current_heads(sa_query(conn)))
 
 
 def _report(the_plan: SeedPlan, rows: list[SeedRow], database: str, renamed: str, dry_run: bool,

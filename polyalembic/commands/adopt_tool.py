@@ -22,10 +22,10 @@ from pathlib import Path
 
 from polyalembic.chain.positions import History
 from polyalembic.commands.adoption import Adopted, record, refuse_holes
+from polyalembic.commands.adoption import recorded as adoption_recorded
 from polyalembic.commands.generate import BINDER, next_number, store_folder
 from polyalembic.errors import PolyalembicError
-from polyalembic.ledger.reads import current_heads, sa_query
-from polyalembic.ledger.writes import connect_ledger, locked, read_rows
+from polyalembic.ledger.writes import connect_ledger, locked
 from polyalembic.project import Project
 from polyalembic.stores import STORES, get_store
 from polyalembic.stores.contract import ForeignApplied, ForeignHistory, ForeignMigration, Store
@@ -65,6 +65,8 @@ class ToolPlan:
     stamped: list[tuple[str, ForeignApplied]] = field(default_factory=list)
     #: revision ids the tool never ran
     pending: list[str] = field(default_factory=list)
+    #: what the ledger records already (and what its version table stands on)
+    recorded: set[str] = field(default_factory=set)
 
 
 def adopted_files(folder: Path, title: str) -> dict[str, str]:
@@ -144,20 +146,12 @@ def plan_adoption(project: Project, spec: ForeignHistory, folder: Path) -> ToolP
             result.new.append((stem, revision, source))
             number += 1
     revision_of = result.existing | {source.source: revision for _, revision, source in result.new}
-    recorded = _recorded(project)
+    recorded = result.recorded = adoption_recorded(project.settings, History(project.chain()))
     result.stamped = [(revision_of[s.source], entry) for s, entry in ran if revision_of[s.source] not in recorded]
     stamped = {revision for revision, _ in result.stamped}
     result.pending = [revision_of[s.source] for s in sources
                       if revision_of[s.source] not in recorded and revision_of[s.source] not in stamped]
     return result
-
-
-def _recorded(project: Project) -> set[str]:
-    """The revisions the ledger records (and those Alembic's version table stands on)."""
-    assert project.settings is not None
-    with connect_ledger(project.settings) as conn:
-        heads = current_heads(sa_query(conn))
-        return {row.revision for row in read_rows(conn)} | History(project.chain()).applied(heads)
 
 
 def adopt_tool(project: Project, tool: str, folder: Path, store: str | None = None,
@@ -173,7 +167,7 @@ def adopt_tool(project: Project, tool: str, folder: Path, store: str | None = No
         if not the_plan.new and not the_plan.stamped:
             return [f"nothing to adopt: every {title} file in {folder} is a revision already and every one it ran "
                     "is recorded"]
-        applied_now = _recorded(project)
+        applied_now = the_plan.recorded
         new_stamped = [r for r, _ in the_plan.stamped if r in {rev for _, rev, _ in the_plan.new}]
         if new_stamped and head is not None and head not in applied_now:
             raise PolyalembicError(f"{command}: the history's head {head} is not applied, so what {title} ran can't "

@@ -19,7 +19,7 @@ from polyalembic.chain.migration import Migration
 from polyalembic.chain.positions import History
 from polyalembic.errors import PolyalembicError
 from polyalembic.ledger import schema as ledger_schema
-from polyalembic.ledger.writes import Ledger
+from polyalembic.ledger.writes import Ledger, connect_ledger, current_heads_of, read_rows
 from polyalembic.settings import Settings
 
 
@@ -64,3 +64,9 @@ def record(connection: sa.Connection, settings: Settings, adopted: list[Adopted]
     for entry in adopted:
         ledger.adopted(connection.execute, entry.migration, action, entry.applied_at, entry.legacy_checksum)
     ledger.versions_set(connection.execute, heads)
+
+
+def recorded(settings: Settings, history: History) -> set[str]:
+    """The revisions the ledger records, and those Alembic's version table stands on."""
+    with connect_ledger(settings) as conn:
+        return {row.revision for row in read_rows(conn)} | history.applied(current_heads_of(conn))
