@@ -431,6 +431,7 @@ def _adopt_tool(tool: str, title: str) -> None:
 
 
 _adopt_tool("n4m", "neo4j-migrations")
+_adopt_tool("flyway", "Flyway")
 
 
 @main.command(name="help")

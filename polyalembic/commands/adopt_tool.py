@@ -17,8 +17,10 @@ Lazy imports: none.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from polyalembic.chain.positions import History
 from polyalembic.commands.adoption import Adopted, record, refuse_holes
@@ -81,21 +83,25 @@ def adopted_files(folder: Path, title: str) -> dict[str, str]:
     return found
 
 
-def check_history(command: str, title: str, sources: list[ForeignMigration],
-                  applied: list[ForeignApplied]) -> list[tuple[ForeignMigration, ForeignApplied]]:
+def check_history(command: str, title: str, sources: list[ForeignMigration], applied: list[ForeignApplied],
+                  version_key: Callable[[str], Any] = str) -> list[tuple[ForeignMigration, ForeignApplied]]:
     """The files the tool ran, each with what it recorded, in the tool's order; one line for a
-    failure it recorded, a file it ran that is gone or changed, or a file skipped."""
-    by_version = {s.version: s for s in sources}
-    ran: dict[str, ForeignApplied] = {}
-    for k, entry in enumerate(applied):
+    failure it recorded, a file it ran that is gone or changed, or a file skipped. ``version_key``:
+    the tool's equality and order of versions. A baseline row stands for every file up to its
+    version (in place before the tool ran: recorded as applied, no checksum to compare)."""
+    by_version = {version_key(s.version): s for s in sources}
+    ran: dict[Any, ForeignApplied] = {}
+    for entry in applied:
         if not entry.success:
             raise PolyalembicError(f"{command}: {title} recorded version {entry.version} ({entry.recorded_as}) as "
                                    f"failed: finish or undo it with {title} first (its repair removes a failed row), "
                                    "then adopt; nothing was changed")
-        source = by_version.get(entry.version)
+        key = version_key(entry.version)
+        if entry.baseline:
+            ran.update({k: entry for k in by_version if k <= key and k not in ran})
+            continue
+        source = by_version.get(key)
         if source is None:
-            if k == 0 and entry.checksum is None:  # a baseline: the database as it was before the first file
-                continue
             raise PolyalembicError(f"{command}: {title} recorded version {entry.version} ({entry.recorded_as}) as "
                                    "applied, but no file in the folder has that version: put the file back (version "
                                    "control has it), then adopt; nothing was changed")
@@ -104,14 +110,15 @@ def check_history(command: str, title: str, sources: list[ForeignMigration],
                                    f"{entry.checksum} when it applied version {entry.version}: the file changed "
                                    "since; restore it as it ran (or make the database match and run the tool's "
                                    "repair), then adopt; nothing was changed")
-        ran[entry.version] = entry
-    skipped = [s for s in sources if s.version not in ran]
-    later = [s for s in sources if s.version in ran and skipped and sources.index(s) > sources.index(skipped[0])]
-    if later:
-        raise PolyalembicError(f"{command}: {title} applied {later[-1].source} but not {skipped[0].source}, which "
+        ran[key] = entry
+    done = [version_key(s.version) in ran for s in sources]
+    if False in done and True in done[done.index(False):]:
+        skipped = sources[done.index(False)]
+        later = sources[len(done) - 1 - done[::-1].index(True)]
+        raise PolyalembicError(f"{command}: {title} applied {later.source} but not {skipped.source}, which "
                                f"comes before it: polyalembic applies revisions in order: run it with {title} first "
                                "(or move the file after the last one applied), then adopt; nothing was changed")
-    return [(s, ran[s.version]) for s in sources if s.version in ran]
+    return [(s, ran[version_key(s.version)]) for s in sources if version_key(s.version) in ran]
 
 
 def plan_adoption(project: Project, spec: ForeignHistory, folder: Path) -> ToolPlan:
@@ -126,7 +133,7 @@ def plan_adoption(project: Project, spec: ForeignHistory, folder: Path) -> ToolP
         applied = spec.foreign_applied(handle)
     finally:
         store.close(handle)
-    ran = check_history(command, title, sources, applied)
+    ran = check_history(command, title, sources, applied, spec.foreign_version_key)
     target = store_folder(project, store.name)
     result = ToolPlan(store.name, spec.tool, target, existing=adopted_files(target, title))
     adopted_already = [s for s in sources if s.source in result.existing]

@@ -222,6 +222,8 @@ class ForeignApplied(NamedTuple):
     success: bool
     #: what the tool recorded it as (its script or description), for messages
     recorded_as: str
+    #: True for a baseline: every migration up to this version was in place before the tool ran
+    baseline: bool = False
 
 
 class ForeignHistory(ABC):
@@ -245,6 +247,11 @@ class ForeignHistory(ABC):
     def foreign_applied(self, handle: Any) -> list[ForeignApplied]:
         """What the tool recorded as run in the store, in the order it ran; [] when the store holds
         no history of the tool's."""
+
+    def foreign_version_key(self, version: str) -> Any:
+        """The tool's equality and order of versions (Flyway's ``1`` is its ``1.0``): a value that
+        compares as the tool compares; the version itself by default."""
+        return version
 
 
 def _label(item: Any) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# Objects that belong to polyalembic or Alembic themselves, not to the migrations.
-BOOKKEEPING = ("alembic_version", "schema_migrations", "schema_migrations_audit")
+# Objects that belong to polyalembic, Alembic or Flyway (a history ``adopt flyway`` read), not to the migrations.
+BOOKKEEPING = ("alembic_version", "schema_migrations", "schema_migrations_audit", "flyway_schema_history")
 
 # Relations, functions and types in the public schema, minus what an extension owns.
 _OBJECTS = """

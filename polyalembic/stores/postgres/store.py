@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from polyalembic.errors import StoreUnavailable
-from polyalembic.stores.contract import Autogenerates
+from polyalembic.stores.contract import Autogenerates, ForeignHistory
 from polyalembic.stores.postgres import databases
 from polyalembic.stores.postgres import dsn as dsn_forms
 from polyalembic.stores.sql.literals import escaped
@@ -25,13 +25,13 @@ from polyalembic.stores.sql.store import SqlStore
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from polyalembic.stores.contract import DatabaseObject, Settings
+    from polyalembic.stores.contract import DatabaseObject, ForeignApplied, ForeignMigration, Settings
 
 #: the first line that makes a pair file run outside a transaction, statement by statement
 NO_TRANSACTION = "-- polyalembic: no-transaction"
 
 
-class PostgresStore(SqlStore, Autogenerates):
+class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
     """PostgreSQL; ``POSTGRES_DSN``, falling back to ``TIMESCALE_DSN`` (one server for both)."""
 
     name = "postgres"
@@ -47,6 +47,9 @@ class PostgresStore(SqlStore, Autogenerates):
     reset_module: ClassVar[str] = "polyalembic.stores.postgres.reset"
     #: what autogenerate must not report (``hidden(connection)``)
     autogenerate_module: ClassVar[str] = "polyalembic.stores.postgres.autogenerate"
+    tool = "flyway"
+    tool_title = "Flyway"
+    adopted_suffix = ".sql"
 
     # -- the dialect's DSN forms (libpq's) -----------------------------------------------------
     def normalized(self, dsn: str) -> str:
@@ -147,6 +150,22 @@ class PostgresStore(SqlStore, Autogenerates):
 
     def commits_early(self, path: Path) -> bool:
         return runs_outside_transaction(_leading_text(path))
+
+    # -- Flyway's history (``polyalembic adopt flyway DIR``) ---------------------------------------
+    def foreign_migrations(self, folder: Path) -> list[ForeignMigration]:
+        from polyalembic.stores.postgres import flyway
+
+        return flyway.foreign_migrations(folder)
+
+    def foreign_applied(self, handle: sa.Connection) -> list[ForeignApplied]:
+        from polyalembic.stores.postgres import flyway
+
+        return _reading(handle, flyway.foreign_applied)
+
+    def foreign_version_key(self, version: str) -> tuple[int, ...]:
+        from polyalembic.stores.postgres import flyway
+
+        return flyway.version_key(version)
 
 
 def _leading_text(path: Path, chunk: int = 4096) -> str:
