@@ -51,6 +51,8 @@ validate: install
 test: validators    ## lint, then the test suite against the real servers
 	$(STACK) up all
 	$(PYTHON) -m ruff check polyalembic stack tests migrations bench
+	@# the suite starts hundreds of Pythons: each reads bytecode compiled once (PYTHONDONTWRITEBYTECODE may be set)
+	$(PYTHON) -m compileall -q polyalembic stack tests migrations
 	$(PYTHON) -m pytest
 	POLYALEMBIC_NEO4J=newest $(PYTHON) -m pytest tests/test_ops_neo4j.py tests/test_neo4j_execution.py tests/test_engine.py \
 		-k "ops_neo4j or neo4j_execution or neo4j_migration or upgrade_head or downgrade_base or concurrent"
