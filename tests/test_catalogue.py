@@ -280,6 +280,13 @@ CASES = [
          setup=lambda root: (write("sql/V1__a.sql", "SELECT 1;\n")(root), write("sql/U2__b.sql", "SELECT 2;\n")(root))),
     Case("adopt-flyway-wrong-store", ("polyalembic", "adopt", "flyway", "{root}/sql", "--store", "neo4j"),
          "adopt flyway: store 'neo4j' has no flyway history to adopt", fix="no flyway history"),
+    Case("fleet-variable-not-set", ("polyalembic", "fleet", "up", "{root}/fleet.toml"),
+         "fleet.toml: [settings] POSTGRES_DSN (tenant acme): ${NO_SUCH_PASSWORD} is not set in the environment",
+         fix="export it", setup=write("fleet.toml", '[fleet]\ntenants = ["acme"]\n[settings]\n'
+                                                    'POSTGRES_DSN = "postgresql://app:${NO_SUCH_PASSWORD}@db/{tenant}"\n')),
+    Case("fleet-unknown-variable", ("polyalembic", "fleet", "status", "{root}/fleet.toml"),
+         "fleet.toml: [[target]] eu.MONGO_URL: is no connection variable", fix="one of POLYALEMBIC_LEDGER_DSN",
+         setup=write("fleet.toml", '[[target]]\nname = "eu"\nMONGO_URL = "mongodb://x"\n')),
     Case("rebase-unknown-file", ("polyalembic", "rebase", "nope.py"), "rebase: nope.py names no revision file",
          fix="give the file name of one revision"),
     Case("init-over-a-project", ("polyalembic", "init", "{root}"), "alembic.ini exists",

@@ -434,6 +434,37 @@ _adopt_tool("n4m", "neo4j-migrations")
 _adopt_tool("flyway", "Flyway")
 
 
+@main.group()
+def fleet() -> None:
+    """Run the chain over many targets (tenants, environments) a fleet file (TOML) names."""
+
+
+def _fleet_command(action: str, text: str) -> None:
+    """``polyalembic fleet <action> FILE``."""
+
+    @fleet.command(name=action, help=text)
+    @click.argument("fleet_file", type=click.Path(path_type=Path))
+    @click.option("--workers", type=click.IntRange(min=1), default=None,
+                  help="Worker processes (default: the file's, else the CPUs).")
+    @click.option("--continue", "go_on", is_flag=True, help="Start new targets after one failed (default: stop).")
+    @click.option("--check", is_flag=True, help="Also fail when a target is not at head.")
+    @click.option("--shard", "part", metavar="K/N", default=None,
+                  help="Only the K-th of N shards of the targets (a CI matrix, a Kubernetes Indexed Job).")
+    @click.pass_context
+    def command(ctx: click.Context, fleet_file: Path, workers: int | None, go_on: bool, check: bool,
+                part: str | None) -> None:
+        from polyalembic.fleet.command import fleet_run, load
+        from polyalembic.project import find_config
+
+        quiet = ctx.obj["quiet"] or ctx.obj["json"]
+        fleet_run(find_config(ctx.obj["config"]), load(fleet_file, workers, go_on, part), action,
+                  json_events=ctx.obj["json"], say=None if quiet else echo, check=check)
+
+
+_fleet_command("up", "Apply every pending migration on every target of the fleet file.")
+_fleet_command("status", "Read every target's ledger: at head, pending or failed.")
+
+
 @main.command(name="help")
 @click.pass_context
 def help_command(ctx: click.Context) -> None:

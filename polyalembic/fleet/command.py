@@ -1,0 +1,62 @@
+"""``polyalembic fleet up|status FILE``: read the fleet file, run it, say what happened, and fail
+(exit 1) naming the targets that failed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.fleet.report import progress_line, summary
+from polyalembic.fleet.run import TargetResult, run_fleet
+from polyalembic.fleet.targets import Fleet, parse_shard, read_fleet, shard
+from polyalembic.settings import connection_keys
+from polyalembic.stores import ledger_home
+
+
+def control_names(dsn: str, query: str) -> list[str]:
+    """The first column of ``query`` on the control database ``dsn`` (``[fleet.tenants_from]``),
+    through the ledger's SQL store's driver."""
+    store = ledger_home()
+    if store is None:
+        raise PolyalembicError("fleet file: [fleet.tenants_from] needs a SQL store to read the control database")
+    connection = store.driver_connection(dsn, "fleet control database", "[fleet.tenants_from] dsn")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(query)
+        return [str(row[0]) for row in cursor.fetchall()]
+    except Exception as exc:  # noqa: BLE001 - the driver's error, in one line naming the query
+        raise PolyalembicError(f"fleet file: [fleet.tenants_from] query failed: {' '.join(str(exc).split())}") from None
+    finally:
+        connection.close()
+
+
+def load(fleet_file: Path, workers: int | None = None, go_on: bool = False, part: str | None = None) -> Fleet:
+    """The fleet of ``fleet_file``, with the command line's ``--workers``, ``--continue`` and
+    ``--shard K/N`` (only the targets of that shard)."""
+    fleet = read_fleet(fleet_file, connection_keys(), query=control_names)
+    if part is not None:
+        fleet = shard(fleet, *parse_shard(part))
+    if workers is not None:
+        fleet = replace(fleet, workers=workers)
+    return replace(fleet, on_failure="continue") if go_on else fleet
+
+
+def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
+              say: Callable[[str], None] | None = None, check: bool = False) -> list[TargetResult]:
+    """Run ``action`` over ``fleet``; ``say`` hears the progress and summary lines. Raises one
+    line naming the failed targets (and, with ``check``, those not at head)."""
+    results = run_fleet(config_path, fleet, action, json_events,
+                        on_result=(lambda r, done, total: say(progress_line(r, done, total))) if say else None)
+    if say is not None:
+        for line in summary(action, results):
+            say(line)
+    failed = [r.name for r in results if r.outcome == "failed"]
+    if failed:
+        raise PolyalembicError(f"fleet {action}: {len(failed)} of {len(results)} target(s) failed: {', '.join(failed)}")
+    behind = [r.name for r in results if r.outcome in ("pending", "not started")]
+    if check and behind:
+        raise PolyalembicError(f"fleet {action}: {len(behind)} of {len(results)} target(s) not at head: "
+                               f"{', '.join(behind)}: `polyalembic fleet up` migrates them")
+    return results

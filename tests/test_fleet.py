@@ -1,0 +1,153 @@
+"""``polyalembic fleet up|status`` (issue 24, first part) on the real stack: database targets,
+each with its own PostgreSQL database (its tables, alembic_version and ledger) and its own Chroma
+database, migrated by worker processes that each run several targets; a target whose server is
+down fails alone, and the failure policy decides whether new targets start. What each target got
+is read back from its own database and Chroma database."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import psycopg
+import pytest
+
+from polyalembic.fleet.targets import shard_of
+from polyalembic.project import Project
+from polyalembic.settings import Settings
+from polyalembic.stores.postgres.dsn import libpq_dsn
+from tests.conftest import settings_env
+from tests.test_recovery import cli
+
+TARGETS = 12
+
+
+def _admin(settings: Settings) -> chromadb.AdminAPI:
+    return chromadb.AdminClient(chromadb.Settings(chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                                                  chroma_server_host=settings.env["CHROMA_HOST"],
+                                                  chroma_server_http_port=int(settings.env["CHROMA_PORT"])))
+
+
+@pytest.fixture
+def tenants(settings: Settings, admin_dsn: str) -> Iterator[list[str]]:
+    """TARGETS tenants, each with a PostgreSQL database ``fleet_<tenant>`` and a Chroma database ``<tenant>``."""
+    token = secrets.token_hex(3)
+    names = [f"t{token}_{k:02d}" for k in range(TARGETS)]
+    admin = _admin(settings)
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'CREATE DATABASE "fleet_{name}"')
+            admin.create_database(name)
+    yield names
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "fleet_{name}" WITH (FORCE)')
+            admin.delete_database(name)
+
+
+@pytest.fixture
+def chain(ops_project: Project, settings: Settings) -> Project:
+    """Two PostgreSQL revisions and a Chroma one."""
+    for store, name in (("postgres", "accounts"), ("chromadb", "documents"), ("postgres", "invoices")):
+        assert cli(ops_project, settings, "generate", store, name).exit_code == 0
+    return ops_project
+
+
+def fleet_file(tmp_path: Path, settings: Settings, admin_dsn: str, tenants: list[str], extra: str = "",
+               options: str = "") -> Path:
+    """A fleet file: the tenants by list, their DSN a template with the password from ${FLEET_PG_PASSWORD}."""
+    info = psycopg.conninfo.conninfo_to_dict(libpq_dsn(admin_dsn))
+    path = tmp_path / "fleet.toml"
+    path.write_text(f"""
+[fleet]
+{options or "workers = 2"}
+tenants = {tenants!r}
+
+[settings]
+POSTGRES_DSN = "postgresql://{info['user']}:${{FLEET_PG_PASSWORD}}@{info['host']}:{info['port']}/fleet_{{tenant}}"
+CHROMA_HOST = "{settings.env['CHROMA_HOST']}"
+CHROMA_PORT = "{settings.env['CHROMA_PORT']}"
+CHROMA_DATABASE = "{{tenant}}"
+{extra}""")
+    return path
+
+
+def password(admin_dsn: str) -> str:
+    return str(psycopg.conninfo.conninfo_to_dict(libpq_dsn(admin_dsn))["password"])
+
+
+def fleet(project: Project, settings: Settings, admin_dsn: str, *args: str):  # type: ignore[no-untyped-def]
+    return cli(project, settings.replace(FLEET_PG_PASSWORD=password(admin_dsn)), "fleet", *args)
+
+
+def tables(admin_dsn: str, tenant: str) -> tuple[set[str], list[str]]:
+    """The tenant database's tables and its ledger's applied revisions."""
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/fleet_{tenant}"
+    with psycopg.connect(libpq_dsn(dsn)) as conn:
+        names = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        applied = [r[0] for r in conn.execute("SELECT revision FROM schema_migrations WHERE status = 'applied' "
+                                              "ORDER BY revision")] if "schema_migrations" in names else []
+    return names, applied
+
+
+def collections(settings: Settings, tenant: str) -> list[str]:
+    client = chromadb.HttpClient(host=settings.env["CHROMA_HOST"], port=int(settings.env["CHROMA_PORT"]),
+                                 database=tenant)
+    return sorted(c.name for c in client.list_collections())
+
+
+def test_a_fleet_of_database_targets_is_migrated_each_in_its_own_databases(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    path = fleet_file(tmp_path, settings, admin_dsn, tenants)
+    # one shard of two first (a CI matrix's job), by the stock CLI with JSON events: each names its target
+    first = [t for t in tenants if shard_of(t, 2) == 1]
+    env = {**settings_env(settings), "FLEET_PG_PASSWORD": password(admin_dsn)}
+    shard_run = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(chain.config_path), "--log-format",
+                                "json", "fleet", "up", str(path), "--shard", "1/2"],
+                               env=env, capture_output=True, text=True, timeout=300)
+    assert shard_run.returncode == 0, shard_run.stderr[-3000:]
+    events = [json.loads(line) for line in shard_run.stdout.splitlines()]
+    applied = [e for e in events if e["event"] == "applied"]
+    assert len(applied) == 3 * len(first) and {e["target"] for e in applied} == set(first), shard_run.stdout[-2000:]
+    assert all(tables(admin_dsn, t)[1] == [] for t in tenants if t not in first)
+
+    up = fleet(chain, settings, admin_dsn, "up", str(path))
+    assert up.exit_code == 0, up.output
+    rest = TARGETS - len(first)
+    assert f"fleet up: {TARGETS} target(s): {rest} migrated, {len(first)} at head" in up.output
+    assert f"applied per store: chromadb {rest}, postgres {2 * rest}" in up.output
+    assert f"[{TARGETS}/{TARGETS}]" in up.output
+    # two workers ran twelve targets: each target's objects and rows are in its own databases only
+    for tenant in tenants:
+        names, applied = tables(admin_dsn, tenant)
+        assert {"accounts", "invoices", "schema_migrations", "alembic_version"} <= names
+        assert applied == ["chromadb_001", "postgres_001", "postgres_002"], tenant
+        assert collections(settings, tenant) == ["documents"]
+
+    again = fleet(chain, settings, admin_dsn, "up", str(path))
+    assert again.exit_code == 0 and f"{TARGETS} at head" in again.output, again.output
+    status = fleet(chain, settings, admin_dsn, "status", str(path), "--check")
+    assert status.exit_code == 0 and f"fleet status: {TARGETS} target(s): {TARGETS} at head" in status.output
+
+
+def test_a_target_whose_server_is_down_fails_alone_and_stops_new_ones_unless_told_to_continue(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    some = tenants[:5]
+    down = '\n[[target]]\nname = "down"\nPOSTGRES_DSN = "postgresql://app:${FLEET_PG_PASSWORD}@127.0.0.1:9/x"\n'
+    path = fleet_file(tmp_path, settings, admin_dsn, some, extra=down, options="workers = 1\ncanary = 0")
+    stopped = fleet(chain, settings, admin_dsn, "up", str(path))
+    assert stopped.exit_code == 1
+    assert "polyalembic: error: fleet up: 1 of 6 target(s) failed: down" in stopped.output, stopped.output
+    assert "failed       down: postgres: cannot connect to" in stopped.output
+    assert "not started  " + ", ".join(some) in stopped.output
+    assert password(admin_dsn) not in stopped.output
+    assert tables(admin_dsn, some[0]) == (set(), [])
+
+    going_on = fleet(chain, settings, admin_dsn, "up", str(path), "--continue")
+    assert going_on.exit_code == 1 and "fleet up: 6 target(s): 5 migrated, 1 failed" in going_on.output
+    assert all(tables(admin_dsn, t)[1] == ["chromadb_001", "postgres_001", "postgres_002"] for t in some)

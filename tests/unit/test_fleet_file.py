@@ -1,0 +1,102 @@
+"""The fleet file (TOML) as ``polyalembic fleet`` reads it (no server): its targets in order, each
+with its settings, ``{tenant}`` and ``${VAR}`` put in, the run's options, and every mistake in
+one line naming the file and the place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from polyalembic.errors import PolyalembicError
+from polyalembic.fleet.run import waves
+from polyalembic.fleet.targets import Fleet, Target, parse_shard, read_fleet, shard, shard_of
+
+KNOWN = ("POSTGRES_DSN", "CHROMA_DATABASE", "POLYALEMBIC_LEDGER_DSN")
+
+
+def fleet_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fleet.toml"
+    path.write_text(text)
+    return path
+
+
+def test_targets_come_from_entries_a_list_and_a_query_each_with_its_settings(tmp_path: Path) -> None:
+    path = fleet_file(tmp_path, """
+[fleet]
+workers = 3
+canary = 2
+wave = 10
+on_failure = "continue"
+tenants = ["acme", "globex"]
+tenants_from = { dsn = "${CONTROL}", query = "SELECT name FROM tenants" }
+
+[settings]
+POSTGRES_DSN = "postgresql://app:${SECRET}@db/app_{tenant}"
+CHROMA_DATABASE = "{tenant}"
+
+[[target]]
+name = "eu-west"
+POSTGRES_DSN = "postgresql://eu/app"
+""")
+    asked = []
+    fleet = read_fleet(path, KNOWN, {"SECRET": "s3", "CONTROL": "postgresql://control/db"},
+                       query=lambda dsn, sql: asked.append((dsn, sql)) or ["initech"])
+    assert asked == [("postgresql://control/db", "SELECT name FROM tenants")]
+    assert [(t.name, dict(t.env)) for t in fleet.targets] == [
+        ("eu-west", {"POSTGRES_DSN": "postgresql://eu/app", "CHROMA_DATABASE": "eu-west"}),
+        ("acme", {"POSTGRES_DSN": "postgresql://app:s3@db/app_acme", "CHROMA_DATABASE": "acme"}),
+        ("globex", {"POSTGRES_DSN": "postgresql://app:s3@db/app_globex", "CHROMA_DATABASE": "globex"}),
+        ("initech", {"POSTGRES_DSN": "postgresql://app:s3@db/app_initech", "CHROMA_DATABASE": "initech"})]
+    assert (fleet.workers, fleet.canary, fleet.wave, fleet.on_failure) == (3, 2, 10, "continue")
+    assert "s3" not in repr(fleet.targets)  # a target's variables never print
+
+
+def test_waves_are_the_canary_then_batches() -> None:
+    names = [chr(ord("a") + k) for k in range(7)]
+    assert [list(w) for w in waves(names, 1, 3)] == [["a"], ["b", "c", "d"], ["e", "f", "g"]]  # type: ignore[arg-type]
+    assert [list(w) for w in waves(names, 0, 5)] == [names[:5], names[5:]]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[fleet]\ntenants = ["a"]\n[settings]\nMONGO_URL = "x"\n', "[settings].MONGO_URL: is no connection variable"),
+    ('[fleet]\ntenants = ["a"]\n[settings]\nPOSTGRES_DSN = "${NOPE}"\n',
+     "[settings] POSTGRES_DSN (tenant a): ${NOPE} is not set in the environment"),
+    ('[fleet]\ntenants = ["a", "a"]\n', "[fleet] tenants: target 'a' is named twice"),
+    ('[fleet]\ntenants = ["a b"]\n', "[fleet] tenants: 'a b' is no target name"),
+    ('[fleet]\ntenants = ["a"]\non_failure = "retry"\n', "[fleet] on_failure: must be 'stop' or 'continue'"),
+    ('[fleet]\ntenants = ["a"]\nworkers = 0\n', "[fleet] workers: must be a whole number of at least 1"),
+    ('[fleet]\nworkers = 2\n', "[fleet]: names no target"),
+    ('[[target]]\nPOSTGRES_DSN = "x"\n', "[[target]] #1 name: None is no target name"),
+    ('[fleet]\ntenants = ["a"]\n[tenants]\nx = 1\n', "[tenants]: is no part of a fleet file"),
+    ('[fleet\n', "not TOML"),
+])
+def test_mistakes_are_one_line_naming_the_file_and_the_place(tmp_path: Path, text: str, message: str) -> None:
+    path = fleet_file(tmp_path, text)
+    with pytest.raises(PolyalembicError) as refused:
+        read_fleet(path, KNOWN, {})
+    assert str(refused.value).startswith(f"fleet file {path}: ") and message in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(PolyalembicError, match="no such file"):
+        read_fleet(tmp_path / "nope.toml", KNOWN, {})
+
+
+def test_shards_split_the_targets_each_into_exactly_one_whatever_their_order() -> None:
+    targets = [Target(f"tenant{k}", {}) for k in range(200)]
+    fleet = Fleet(Path("f.toml"), targets, workers=1)
+    parts = [shard(fleet, k, 3).targets for k in (1, 2, 3)]
+    assert sorted(t.name for part in parts for t in part) == sorted(t.name for t in targets)
+    assert all(40 < len(part) < 95 for part in parts)  # roughly even
+    backwards = Fleet(Path("f.toml"), targets[::-1], workers=1)
+    assert {t.name for t in shard(backwards, 2, 3).targets} == {t.name for t in parts[1]}
+    assert shard_of("acme", 1) == 1
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_a_bad_shard_is_one_line(text: str) -> None:
+    with pytest.raises(PolyalembicError, match=r"--shard .*: give K/N, the K-th of N shards"):
+        parse_shard(text)
+    assert parse_shard(" 2/3 ") == (2, 3)
