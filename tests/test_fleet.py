@@ -7,6 +7,7 @@ is read back from its own database and Chroma database."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from polyalembic.stores.postgres.dsn import libpq_dsn
 from tests.conftest import settings_env
 from tests.test_recovery import cli
 
-TARGETS = 12
+TARGETS = 50
 
 
 def _admin(settings: Settings) -> chromadb.AdminAPI:
@@ -151,3 +152,22 @@ def test_a_target_whose_server_is_down_fails_alone_and_stops_new_ones_unless_tol
     going_on = fleet(chain, settings, admin_dsn, "up", str(path), "--continue")
     assert going_on.exit_code == 1 and "fleet up: 6 target(s): 5 migrated, 1 failed" in going_on.output
     assert all(tables(admin_dsn, t)[1] == ["chromadb_001", "postgres_001", "postgres_002"] for t in some)
+
+
+def test_two_fleet_runs_started_together_drain_one_fleet_through_the_claims_database(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    """Two machines (here two processes) run one fleet: each claims targets through session locks
+    in the claims database; every target is migrated by exactly one of them."""
+    path = fleet_file(tmp_path, settings, admin_dsn, tenants,
+                      options=f'workers = 1\ncanary = 0\nclaims = "{admin_dsn}"')
+    env = {**settings_env(settings), "FLEET_PG_PASSWORD": password(admin_dsn)}
+    command = [sys.executable, "-m", "polyalembic", "-c", str(chain.config_path), "fleet", "up", str(path)]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in outputs]
+    migrated = [set(re.findall(r"^\[ *\d+/\d+\] (\S+) +migrated in ", out, re.MULTILINE)) for out, _ in outputs]
+    assert migrated[0] and migrated[1], outputs  # each claimed at least one
+    assert not migrated[0] & migrated[1] and migrated[0] | migrated[1] == set(tenants)
+    for tenant in tenants:  # and none was migrated twice: one applied row and one audit entry per revision
+        assert tables(admin_dsn, tenant)[1] == ["chromadb_001", "postgres_001", "postgres_002"]

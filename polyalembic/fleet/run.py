@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyalembic.events.stream import JsonReporter, Reporter
+from polyalembic.fleet.claims import Claims
 from polyalembic.fleet.targets import Fleet, Target
 
+#: seconds between two tries at the claims other runs hold
+CLAIM_RETRY = 0.2
 #: what a target's run ended in
 OUTCOMES = ("migrated", "at head", "pending", "failed", "not started")
 
@@ -53,30 +56,48 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
               on_result: Callable[[TargetResult, int, int], None] | None = None) -> list[TargetResult]:
     """Run ``action`` (``up`` or ``status``) on every target of ``fleet``; the results in the
     fleet's order. ``on_result(result, done, total)`` hears each as it ends. A target is handed
-    out only when a worker is free, so after a failure (policy ``stop``) none starts."""
+    out only when a worker is free, so after a failure (policy ``stop``) none starts; with a
+    claims database, only while this run holds its claim (one another run holds waits)."""
     results: dict[str, TargetResult] = {}
     total, workers = len(fleet.targets), min(fleet.workers, len(fleet.targets))
     if not total:  # a shard that holds no target
         return []
-    stopped = False
+    claims = Claims(fleet.claims).open()
     context = multiprocessing.get_context("spawn")  # a clean interpreter: nothing of the parent's inherited
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for wave in waves(fleet.targets, fleet.canary, fleet.wave):
-            queue, running = list(wave), {}
-            while (queue and not stopped) or running:
-                while queue and not stopped and len(running) < workers:
-                    target = queue.pop(0)
-                    running[pool.submit(run_target, str(config_path), action, target, json_events)] = target
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    target = running.pop(future)
-                    result = results[target.name] = _result_of(future, target)
-                    stopped = stopped or (result.outcome == "failed" and fleet.on_failure == "stop")
-                    if on_result is not None:
-                        on_result(result, len(results), total)
-            if stopped:
-                break
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            stopped = False
+            for wave in waves(fleet.targets, fleet.canary, fleet.wave):
+                queue: list[Target] = list(wave)
+                running: dict[Future[TargetResult], Target] = {}
+                while running or (queue and not stopped):
+                    while not stopped and len(running) < workers and (target := _claim(queue, claims)):
+                        running[pool.submit(run_target, str(config_path), action, target, json_events)] = target
+                    if not running:  # every target left is another run's for now
+                        time.sleep(CLAIM_RETRY)
+                        continue
+                    done, _ = wait(running, timeout=CLAIM_RETRY if queue else None, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        target = running.pop(future)
+                        claims.give_back(target.name)
+                        result = results[target.name] = _result_of(future, target)
+                        stopped = stopped or (result.outcome == "failed" and fleet.on_failure == "stop")
+                        if on_result is not None:
+                            on_result(result, len(results), total)
+                if stopped:
+                    break
+    finally:
+        claims.close()
     return [results.get(t.name) or TargetResult(t.name, "not started") for t in fleet.targets]
+
+
+def _claim(queue: list[Target], claims: Claims) -> Target | None:
+    """The first target of ``queue`` this run can claim now, taken off it; None when another run
+    holds every one left."""
+    for k, target in enumerate(queue):
+        if claims.take(target.name):
+            return queue.pop(k)
+    return None
 
 
 def _result_of(future: Future[TargetResult], target: Target) -> TargetResult:

@@ -7,6 +7,7 @@
     canary = 1                    # the first wave runs alone: this many targets (0: no canary)
     wave = 50                     # then waves of this many
     on_failure = "stop"           # or "continue": start new targets after one failed
+    claims = "${CONTROL_DSN}"     # several runs (machines) share the targets out through its locks
     tenants = ["acme", "globex"]  # targets named by a list ...
 
     [fleet.tenants_from]          # ... and/or by a query of a control database
@@ -64,6 +65,8 @@ class Fleet:
     canary: int = 1
     wave: int = 50
     on_failure: str = "stop"
+    #: the database whose session locks share the targets out between runs (None: all are this run's)
+    claims: str | None = field(default=None, repr=False)
 
 
 def _refuse(path: Path, where: str, why: str) -> PolyalembicError:
@@ -152,8 +155,12 @@ def read_fleet(path: Path, known: tuple[str, ...], environ: Mapping[str, str] | 
     if not targets:
         raise _refuse(path, "[fleet]", "names no target ([[target]], tenants or tenants_from)")
     workers = _integer(path, options, "workers", min(os.cpu_count() or 1, len(targets)), 1)
+    claims = options.get("claims")
+    if claims is not None and not isinstance(claims, str):
+        raise _refuse(path, "[fleet] claims", "must be the DSN of the database that shares the targets out")
     return Fleet(path, targets, workers, canary=_integer(path, options, "canary", 1, 0),
-                 wave=_integer(path, options, "wave", 50, 1), on_failure=on_failure)
+                 wave=_integer(path, options, "wave", 50, 1), on_failure=on_failure,
+                 claims=expand(path, "[fleet] claims", claims, "", environ) if claims else None)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -70,6 +70,7 @@ def test_waves_are_the_canary_then_batches() -> None:
     ('[[target]]\nPOSTGRES_DSN = "x"\n', "[[target]] #1 name: None is no target name"),
     ('[fleet]\ntenants = ["a"]\n[tenants]\nx = 1\n', "[tenants]: is no part of a fleet file"),
     ('[fleet\n', "not TOML"),
+    ('[fleet]\ntenants = ["a"]\nclaims = 5\n', "[fleet] claims: must be the DSN of the database"),
 ])
 def test_mistakes_are_one_line_naming_the_file_and_the_place(tmp_path: Path, text: str, message: str) -> None:
     path = fleet_file(tmp_path, text)

@@ -59,3 +59,14 @@ def migration_lock(connection: sa.Connection, key: int = LOCK_KEY, on_wait: Call
         yield
     finally:
         connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def try_named_lock(connection: sa.Connection, name: str) -> bool:
+    """``pg_try_advisory_lock`` on the 64-bit hash of ``name`` (a session lock: held until released
+    or the session ends)."""
+    return bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:n, 0))"),
+                                   {"n": name}).scalar())
+
+
+def release_named_lock(connection: sa.Connection, name: str) -> None:
+    connection.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:n, 0))"), {"n": name})

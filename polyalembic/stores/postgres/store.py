@@ -94,6 +94,16 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
     def literal(self, value: Any) -> str:
         return escaped(value)
 
+    def try_claim(self, connection: sa.Connection, name: str) -> bool:
+        from polyalembic.stores.postgres.lock import try_named_lock
+
+        return try_named_lock(connection, name)
+
+    def release_claim(self, connection: sa.Connection, name: str) -> None:
+        from polyalembic.stores.postgres.lock import release_named_lock
+
+        release_named_lock(connection, name)
+
     # -- disposable databases ------------------------------------------------------------------
     def rename_table(self, connection: sa.Connection, old: str, new: str) -> list[str]:
         from polyalembic.stores.postgres import renames
