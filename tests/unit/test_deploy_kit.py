@@ -106,3 +106,41 @@ def test_dockerfile_is_a_pinned_non_root_polyalembic_job() -> None:
     assert {"alembic.ini", "migrations"} <= copied
     ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") + 1:] and "!.stack" not in ignore
+
+
+FLEET_JOB = REPO / "deploy" / "kubernetes" / "fleet-job.yaml"
+
+
+def _fleet_documents() -> dict[str, dict]:
+    return {d["kind"]: d for d in yaml.safe_load_all(FLEET_JOB.read_text())}
+
+
+def test_the_fleet_job_passes_kubernetes_validate_strictly() -> None:
+    kubernetes_validate = _need("kubernetes_validate")
+    for document in _fleet_documents().values():  # raises, naming the field, on anything the schema refuses
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    broken = _fleet_documents()["Job"]
+    broken["spec"]["paralelism"] = broken["spec"].pop("parallelism")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_the_fleet_job_runs_one_shard_per_index_of_a_fleet_file_polyalembic_reads(tmp_path: Path) -> None:
+    from polyalembic.fleet.targets import read_fleet, shard
+    from polyalembic.settings import connection_keys
+
+    documents = _fleet_documents()
+    spec = documents["Job"]["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"]
+    container = spec["template"]["spec"]["containers"][0]
+    command = " ".join(container["command"])
+    assert f"polyalembic fleet up /fleet/fleet.toml --shard $((JOB_COMPLETION_INDEX + 1))/{spec['completions']}" \
+        in command
+    secrets_from = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    assert secrets_from == {"APP_DB_PASSWORD": "polyalembic-fleet", "NEO4J_PASSWORD": "polyalembic-fleet"}
+    path = tmp_path / "fleet.toml"
+    path.write_text(documents["ConfigMap"]["data"]["fleet.toml"])
+    fleet = read_fleet(path, connection_keys(), {"APP_DB_PASSWORD": "a", "NEO4J_PASSWORD": "n"})
+    shards = [shard(fleet, k, spec["completions"]).targets for k in range(1, spec["completions"] + 1)]
+    assert sorted(t.name for part in shards for t in part) == sorted(t.name for t in fleet.targets)
+    assert fleet.targets[0].env["POSTGRES_DSN"] == "postgresql://app:a@postgres.db.svc:5432/app_acme"
