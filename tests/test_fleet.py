@@ -136,22 +136,40 @@ def test_a_fleet_of_database_targets_is_migrated_each_in_its_own_databases(
     assert status.exit_code == 0 and f"fleet status: {TARGETS} target(s): {TARGETS} at head" in status.output
 
 
-def test_a_target_whose_server_is_down_fails_alone_and_stops_new_ones_unless_told_to_continue(
+def test_a_target_that_fails_stops_new_ones_unless_told_to_continue(
         chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
-    some = tenants[:5]
-    down = '\n[[target]]\nname = "down"\nPOSTGRES_DSN = "postgresql://app:${FLEET_PG_PASSWORD}@127.0.0.1:9/x"\n'
-    path = fleet_file(tmp_path, settings, admin_dsn, some, extra=down, options="workers = 1\ncanary = 0")
+    """One worker, no canary: the third target's database does not exist; the two before it are
+    migrated, none after it starts, and ``--continue`` goes on with them."""
+    before, after = tenants[:2], tenants[2:4]
+    path = fleet_file(tmp_path, settings, admin_dsn, [*before, "nodb", *after], options="workers = 1\ncanary = 0")
     stopped = fleet(chain, settings, admin_dsn, "up", str(path))
     assert stopped.exit_code == 1
-    assert "polyalembic: error: fleet up: 1 of 6 target(s) failed: down" in stopped.output, stopped.output
-    assert "failed       down: postgres: cannot connect to" in stopped.output
-    assert "not started  " + ", ".join(some) in stopped.output
+    assert "polyalembic: error: fleet up: 1 of 5 target(s) failed: nodb" in stopped.output, stopped.output
+    assert re.search(r"^\[3/5\] nodb +failed in [0-9.]+ s: \S+: cannot connect to postgresql://\S+:\*\*\*@",
+                     stopped.output, re.MULTILINE), stopped.output
+    assert "fleet up: 5 target(s): 2 migrated, 1 failed, 2 not started" in stopped.output
+    assert "not started  " + ", ".join(after) in stopped.output
     assert password(admin_dsn) not in stopped.output
-    assert tables(admin_dsn, some[0]) == (set(), [])
+    assert [tables(admin_dsn, t)[1] != [] for t in before + after] == [True, True, False, False]
 
     going_on = fleet(chain, settings, admin_dsn, "up", str(path), "--continue")
-    assert going_on.exit_code == 1 and "fleet up: 6 target(s): 5 migrated, 1 failed" in going_on.output
-    assert all(tables(admin_dsn, t)[1] == ["chromadb_001", "postgres_001", "postgres_002"] for t in some)
+    assert going_on.exit_code == 1
+    assert "fleet up: 5 target(s): 2 migrated, 2 at head, 1 failed" in going_on.output, going_on.output
+    assert all(tables(admin_dsn, t)[1] == ["chromadb_001", "postgres_001", "postgres_002"] for t in before + after)
+
+
+def test_a_failed_canary_stops_the_run_even_when_told_to_continue(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    """The canary is a target of its own, spelled out (named targets come first), on a server that
+    is down: it fails, and no other target starts, --continue or not."""
+    down = '\n[[target]]\nname = "down"\nPOSTGRES_DSN = "postgresql://app:${FLEET_PG_PASSWORD}@127.0.0.1:9/x"\n'
+    path = fleet_file(tmp_path, settings, admin_dsn, tenants[:4], extra=down, options="workers = 2\ncanary = 1")
+    stopped = fleet(chain, settings, admin_dsn, "up", str(path), "--continue")
+    assert stopped.exit_code == 1
+    assert "fleet up: 5 target(s): 1 failed, 4 not started" in stopped.output, stopped.output
+    assert "failed       down: postgres: cannot connect to postgresql://app:***@127.0.0.1:9/x" in stopped.output
+    assert password(admin_dsn) not in stopped.output
+    assert all(tables(admin_dsn, t) == (set(), []) for t in tenants[:4])
 
 
 def test_two_fleet_runs_started_together_drain_one_fleet_through_the_claims_database(

@@ -138,6 +138,10 @@ def test_a_baseline_stands_for_every_file_up_to_it_and_an_undo_takes_one_back(pr
     assert cli(project_copy, settings, "up").exit_code == 0
     assert query(settings, "SELECT count(*) FROM fw_account") == [(2,)]
     assert cli(project_copy, settings, "status", "--check").exit_code == 0
+    # Flyway's history in another schema (its `schemas` setting) is never taken for none
+    query(settings, "CREATE SCHEMA flyway; ALTER TABLE flyway_schema_history SET SCHEMA flyway")
+    line = refusal(cli(project_copy, settings, "adopt", "flyway", str(folder)).output)
+    assert "adopt flyway: Flyway's flyway_schema_history is in schema flyway, not in the current schema" in line
 
 
 def test_a_migration_flyway_recorded_as_failed_is_refused(project_copy: Project, settings: Settings,
@@ -157,9 +161,18 @@ def test_a_migration_flyway_recorded_as_failed_is_refused(project_copy: Project,
                     "changed")
     assert sorted(p.name for p in (project_copy.migrations_dir / "postgres").iterdir()) == before
     assert len(ledger(settings)) == 12
-    # the way on the line names: Flyway's repair removes the failed row; the file is dropped
+    # the way on the line names: Flyway's repair removes the failed row; the file is fixed and run
     repaired = flyway_tool.flyway(settings.env["POSTGRES_DSN"], folder, "repair")
     assert repaired.returncode == 0 and [row[-1] for row in history(settings)] == [True], repaired.stdout[-2000:]
-    (folder / "V2__broken_index.sql").unlink()
+    fixed = "CREATE INDEX CONCURRENTLY idx_account_name ON fw_account (name);\n"
+    write(folder, {"V2__broken_index.sql": fixed})
+    flyway_tool.migrate(settings.env["POSTGRES_DSN"], folder, "-Dflyway.postgresql.transactional.lock=false")
     adopted = cli(project_copy, settings, "adopt", "flyway", str(folder))
-    assert adopted.exit_code == 0 and "recorded 1 revision(s) Flyway ran as applied" in adopted.output, adopted.output
+    assert adopted.exit_code == 0 and "recorded 2 revision(s) Flyway ran as applied" in adopted.output, adopted.output
+    # Flyway ran it outside a transaction, so does polyalembic: fresh runs the adopted files anew
+    up_file = project_copy.migrations_dir / "postgres" / "009_broken_index.up.sql"
+    assert up_file.read_text() == "-- polyalembic: no-transaction\n" + fixed
+    fresh = cli(project_copy, settings, "fresh", "--confirm", "DELETE ALL DATA")
+    assert fresh.exit_code == 0, fresh.output
+    assert query(settings, "SELECT indexname FROM pg_indexes WHERE indexname = 'idx_account_name'") == \
+        [("idx_account_name",)]

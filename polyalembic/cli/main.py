@@ -458,7 +458,8 @@ def _fleet_command(action: str, text: str) -> None:
 
         quiet = ctx.obj["quiet"] or ctx.obj["json"]
         fleet_run(find_config(ctx.obj["config"]), load(fleet_file, workers, go_on, part), action,
-                  json_events=ctx.obj["json"], say=None if quiet else echo, check=check)
+                  json_events=ctx.obj["json"], say=None if quiet else echo, check=check,
+                  lock_timeout=ctx.obj["lock_timeout"])
 
 
 _fleet_command("up", "Apply every pending migration on every target of the fleet file.")

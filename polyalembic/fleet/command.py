@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from polyalembic.errors import PolyalembicError
+from polyalembic.events.stream import JsonReporter
 from polyalembic.fleet.report import progress_line, summary
-from polyalembic.fleet.run import TargetResult, run_fleet
+from polyalembic.fleet.run import OUTCOMES, TargetResult, run_fleet
 from polyalembic.fleet.targets import Fleet, parse_shard, read_fleet, shard
 from polyalembic.settings import connection_keys
 from polyalembic.stores import ledger_home
@@ -44,14 +45,31 @@ def load(fleet_file: Path, workers: int | None = None, go_on: bool = False, part
 
 
 def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
-              say: Callable[[str], None] | None = None, check: bool = False) -> list[TargetResult]:
-    """Run ``action`` over ``fleet``; ``say`` hears the progress and summary lines. Raises one
-    line naming the failed targets (and, with ``check``, those not at head)."""
-    results = run_fleet(config_path, fleet, action, json_events,
-                        on_result=(lambda r, done, total: say(progress_line(r, done, total))) if say else None)
+              say: Callable[[str], None] | None = None, check: bool = False,
+              lock_timeout: float | None = None) -> list[TargetResult]:
+    """Run ``action`` over ``fleet``; ``say`` hears the progress and summary lines (with
+    ``json_events``, each target's end is a ``target_finished`` event and the run's a
+    ``fleet_finished`` one). Raises one line naming the failed targets (and, with ``check``,
+    those not at head)."""
+    events = JsonReporter() if json_events else None
+
+    def heard(result: TargetResult, done: int, total: int) -> None:
+        if say is not None:
+            say(progress_line(result, done, total))
+        if events is not None:
+            events.emit("target_finished", {"target": result.name, "outcome": result.outcome,
+                                            "applied": result.applied, "pending": result.pending,
+                                            "error": result.error, "ms": round(result.seconds * 1000),
+                                            "done": done, "of": total})
+
+    results = run_fleet(config_path, fleet, action, json_events, on_result=heard, lock_timeout=lock_timeout)
     if say is not None:
         for line in summary(action, results):
             say(line)
+    if events is not None:
+        events.emit("fleet_finished", {"command": action, "targets": len(results),
+                                       **{outcome: sum(r.outcome == outcome for r in results)
+                                          for outcome in OUTCOMES}})
     failed = [r.name for r in results if r.outcome == "failed"]
     if failed:
         raise PolyalembicError(f"fleet {action}: {len(failed)} of {len(results)} target(s) failed: {', '.join(failed)}")

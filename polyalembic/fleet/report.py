@@ -12,10 +12,8 @@ def _counts(by_store: dict[str, int]) -> str:
 def progress_line(result: TargetResult, done: int, total: int) -> str:
     """``[3/10] acme       migrated in 1.2 s (chromadb 1, postgres 2)``."""
     width = len(str(total))
-    detail = f": {result.error}" if result.error else ""
     counts = result.applied or result.pending
-    if counts:
-        detail = f" ({_counts(counts)})"
+    detail = f": {result.error}" if result.error else f" ({_counts(counts)})" if counts else ""
     return f"[{done:>{width}}/{total}] {result.name:<16} {result.outcome} in {result.seconds:.1f} s{detail}"
 
 

@@ -7,22 +7,21 @@ fails (its server down, a migration that raises) fails alone: its one line is ke
 go on; by default no new target starts after a failure (``on_failure = "continue"`` goes on).
 The first wave is the canary: it runs alone, before any other target starts.
 
-Lazy imports: the API (Alembic, the ledger), in the worker that runs a target: the parent process
-only hands out targets and gathers what they did.
+Lazy imports: the API (Alembic, the ledger), the settings and masking, in the worker that runs a
+target: the parent process only hands out targets and gathers what they did.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyalembic.events.stream import JsonReporter, Reporter
 from polyalembic.fleet.claims import Claims
 from polyalembic.fleet.targets import Fleet, Target
+from polyalembic.fleet.workers import WorkerPool
 
 #: seconds between two tries at the claims other runs hold
 CLAIM_RETRY = 0.2
@@ -53,40 +52,44 @@ def waves(targets: list[Target], canary: int, size: int) -> Iterator[list[Target
 
 
 def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
-              on_result: Callable[[TargetResult, int, int], None] | None = None) -> list[TargetResult]:
+              on_result: Callable[[TargetResult, int, int], None] | None = None,
+              lock_timeout: float | None = None) -> list[TargetResult]:
     """Run ``action`` (``up`` or ``status``) on every target of ``fleet``; the results in the
     fleet's order. ``on_result(result, done, total)`` hears each as it ends. A target is handed
-    out only when a worker is free, so after a failure (policy ``stop``) none starts; with a
-    claims database, only while this run holds its claim (one another run holds waits)."""
+    out only when a worker is free, so after a failure none starts (policy ``stop``; a failed
+    canary stops any run; ``status`` only reads and reads them all); with a claims database, only
+    while this run holds its claim (one another run holds waits)."""
     results: dict[str, TargetResult] = {}
-    total, workers = len(fleet.targets), min(fleet.workers, len(fleet.targets))
+    total = len(fleet.targets)
     if not total:  # a shard that holds no target
         return []
     claims = Claims(fleet.claims).open()
-    context = multiprocessing.get_context("spawn")  # a clean interpreter: nothing of the parent's inherited
+    pool = WorkerPool(min(fleet.workers, total))
+    stopped = False
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            stopped = False
-            for wave in waves(fleet.targets, fleet.canary, fleet.wave):
-                queue: list[Target] = list(wave)
-                running: dict[Future[TargetResult], Target] = {}
-                while running or (queue and not stopped):
-                    while not stopped and len(running) < workers and (target := _claim(queue, claims)):
-                        running[pool.submit(run_target, str(config_path), action, target, json_events)] = target
-                    if not running:  # every target left is another run's for now
-                        time.sleep(CLAIM_RETRY)
-                        continue
-                    done, _ = wait(running, timeout=CLAIM_RETRY if queue else None, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        target = running.pop(future)
-                        claims.give_back(target.name)
-                        result = results[target.name] = _result_of(future, target)
-                        stopped = stopped or (result.outcome == "failed" and fleet.on_failure == "stop")
-                        if on_result is not None:
-                            on_result(result, len(results), total)
-                if stopped:
-                    break
+        for number, wave in enumerate(waves(fleet.targets, fleet.canary, fleet.wave)):
+            canary = number == 0 and fleet.canary > 0
+            queue: list[Target] = list(wave)
+            while pool.busy() or (queue and not stopped):
+                while not stopped and pool.free() and (target := _claim(queue, claims)):
+                    pool.submit(target, run_target, str(config_path), action, target, json_events, lock_timeout)
+                if not pool.busy():  # every target left is another run's for now
+                    time.sleep(CLAIM_RETRY)
+                    continue
+                for target, result, died in pool.finished(timeout=CLAIM_RETRY if queue else None):
+                    claims.give_back(target.name)
+                    if result is None:
+                        result = TargetResult(target.name, "failed", error=f"the worker running it died (exit code "
+                                                                          f"{died}): run it again (`fleet up`)")
+                    results[target.name] = result
+                    stops = action == "up" and (fleet.on_failure == "stop" or canary)
+                    stopped = stopped or (result.outcome == "failed" and stops)
+                    if on_result is not None:
+                        on_result(result, len(results), total)
+            if stopped:
+                break
     finally:
+        pool.close()
         claims.close()
     return [results.get(t.name) or TargetResult(t.name, "not started") for t in fleet.targets]
 
@@ -100,37 +103,34 @@ def _claim(queue: list[Target], claims: Claims) -> Target | None:
     return None
 
 
-def _result_of(future: Future[TargetResult], target: Target) -> TargetResult:
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory) fails its target
-        return TargetResult(target.name, "failed", error=f"the worker running it died ({type(exc).__name__})")
-
-
-def run_target(config_path: str, action: str, target: Target, json_events: bool = False) -> TargetResult:
-    """In a worker: ``action`` on one target, with its settings only; never raises."""
+def run_target(config_path: str, action: str, target: Target, json_events: bool = False,
+               lock_timeout: float | None = None) -> TargetResult:
+    """In a worker: ``action`` on one target, with its settings only; never raises. Its error
+    line is masked with the target's secrets: its stores' and every ``${VAR}`` value it holds."""
+    from polyalembic.masking import mask_text
     from polyalembic.settings import Settings, Variables
 
     started = time.monotonic()
     settings = Settings(Variables(dict(target.env)))
     try:
         result = _status(config_path, target, settings) if action == "status" else \
-            _up(config_path, target, settings, json_events)
+            _up(config_path, target, settings, json_events, lock_timeout)
     except Exception as exc:  # noqa: BLE001 - every failure is the target's one masked line
-        result = TargetResult(target.name, "failed", error=settings.mask(" ".join(str(exc).split()) or
-                                                                         type(exc).__name__))
+        line = " ".join(str(exc).split()) or type(exc).__name__
+        result = TargetResult(target.name, "failed", error=mask_text(settings.mask(line), target.secrets))
     result.seconds = time.monotonic() - started
     return result
 
 
-def _up(config_path: str, target: Target, settings: object, json_events: bool) -> TargetResult:
+def _up(config_path: str, target: Target, settings: object, json_events: bool,
+        lock_timeout: float | None) -> TargetResult:
     from polyalembic import api
     from polyalembic.project import Project
     from polyalembic.request import RunRequest
 
-    reporter = TargetEvents(target.name) if json_events else Reporter()
-    project = Project(Path(config_path), settings=settings, request=RunRequest(events=reporter),  # type: ignore[arg-type]
-                      frozen_files=True)
+    reporter = TargetEvents(target.name, target.secrets) if json_events else Reporter()
+    project = Project(Path(config_path), settings=settings,  # type: ignore[arg-type]
+                      request=RunRequest(events=reporter, lock_timeout=lock_timeout), frozen_files=True)
     run = api.up(project)
     applied: dict[str, int] = {}
     for migration in run.migrations("applied"):
@@ -156,11 +156,15 @@ def _status(config_path: str, target: Target, settings: object) -> TargetResult:
 
 
 class TargetEvents(JsonReporter):
-    """A target's JSON events (``--log-format json``), each with the ``target`` it is about."""
+    """A target's JSON events (``--log-format json``), each with the ``target`` it is about (and
+    its ``${VAR}`` values masked, as the store's secrets are)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, secrets: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.target = target
+        self.target, self.secrets = target, secrets
 
     def emit(self, event: str, fields: dict[str, object]) -> None:
+        from polyalembic.masking import mask_text
+
+        fields = {k: mask_text(v, self.secrets) if isinstance(v, str) else v for k, v in fields.items()}
         super().emit(event, {"target": self.target, **fields})

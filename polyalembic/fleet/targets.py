@@ -44,6 +44,7 @@ from polyalembic.errors import PolyalembicError
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _POLICIES = ("stop", "continue")
+_OPTIONS = {"workers", "canary", "wave", "on_failure", "claims", "tenants", "tenants_from"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Target:
 
     name: str
     env: Mapping[str, str] = field(repr=False)
+    #: the ``${VAR}`` values put into its settings: masked wherever the target is spoken of
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,20 @@ def _settings(path: Path, where: str, table: Mapping[str, Any], known: tuple[str
     return found
 
 
+def _table(path: Path, where: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _refuse(path, where, f"must be a table, not {type(value).__name__}")
+    return value
+
+
+def _target(path: Path, name: str, env: Mapping[str, str], where: Callable[[str], str],
+            environ: Mapping[str, str]) -> Target:
+    """The target ``name`` with ``env`` expanded, and the ``${VAR}`` values it took (its secrets)."""
+    expanded = {key: expand(path, where(key), value, name, environ) for key, value in env.items()}
+    taken = {environ[var] for value in env.values() for var in _VARIABLE.findall(value) if environ.get(var)}
+    return Target(name, expanded, tuple(sorted(taken, key=len, reverse=True)))
+
+
 def _integer(path: Path, options: Mapping[str, Any], key: str, default: int, least: int) -> int:
     value = options.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < least:
@@ -125,15 +142,21 @@ def read_fleet(path: Path, known: tuple[str, ...], environ: Mapping[str, str] | 
     unknown = set(data) - {"fleet", "settings", "target"}
     if unknown:
         raise _refuse(path, f"[{sorted(unknown)[0]}]", "is no part of a fleet file (fleet, settings, target)")
-    options = data.get("fleet", {})
-    shared = _settings(path, "[settings]", data.get("settings", {}), known)
+    options = _table(path, "[fleet]", data.get("fleet", {}))
+    extra = set(options) - _OPTIONS
+    if extra:
+        raise _refuse(path, f"[fleet] {sorted(extra)[0]}", f"is no fleet option ({', '.join(sorted(_OPTIONS))})")
+    shared = _settings(path, "[settings]", _table(path, "[settings]", data.get("settings", {})), known)
     on_failure = options.get("on_failure", "stop")
     if on_failure not in _POLICIES:
         raise _refuse(path, "[fleet] on_failure", f"must be {' or '.join(map(repr, _POLICIES))}, not {on_failure!r}")
     seen: set[str] = set()
     named: list[tuple[str, dict[str, str]]] = []
-    for k, entry in enumerate(data.get("target", [])):
-        own = dict(entry)
+    entries = data.get("target", [])
+    if not isinstance(entries, list):
+        raise _refuse(path, "target", "must be [[target]] tables, each with a name")
+    for k, entry in enumerate(entries):
+        own = dict(_table(path, f"[[target]] #{k + 1}", entry))
         name = _name(path, f"[[target]] #{k + 1} name", own.pop("name", None), seen)
         named.append((name, shared | _settings(path, f"[[target]] {name}", own, known)))
     tenants = options.get("tenants", [])
@@ -142,16 +165,16 @@ def read_fleet(path: Path, known: tuple[str, ...], environ: Mapping[str, str] | 
     names = [_name(path, "[fleet] tenants", t, seen) for t in tenants]
     source = options.get("tenants_from")
     if source is not None:
-        if not isinstance(source, dict) or set(source) != {"dsn", "query"}:
-            raise _refuse(path, "[fleet.tenants_from]", "needs exactly dsn and query")
+        if not isinstance(source, dict) or set(source) != {"dsn", "query"} or \
+                not all(isinstance(v, str) for v in source.values()):
+            raise _refuse(path, "[fleet.tenants_from]", "needs exactly dsn and query, both strings")
         if query is None:
             raise _refuse(path, "[fleet.tenants_from]", "no store here can read a control database")
         dsn = expand(path, "[fleet.tenants_from] dsn", source["dsn"], "", environ)
         names += [_name(path, "[fleet.tenants_from] query", t, seen) for t in query(dsn, source["query"])]
-    targets = [Target(name, {k: expand(path, f"[[target]] {name}.{k}", v, name, environ) for k, v in env.items()})
-               for name, env in named]
-    targets += [Target(name, {k: expand(path, f"[settings] {k} (tenant {name})", v, name, environ)
-                              for k, v in shared.items()}) for name in names]
+    targets = [_target(path, name, env, lambda k, n=name: f"[[target]] {n}.{k}", environ) for name, env in named]
+    targets += [_target(path, name, shared, lambda k, n=name: f"[settings] {k} (tenant {n})", environ)
+                for name in names]
     if not targets:
         raise _refuse(path, "[fleet]", "names no target ([[target]], tenants or tenants_from)")
     workers = _integer(path, options, "workers", min(os.cpu_count() or 1, len(targets)), 1)

@@ -50,6 +50,7 @@ POSTGRES_DSN = "postgresql://eu/app"
         ("initech", {"POSTGRES_DSN": "postgresql://app:s3@db/app_initech", "CHROMA_DATABASE": "initech"})]
     assert (fleet.workers, fleet.canary, fleet.wave, fleet.on_failure) == (3, 2, 10, "continue")
     assert "s3" not in repr(fleet.targets)  # a target's variables never print
+    assert [t.secrets for t in fleet.targets] == [(), ("s3",), ("s3",), ("s3",)]  # what ${VAR} put in is masked
 
 
 def test_waves_are_the_canary_then_batches() -> None:
@@ -70,6 +71,11 @@ def test_waves_are_the_canary_then_batches() -> None:
     ('[[target]]\nPOSTGRES_DSN = "x"\n', "[[target]] #1 name: None is no target name"),
     ('[fleet]\ntenants = ["a"]\n[tenants]\nx = 1\n', "[tenants]: is no part of a fleet file"),
     ('[fleet\n', "not TOML"),
+    ('fleet = 1\n', "[fleet]: must be a table, not int"),
+    ('target = "x"\n', "target: must be [[target]] tables"),
+    ('settings = 1\n[fleet]\ntenants = ["a"]\n', "[settings]: must be a table"),
+    ('[fleet]\non_falure = "stop"\n', "[fleet] on_falure: is no fleet option"),
+    ('[fleet]\ntenants = ["a"]\ntenants_from = { dsn = 1, query = "q" }\n', "needs exactly dsn and query, both"),
     ('[fleet]\ntenants = ["a"]\nclaims = 5\n', "[fleet] claims: must be the DSN of the database"),
 ])
 def test_mistakes_are_one_line_naming_the_file_and_the_place(tmp_path: Path, text: str, message: str) -> None:

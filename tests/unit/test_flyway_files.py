@@ -115,3 +115,17 @@ def test_a_version_flyway_skipped_is_refused(tmp_path: Path) -> None:
     sources = flyway.foreign_migrations(write(tmp_path, {"V1__a.sql": "SELECT 1;", "V2__b.sql": "SELECT 2;"}))
     with pytest.raises(PolyalembicError, match=r"Flyway applied V2__b\.sql but not V1__a\.sql, which comes before it"):
         check_history("adopt flyway", "Flyway", sources, [_ran("2", sources[1].checksum)], flyway.version_key)
+
+
+@pytest.mark.parametrize(("text", "outside"), [
+    ("CREATE INDEX CONCURRENTLY idx ON t (a);\n", True),
+    ("-- a comment\ncreate unique index concurrently idx ON t (a);", True),
+    ("CREATE TABLE t (a int); VACUUM t;", True),
+    ("CREATE TABLE t (a int);\n-- CREATE INDEX CONCURRENTLY in a comment\n", False),
+    ("INSERT INTO notes VALUES ('VACUUM');", False),
+    ("CREATE INDEX idx ON t (a);", False),
+])
+def test_what_flyway_runs_outside_a_transaction_gets_the_marker(tmp_path: Path, text: str, outside: bool) -> None:
+    assert flyway.outside_transaction(text) is outside
+    up = flyway.foreign_migrations(write(tmp_path, {"V1__a.sql": text}))[0].up
+    assert up.startswith("-- polyalembic: no-transaction\n") is outside and up.endswith(text)

@@ -4,8 +4,10 @@ The folder: what Flyway's ``filesystem:`` location scan would run (every file be
 recursively) is each ``V<version>__<description>.sql``; ``U<version>__<description>.sql`` is the
 undo of that version (it becomes the down file). Versions compare as Flyway's ``MigrationVersion``
 does: numbers part by part, ``_`` read as ``.``, trailing zeros ignored (``1`` = ``1.0`` =
-``001``). The checksum is Flyway's: CRC-32 over the UTF-8 bytes of the file's lines without their
-line breaks (so LF and CRLF agree), a leading BOM left out, as a signed 32-bit integer. What
+``001``). A file Flyway would run outside a transaction (``CREATE INDEX CONCURRENTLY``,
+``VACUUM``...) gets polyalembic's no-transaction marker as its first line. The checksum is
+Flyway's: CRC-32 over the UTF-8 bytes of the file's lines without their line breaks (so LF and
+CRLF agree), a leading BOM left out, as a signed 32-bit integer. What
 Flyway would run differently from polyalembic is refused with one line naming the file:
 repeatable (``R__``) and baseline (``B``) migrations, callbacks (``afterMigrate.sql``...), a
 per-script ``.sql.conf``, placeholders (``${...}``, which Flyway replaces at run time).
@@ -30,6 +32,7 @@ from typing import Any
 
 from polyalembic.errors import PolyalembicError
 from polyalembic.stores.contract import ForeignApplied, ForeignMigration
+from polyalembic.stores.postgres.transactions import NO_TRANSACTION
 
 TOOL_TITLE = "Flyway"
 HISTORY_TABLE = "flyway_schema_history"
@@ -45,11 +48,18 @@ _CALLBACKS = ("beforeMigrate", "beforeEachMigrate", "beforeEachMigrateStatement"
               "afterValidateError", "beforeBaseline", "afterBaseline", "afterBaselineError", "beforeRepair",
               "afterRepair", "afterRepairError", "createSchema", "beforeConnect", "afterConnect")
 _CALLBACK = re.compile(rf"(?P<event>{'|'.join(_CALLBACKS)})(?:__.*)?\.sql")
+# what Flyway's PostgreSQL parser runs outside a transaction (detectCanExecuteInTransaction), at a
+# statement's start: the adopted file gets polyalembic's no-transaction marker
+_NON_TRANSACTIONAL = re.compile(
+    r"^\s*(?:(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE|SUBSCRIPTION)|ALTER\s+SYSTEM|VACUUM|DISCARD\s+ALL"
+    r"|(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\w+)\s+CONCURRENTLY)\b",
+    re.IGNORECASE | re.MULTILINE)
+_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\$\{[^}\n]*\}")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # Java's BufferedReader.readLine
 _BOM = "\ufeff"
 #: rows that take back the version's earlier row
-_TAKEN_BACK = ("UNDO_SQL", "UNDO_JDBC", "UNDO_SCRIPT", "DELETE")
+_TAKEN_BACK = ("UNDO_SQL", "UNDO_JDBC", "UNDO_SCRIPT", "UNDO_CUSTOM", "DELETE")
 
 
 def _refuse(name: str, why: str) -> PolyalembicError:
@@ -119,8 +129,14 @@ def _read(path: Path) -> str:
     if placeholder:
         line = text.count("\n", 0, placeholder.start()) + 1
         raise _refuse(path.name, f"line {line} has the placeholder {placeholder[0]}, which Flyway replaces when it "
-                                 "runs the file and polyalembic would not: write the value in its place")
+                                 "runs the file and polyalembic would not: write the value in its place (then "
+                                 "`flyway repair` records the file's new checksum), then adopt")
     return text
+
+
+def outside_transaction(text: str) -> bool:
+    """True for a file Flyway runs outside a transaction (a statement that can't run in one)."""
+    return bool(_NON_TRANSACTIONAL.search(_COMMENTS.sub("", text).replace(";", ";\n")))
 
 
 def snake_case(description: str) -> str:
@@ -157,11 +173,18 @@ def foreign_migrations(folder: Path) -> list[ForeignMigration]:
         path, version, description = versioned[key]
         text = _read(path)
         down = _read(undo[key]).removeprefix(_BOM) if key in undo else None
+        up = text.removeprefix(_BOM)
+        if outside_transaction(up):  # as Flyway runs it; its checksum stays the file's
+            up = f"{NO_TRANSACTION}\n{up}"
         found.append(ForeignMigration(version=version, name=snake_case(description), source=path.name,
-                                      up=text.removeprefix(_BOM), down=down, checksum=checksum(text)))
+                                      up=up, down=down, checksum=checksum(text)))
     return found
 
 
+_ELSEWHERE = """
+SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = :name AND c.relkind IN ('r', 'p') ORDER BY 1
+"""
 _HISTORY = f"""
 SELECT installed_rank, version, description, type, script, checksum, installed_on, success
 FROM {HISTORY_TABLE} ORDER BY installed_rank
@@ -170,10 +193,19 @@ FROM {HISTORY_TABLE} ORDER BY installed_rank
 
 def foreign_applied(connection: Any) -> list[ForeignApplied]:
     """What Flyway recorded in the current schema's ``flyway_schema_history``, in the order it ran:
-    [] when there is none; an undo or delete row takes back its version's earlier row."""
+    [] when there is none anywhere; one line when the only one is in another schema (Flyway's
+    ``schemas`` set, which polyalembic does not read: taking it for none would run it all again);
+    a successful undo or delete row takes back its version's earlier row, a failed one stays a
+    failed row (refused)."""
     import sqlalchemy as sa
 
     if connection.execute(sa.text("SELECT to_regclass(:name)"), {"name": HISTORY_TABLE}).scalar() is None:
+        elsewhere = connection.execute(sa.text(_ELSEWHERE), {"name": HISTORY_TABLE}).scalars().all()
+        if elsewhere:
+            raise PolyalembicError(f"adopt flyway: Flyway's {HISTORY_TABLE} is in schema {', '.join(elsewhere)}, not "
+                                   "in the current schema of the store's database (Flyway's `schemas` setting): "
+                                   "point the store there (options=-csearch_path=<schema> in its DSN), then adopt; "
+                                   "nothing was changed")
         return []
     rows = connection.execute(sa.text(_HISTORY)).all()
     applied: dict[tuple[int, ...], ForeignApplied] = {}
@@ -181,11 +213,11 @@ def foreign_applied(connection: Any) -> list[ForeignApplied]:
         if row.version is None:  # a repeatable migration's run, or the schema Flyway created
             continue
         key = version_key(row.version)
-        if row.type in _TAKEN_BACK:
+        if row.type in _TAKEN_BACK and row.success:
             applied.pop(key, None)
             continue
         applied[key] = ForeignApplied(version=row.version, checksum=None if row.checksum is None else str(row.checksum),
                                       applied_at=row.installed_on, success=bool(row.success),
                                       recorded_as=row.script or row.description or row.version,
-                                      baseline=row.type == "BASELINE")
+                                      baseline=row.type.endswith("BASELINE"))
     return list(applied.values())

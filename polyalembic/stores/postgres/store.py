@@ -19,6 +19,7 @@ from polyalembic.errors import StoreUnavailable
 from polyalembic.stores.contract import Autogenerates, ForeignHistory
 from polyalembic.stores.postgres import databases
 from polyalembic.stores.postgres import dsn as dsn_forms
+from polyalembic.stores.postgres.transactions import NO_TRANSACTION
 from polyalembic.stores.sql.literals import escaped
 from polyalembic.stores.sql.store import SqlStore
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
     from polyalembic.stores.contract import DatabaseObject, ForeignApplied, ForeignMigration, Settings
 
-#: the first line that makes a pair file run outside a transaction, statement by statement
-NO_TRANSACTION = "-- polyalembic: no-transaction"
 
 
 class PostgresStore(SqlStore, Autogenerates, ForeignHistory):

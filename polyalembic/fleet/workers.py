@@ -1,0 +1,96 @@
+"""Worker processes for a fleet: each is fed one target at a time through a pipe of its own, so a
+worker that dies (killed, out of memory) fails only the target it was running and is replaced;
+the other workers go on with theirs. (A ``ProcessPoolExecutor`` breaks as a whole when one worker
+dies: it would stop every other target mid-migration.)
+
+Workers are spawned (a clean interpreter: nothing of the parent's connections or state is
+inherited) and live for the whole run, each loading the chain once and running target after
+target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+
+def _serve(connection: Connection) -> None:
+    """A worker's loop: run each ``(function, arguments)`` it is sent, send back what it returned."""
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        function, arguments = task
+        connection.send(function(*arguments))
+
+
+class Worker:
+    def __init__(self, context: Any) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.task: Any = None
+
+
+class WorkerPool:
+    """``size`` workers; ``submit`` hands one a task, ``finished`` waits for the next ends."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: list[Worker] = []
+        self._busy: list[Worker] = []
+
+    def free(self) -> int:
+        return self.size - len(self._busy)
+
+    def busy(self) -> int:
+        return len(self._busy)
+
+    def submit(self, key: Any, function: Callable[..., Any], *arguments: Any) -> None:
+        """Run ``function(*arguments)`` in a free worker (one is started if none is idle)."""
+        worker = self._idle.pop() if self._idle else Worker(self._context)
+        worker.task = key
+        worker.connection.send((function, arguments))
+        self._busy.append(worker)
+
+    def finished(self, timeout: float | None = None) -> list[tuple[Any, Any, int | None]]:
+        """(key, result, None) for each task that ended within ``timeout``, or (key, None, exit
+        code) for one whose worker died."""
+        ready = set(wait([w.connection for w in self._busy] + [w.process.sentinel for w in self._busy], timeout))
+        ended = []
+        for worker in list(self._busy):
+            if worker.connection in ready:
+                try:
+                    ended.append((worker.task, worker.connection.recv(), None))
+                    self._busy.remove(worker)
+                    self._idle.append(worker)
+                    continue
+                except (EOFError, OSError):
+                    pass
+            elif worker.process.sentinel not in ready:
+                continue
+            worker.process.join()
+            ended.append((worker.task, None, worker.process.exitcode))
+            self._busy.remove(worker)
+            worker.connection.close()
+        return ended
+
+    def close(self) -> None:
+        """Stop the idle workers; the busy ones (a run stopped by an error) are terminated."""
+        for worker in self._idle:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        for worker in self._busy:
+            worker.process.terminate()
+        for worker in self._idle + self._busy:
+            worker.process.join(timeout=10)
+            worker.connection.close()
+        self._idle, self._busy = [], []
