@@ -134,6 +134,17 @@ def test_a_fleet_of_database_targets_is_migrated_each_in_its_own_databases(
     assert again.exit_code == 0 and f"{TARGETS} at head" in again.output, again.output
     status = fleet(chain, settings, admin_dsn, "status", str(path), "--check")
     assert status.exit_code == 0 and f"fleet status: {TARGETS} target(s): {TARGETS} at head" in status.output
+    valid = fleet(chain, settings, admin_dsn, "validate", str(path))
+    assert valid.exit_code == 0 and f"fleet validate: {TARGETS} target(s): {TARGETS} valid" in valid.output
+
+    # one tenant's table dropped by hand: fleet drift names that target alone
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/fleet_{tenants[7]}"
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+        conn.execute("DROP TABLE invoices")
+    drift = fleet(chain, settings, admin_dsn, "drift", str(path))
+    assert drift.exit_code == 1, drift.output
+    assert f"fleet drift: {TARGETS} target(s): {TARGETS - 1} clean, 1 drifted" in drift.output
+    assert f"polyalembic: error: fleet drift: 1 of {TARGETS} target(s) drifted: {tenants[7]}" in drift.output
 
 
 def test_a_target_that_fails_stops_new_ones_unless_told_to_continue(

@@ -464,6 +464,8 @@ def _fleet_command(action: str, text: str) -> None:
 
 _fleet_command("up", "Apply every pending migration on every target of the fleet file.")
 _fleet_command("status", "Read every target's ledger: at head, pending or failed.")
+_fleet_command("drift", "Compare every target's live schemas with the snapshots its runs recorded.")
+_fleet_command("validate", "Check the migration files once, then every target's applied checksums.")
 
 
 @main.command(name="help")

@@ -1,5 +1,5 @@
-"""``polyalembic fleet up|status FILE``: read the fleet file, run it, say what happened, and fail
-(exit 1) naming the targets that failed."""
+"""``polyalembic fleet up|status|drift|validate FILE``: read the fleet file, run it, say what
+happened, and fail (exit 1) naming the targets that failed (or drifted)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from polyalembic.commands.validate import check_project
 from polyalembic.errors import PolyalembicError
 from polyalembic.events.stream import JsonReporter
 from polyalembic.fleet.report import progress_line, summary
 from polyalembic.fleet.run import OUTCOMES, TargetResult, run_fleet
 from polyalembic.fleet.targets import Fleet, parse_shard, read_fleet, shard
-from polyalembic.settings import connection_keys
+from polyalembic.project import Project
+from polyalembic.settings import Settings, Variables, connection_keys
 from polyalembic.stores import ledger_home
 
 
@@ -51,6 +53,11 @@ def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
     ``json_events``, each target's end is a ``target_finished`` event and the run's a
     ``fleet_finished`` one). Raises one line naming the failed targets (and, with ``check``,
     those not at head)."""
+    if action == "validate":  # the files are every target's: checked once, before any target is read
+        problems = check_project(Project(config_path, settings=Settings(Variables({}))))
+        if problems:
+            raise PolyalembicError(f"fleet validate: {len(problems)} problem(s) in the migration files, every "
+                                   f"target's: the first: {problems[0]} (`polyalembic validate` lists them)")
     events = JsonReporter() if json_events else None
 
     def heard(result: TargetResult, done: int, total: int) -> None:
@@ -70,9 +77,11 @@ def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
         events.emit("fleet_finished", {"command": action, "targets": len(results),
                                        **{outcome: sum(r.outcome == outcome for r in results)
                                           for outcome in OUTCOMES}})
-    failed = [r.name for r in results if r.outcome == "failed"]
-    if failed:
-        raise PolyalembicError(f"fleet {action}: {len(failed)} of {len(results)} target(s) failed: {', '.join(failed)}")
+    for outcome in ("failed", "drifted"):
+        names = [r.name for r in results if r.outcome == outcome]
+        if names:
+            raise PolyalembicError(f"fleet {action}: {len(names)} of {len(results)} target(s) {outcome}: "
+                                   f"{', '.join(names)}")
     behind = [r.name for r in results if r.outcome in ("pending", "not started")]
     if check and behind:
         raise PolyalembicError(f"fleet {action}: {len(behind)} of {len(results)} target(s) not at head: "

@@ -26,7 +26,7 @@ from polyalembic.fleet.workers import WorkerPool
 #: seconds between two tries at the claims other runs hold
 CLAIM_RETRY = 0.2
 #: what a target's run ended in
-OUTCOMES = ("migrated", "at head", "pending", "failed", "not started")
+OUTCOMES = ("migrated", "at head", "pending", "valid", "clean", "drifted", "failed", "not started")
 
 
 @dataclass
@@ -54,11 +54,11 @@ def waves(targets: list[Target], canary: int, size: int) -> Iterator[list[Target
 def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
               on_result: Callable[[TargetResult, int, int], None] | None = None,
               lock_timeout: float | None = None) -> list[TargetResult]:
-    """Run ``action`` (``up`` or ``status``) on every target of ``fleet``; the results in the
-    fleet's order. ``on_result(result, done, total)`` hears each as it ends. A target is handed
-    out only when a worker is free, so after a failure none starts (policy ``stop``; a failed
-    canary stops any run; ``status`` only reads and reads them all); with a claims database, only
-    while this run holds its claim (one another run holds waits)."""
+    """Run ``action`` (``up``; ``status``, ``drift``, ``validate`` only read) on every target of
+    ``fleet``; the results in the fleet's order. ``on_result(result, done, total)`` hears each as
+    it ends. A target is handed out only when a worker is free, so after a failure none starts
+    (policy ``stop``; a failed canary stops any run; a reading action reads them all); with a
+    claims database, only while this run holds its claim (one another run holds waits)."""
     results: dict[str, TargetResult] = {}
     total = len(fleet.targets)
     if not total:  # a shard that holds no target
@@ -113,8 +113,10 @@ def run_target(config_path: str, action: str, target: Target, json_events: bool 
     started = time.monotonic()
     settings = Settings(Variables(dict(target.env)))
     try:
-        result = _status(config_path, target, settings) if action == "status" else \
-            _up(config_path, target, settings, json_events, lock_timeout)
+        if action == "up":
+            result = _up(config_path, target, settings, json_events, lock_timeout)
+        else:
+            result = _READERS[action](config_path, target, settings)
     except Exception as exc:  # noqa: BLE001 - every failure is the target's one masked line
         line = " ".join(str(exc).split()) or type(exc).__name__
         result = TargetResult(target.name, "failed", error=mask_text(settings.mask(line), target.secrets))
@@ -153,6 +155,33 @@ def _status(config_path: str, target: Target, settings: object) -> TargetResult:
         return TargetResult(target.name, "failed", pending=pending,
                             error=f"{first.revision} ({first.store}) is {first.state}")
     return TargetResult(target.name, "pending" if pending else "at head", pending=pending)
+
+
+def _drift(config_path: str, target: Target, settings: object) -> TargetResult:
+    from polyalembic.commands import drift
+    from polyalembic.project import Project
+
+    reports = drift.check(Project(Path(config_path), settings=settings, frozen_files=True))  # type: ignore[arg-type]
+    drifted = [f"{r.store} ({len(r.differences)} difference(s))" for r in reports if r.state == drift.DRIFTED]
+    if drifted:
+        return TargetResult(target.name, "drifted", error="drifted: " + ", ".join(drifted) +
+                            " (`polyalembic drift` with its settings shows them)")
+    return TargetResult(target.name, "clean")
+
+
+def _validate(config_path: str, target: Target, settings: object) -> TargetResult:
+    from polyalembic.commands import validate
+    from polyalembic.project import Project
+
+    problems = validate.check_ledger(Project(Path(config_path), settings=settings, frozen_files=True))  # type: ignore[arg-type]
+    if problems:
+        return TargetResult(target.name, "failed", error=f"{len(problems)} problem(s), the first: {problems[0]}")
+    return TargetResult(target.name, "valid")
+
+
+#: the actions that only read a target (every target is read, whatever the failure policy)
+_READERS: dict[str, Callable[[str, Target, object], TargetResult]] = {
+    "status": _status, "drift": _drift, "validate": _validate}
 
 
 class TargetEvents(JsonReporter):
