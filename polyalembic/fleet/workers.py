@@ -30,6 +30,14 @@ def _serve(connection: Connection) -> None:
         connection.send(function(*arguments))
 
 
+def _received(worker: Worker) -> tuple[Any] | None:
+    """(what the worker sent back,), or None when its pipe closed first (it died)."""
+    try:
+        return (worker.connection.recv(),)
+    except (EOFError, OSError):
+        return None
+
+
 class Worker:
     def __init__(self, context: Any) -> None:
         self.connection, child = context.Pipe()
@@ -66,21 +74,16 @@ class WorkerPool:
         code) for one whose worker died."""
         ready = set(wait([w.connection for w in self._busy] + [w.process.sentinel for w in self._busy], timeout))
         ended = []
-        for worker in list(self._busy):
-            if worker.connection in ready:
-                try:
-                    ended.append((worker.task, worker.connection.recv(), None))
-                    self._busy.remove(worker)
-                    self._idle.append(worker)
-                    continue
-                except (EOFError, OSError):
-                    pass
-            elif worker.process.sentinel not in ready:
-                continue
-            worker.process.join()
-            ended.append((worker.task, None, worker.process.exitcode))
+        for worker in [w for w in self._busy if w.connection in ready or w.process.sentinel in ready]:
             self._busy.remove(worker)
-            worker.connection.close()
+            returned = _received(worker) if worker.connection in ready else None
+            if returned is not None:
+                ended.append((worker.task, returned[0], None))
+                self._idle.append(worker)
+            else:  # the pipe closed with nothing in it: the worker died
+                worker.process.join()
+                ended.append((worker.task, None, worker.process.exitcode))
+                worker.connection.close()
         return ended
 
     def close(self) -> None:

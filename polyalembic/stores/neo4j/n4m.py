@@ -29,6 +29,7 @@ from typing import Any
 
 from polyalembic.errors import PolyalembicError
 from polyalembic.stores.contract import ForeignApplied, ForeignMigration
+from polyalembic.stores.foreign_files import read_utf8, snake_case, tool_files
 from polyalembic.stores.neo4j.cypher import CYPHER_VERSION_PREFIX, quote_name, split_statements
 
 TOOL_TITLE = "neo4j-migrations"
@@ -127,22 +128,8 @@ def parse_name(name: str) -> tuple[str, str] | None:
                         "refuse it; rename it or move it out of the folder")
 
 
-def _files(folder: Path) -> list[Path]:
-    """Every regular file below ``folder`` (links followed), as n4m's ``Files.walkFileTree``."""
-    if not folder.exists():
-        raise PolyalembicError(f"adopt n4m: {folder}: no such folder: give the folder of neo4j-migrations' files "
-                               "(its --location)")
-    if not folder.is_dir():
-        raise PolyalembicError(f"adopt n4m: {folder}: not a folder (give the folder of the V...cypher files)")
-    return sorted(path for path in folder.rglob("*") if path.is_file())
-
-
 def _read(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _refuse(path.name, f"not UTF-8 (byte {exc.start}): n4m reads Cypher files as UTF-8; "
-                                 "convert it") from None
+    return read_utf8(path, "n4m", "n4m reads Cypher files as UTF-8")
 
 
 def _leading_comments(statement: str) -> list[str]:
@@ -172,15 +159,10 @@ def _check_statements(name: str, text: str) -> None:
         raise _refuse(name, "has no statement: write one or move the file out of the folder")
 
 
-def snake_case(description: str) -> str:
-    """``Create Person`` -> ``create_person``: the adopted files' name."""
-    return re.sub(r"[^0-9a-z]+", "_", description.lower()).strip("_") or "migration"
-
-
 def foreign_migrations(folder: Path) -> list[ForeignMigration]:
     """n4m's versioned migrations in ``folder``, in the order n4m runs them."""
     found: dict[str, tuple[Path, ForeignMigration]] = {}
-    for path in _files(folder):
+    for path in tool_files(folder, "n4m", "neo4j-migrations' files (its --location)", "V...cypher"):
         parsed = parse_name(path.name)
         if parsed is None:
             continue

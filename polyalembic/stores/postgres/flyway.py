@@ -32,6 +32,7 @@ from typing import Any
 
 from polyalembic.errors import PolyalembicError
 from polyalembic.stores.contract import ForeignApplied, ForeignMigration
+from polyalembic.stores.foreign_files import read_utf8, snake_case, tool_files
 from polyalembic.stores.postgres.transactions import NO_TRANSACTION
 
 TOOL_TITLE = "Flyway"
@@ -110,21 +111,8 @@ def parse_name(name: str) -> tuple[str, str, str] | None:
                         "with . or _): Flyway would skip it; rename it or move it out of the folder")
 
 
-def _files(folder: Path) -> list[Path]:
-    if not folder.exists():
-        raise PolyalembicError(f"adopt flyway: {folder}: no such folder: give the folder of Flyway's files "
-                               "(its filesystem: location)")
-    if not folder.is_dir():
-        raise PolyalembicError(f"adopt flyway: {folder}: not a folder (give the folder of the V...sql files)")
-    return sorted(path for path in folder.rglob("*") if path.is_file())
-
-
 def _read(path: Path) -> str:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _refuse(path.name, f"not UTF-8 (byte {exc.start}): Flyway reads SQL files as UTF-8 by default; "
-                                 "convert it") from None
+    text = read_utf8(path, "flyway", "Flyway reads SQL files as UTF-8 by default")
     placeholder = _PLACEHOLDER.search(text)
     if placeholder:
         line = text.count("\n", 0, placeholder.start()) + 1
@@ -139,16 +127,11 @@ def outside_transaction(text: str) -> bool:
     return bool(_NON_TRANSACTIONAL.search(_COMMENTS.sub("", text).replace(";", ";\n")))
 
 
-def snake_case(description: str) -> str:
-    """``Create person`` -> ``create_person``: the adopted files' name."""
-    return re.sub(r"[^0-9a-z]+", "_", description.lower()).strip("_") or "migration"
-
-
 def foreign_migrations(folder: Path) -> list[ForeignMigration]:
     """Flyway's versioned migrations in ``folder`` in version order, each with its undo file's text."""
     versioned: dict[tuple[int, ...], tuple[Path, str, str]] = {}
     undo: dict[tuple[int, ...], Path] = {}
-    for path in _files(folder):
+    for path in tool_files(folder, "flyway", "Flyway's files (its filesystem: location)", "V...sql"):
         parsed = parse_name(path.name)
         if parsed is None:
             continue

@@ -147,16 +147,15 @@ class SqlStore(Store, StepMarkers):
         """Rename table ``old`` to ``new`` in the connection's transaction, with the indexes and
         constraints named after it (so a new ``old`` can take their names); what was renamed."""
 
+    @abstractmethod
     def try_claim(self, connection: sa.Connection, name: str) -> bool:
         """Take the lock named ``name`` for ``connection``'s session (autocommit) unless another
         session holds it: True when taken. It is held until ``release_claim`` or the session ends
         (a machine that dies gives its claims up): how fleet runs share out targets."""
-        del connection, name
-        raise NotImplementedError(f"{self.name} has no session locks to claim fleet targets with")
 
+    @abstractmethod
     def release_claim(self, connection: sa.Connection, name: str) -> None:
         """Give up the lock ``try_claim`` took."""
-        del connection, name
 
     # -- migration files -----------------------------------------------------------------------
     def commits_early(self, path: Path) -> bool:
