@@ -85,6 +85,28 @@ class ChromaStore(Store):
             raise cannot_connect("chromadb", self.location(settings), reason, _fix(reason, env)) from None
         return client
 
+    def close(self, handle: Any) -> None:
+        """Release the client and its HTTP connections. chromadb never closes an ``HttpClient``'s
+        HTTP sessions (its own and its internal admin client's) and keeps the client's System in
+        a class-level registry for the life of the process (``from_system`` registers it a second
+        time, which ``close`` never releases): a fleet worker, migrating target after target,
+        would hold every earlier target's connections to its Chroma server open, and chromadb
+        reads the registry's clients for a Chroma Cloud key (another target's). An embedded
+        client's System is shared by path between clients: ``close`` releases it by count."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        registry = SharedSystemClient._identifier_to_system
+        system = registry.get(getattr(handle, "_identifier", None))
+        handle.close()
+        sessions = [getattr(getattr(client, "_server", None), "_session", None)
+                    for client in (handle, getattr(handle, "_admin_client", None))]
+        if not any(sessions):  # embedded (no HTTP): close() released it
+            return
+        for session in filter(None, sessions):
+            session.close()
+        for identifier in [i for i, registered in registry.items() if registered is system]:
+            del registry[identifier]  # an HTTP client's System is its own (chromadb names it by a uuid)
+
     def snapshot(self, handle: Any) -> dict[str, Any]:
         from polyalembic.stores.chromadb import introspect
 
