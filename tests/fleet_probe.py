@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-#: /proc/net/tcp's state of an established connection
-ESTABLISHED = "01"
+#: /proc/net/tcp's states of a connection the process still holds: established, or closed by the
+#: server and not yet by the process (CLOSE_WAIT: an idle keep-alive connection the server gave up)
+HELD = ("01", "08")
 
 
 def ledger_database(op: Any) -> str:
@@ -39,7 +40,7 @@ def _socket_inodes() -> set[str]:
 
 
 def connections() -> list[tuple[int, int]]:
-    """(local port, remote port) of every established TCP connection this process holds, sorted."""
+    """(local port, remote port) of every TCP connection this process holds, sorted."""
     mine = _socket_inodes()
     found = []
     for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
@@ -48,7 +49,7 @@ def connections() -> list[tuple[int, int]]:
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if state == ESTABLISHED and inode in mine:
+            if state in HELD and inode in mine:
                 found.append((int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)))
     return sorted(found)
 

@@ -305,10 +305,12 @@ def test_two_targets_in_one_worker_never_touch_each_others_connections(
     out, err = run.communicate(timeout=300)
     assert run.returncode == 0, err[-3000:]
     events = [json.loads(line) for line in out.splitlines()]
-    assert [e["target"] for e in events if e["event"] == "target_finished"] == [a, b]
+    assert [(e["target"], e["outcome"]) for e in events if e["event"] == "target_finished"] == \
+        [(a, "migrated"), (b, "migrated")]
     for target, graph in placed.items():  # each target's events name its own stores
         started = {e["store"]: e["location"] for e in events if e["event"] == "migration_started"
                    and e["target"] == target}
+        assert set(started) == {"postgres", "neo4j", "chromadb"}, (target, started)
         assert started["neo4j"].startswith(f"{graph.uri} ") and f"(database {target})" in started["chromadb"]
         assert f"/fleet_{target}" in started["postgres"]
 
@@ -318,12 +320,15 @@ def test_two_targets_in_one_worker_never_touch_each_others_connections(
     servers: dict[str, Counter[int]] = {}
     for target, graph in placed.items():
         ledger = f"fleet_{target}"
-        (pg_ledger, port, pid, sessions), = pg_markers(admin_dsn, target)
-        assert (pg_ledger, port, sessions) == (ledger, pg_port, ledger), target  # no session on the other's database
+        rows = pg_markers(admin_dsn, target)
+        assert [row[:2] for row in rows] == [(ledger, pg_port)], target  # its own marker, not the other's too
+        (_, _, pid, sessions), = rows
+        assert sessions == ledger, target  # the worker had no session on the other target's database then
         constraints, indexes, nodes = graph_state(graph)
         assert (constraints, indexes) == (["account_id_unique"], ["account_name"]), target
-        (node,) = nodes  # its own marker, and not the other target's
-        assert node["ledger"] == ledger, target
+        assert [n["ledger"] for n in nodes] == [ledger], target  # its own marker, not the other's too
+        node = nodes[0]
+        assert collections(settings, target) == ["documents"], target
         metadata = documents_metadata(settings, target)
         assert metadata["ledger"] == ledger, target
         pids |= {pid, node["pid"], metadata["pid"]}
@@ -332,7 +337,8 @@ def test_two_targets_in_one_worker_never_touch_each_others_connections(
         # the PostgreSQL and Chroma servers; none of the other target's Neo4j
         assert set(servers[target]) == {pg_port, graph.port, chroma_port}, (target, servers[target])
         assert not {int(p) for p in str(node["servers"]).split(",")} - {pg_port, graph.port, chroma_port}
-    (worker,) = pids
-    assert worker not in (os.getpid(), run.pid)  # a worker process of the CLI, the same for A and B
+    assert len(pids) == 1 and not pids & {os.getpid(), run.pid}, pids  # one worker of the CLI ran A and B
     # B's run held no more connections than A's: nothing of A's run was left open
-    assert servers[b][chroma_port] <= servers[a][chroma_port] and servers[b][pg_port] <= servers[a][pg_port], servers
+    for port in (chroma_port, pg_port):
+        assert servers[b][port] <= servers[a][port], (port, servers)
+    assert not any(secret in out + err for secret in passwords(admin_dsn, placed).values())
