@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -439,33 +440,58 @@ def fleet() -> None:
     """Run the chain over many targets (tenants, environments) a fleet file (TOML) names."""
 
 
+def _fleet_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The file and options every fleet command takes (``--workers``, ``--continue``, ``--shard``)."""
+    for option in reversed((
+            click.argument("fleet_file", type=click.Path(path_type=Path)),
+            click.option("--workers", type=click.IntRange(min=1), default=None,
+                         help="Worker processes (default: the file's, else the CPUs)."),
+            click.option("--continue", "go_on", is_flag=True,
+                         help="Start new targets after one failed (default: stop)."),
+            click.option("--shard", "part", metavar="K/N", default=None,
+                         help="Only the K-th of N shards of the targets (a CI matrix, a Kubernetes Indexed Job)."))):
+        command = option(command)
+    return command
+
+
 def _fleet_command(action: str, text: str) -> None:
     """``polyalembic fleet <action> FILE``."""
 
     @fleet.command(name=action, help=text)
-    @click.argument("fleet_file", type=click.Path(path_type=Path))
-    @click.option("--workers", type=click.IntRange(min=1), default=None,
-                  help="Worker processes (default: the file's, else the CPUs).")
-    @click.option("--continue", "go_on", is_flag=True, help="Start new targets after one failed (default: stop).")
+    @_fleet_options
     @click.option("--check", is_flag=True, help="Also fail when a target is not at head.")
-    @click.option("--shard", "part", metavar="K/N", default=None,
-                  help="Only the K-th of N shards of the targets (a CI matrix, a Kubernetes Indexed Job).")
     @click.pass_context
     def command(ctx: click.Context, fleet_file: Path, workers: int | None, go_on: bool, check: bool,
                 part: str | None) -> None:
-        from polyalembic.fleet.command import fleet_run, load
-        from polyalembic.project import find_config
+        _run_fleet(ctx, action, fleet_file, workers, go_on, part, check=check)
 
-        quiet = ctx.obj["quiet"] or ctx.obj["json"]
-        fleet_run(find_config(ctx.obj["config"]), load(fleet_file, workers, go_on, part), action,
-                  json_events=ctx.obj["json"], say=None if quiet else echo, check=check,
-                  lock_timeout=ctx.obj["lock_timeout"])
+
+def _run_fleet(ctx: click.Context, action: str, fleet_file: Path, workers: int | None, go_on: bool, part: str | None,
+               check: bool = False, decision: str = "resume") -> None:
+    from polyalembic.fleet.command import fleet_run, load
+    from polyalembic.project import find_config
+
+    quiet = ctx.obj["quiet"] or ctx.obj["json"]
+    fleet_run(find_config(ctx.obj["config"]), load(fleet_file, workers, go_on, part), action,
+              json_events=ctx.obj["json"], say=None if quiet else echo, check=check,
+              lock_timeout=ctx.obj["lock_timeout"], decision=decision)
 
 
 _fleet_command("up", "Apply every pending migration on every target of the fleet file.")
 _fleet_command("status", "Read every target's ledger: at head, pending or failed.")
 _fleet_command("drift", "Compare every target's live schemas with the snapshots its runs recorded.")
 _fleet_command("validate", "Check the migration files once, then every target's applied checksums.")
+
+
+@fleet.command(name="repair")
+@_fleet_options
+@click.argument("decision", type=click.Choice(["resume", "retry"]), default="resume")
+@click.pass_context
+def fleet_repair(ctx: click.Context, fleet_file: Path, workers: int | None, go_on: bool, part: str | None,
+                 decision: str) -> None:
+    """Retry only the failed targets: `repair resume|retry REV` (default resume) on each failed or
+    half-done ledger row, then `up`; a target with none is only read ("not failed")."""
+    _run_fleet(ctx, "repair", fleet_file, workers, go_on, part, decision=decision)
 
 
 @main.command(name="help")

@@ -1,5 +1,5 @@
-"""``polyalembic fleet up|status|drift|validate FILE``: read the fleet file, run it, say what
-happened, and fail (exit 1) naming the targets that failed (or drifted)."""
+"""``polyalembic fleet up|repair|status|drift|validate FILE``: read the fleet file, run it, say
+what happened, and fail (exit 1) naming the targets that failed (or drifted)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from polyalembic.commands.validate import check_project
 from polyalembic.errors import PolyalembicError
 from polyalembic.events.stream import JsonReporter
 from polyalembic.fleet.report import progress_line, summary
-from polyalembic.fleet.run import OUTCOMES, TargetResult, run_fleet
+from polyalembic.fleet.run import OUTCOMES, REPAIRS, TargetResult, run_fleet
 from polyalembic.fleet.targets import Fleet, parse_shard, read_fleet, shard
 from polyalembic.project import Project
 from polyalembic.settings import Settings, Variables, connection_keys
@@ -48,11 +48,11 @@ def load(fleet_file: Path, workers: int | None = None, go_on: bool = False, part
 
 def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
               say: Callable[[str], None] | None = None, check: bool = False,
-              lock_timeout: float | None = None) -> list[TargetResult]:
-    """Run ``action`` over ``fleet``; ``say`` hears the progress and summary lines (with
-    ``json_events``, each target's end is a ``target_finished`` event and the run's a
-    ``fleet_finished`` one). Raises one line naming the failed targets (and, with ``check``,
-    those not at head)."""
+              lock_timeout: float | None = None, decision: str = "resume") -> list[TargetResult]:
+    """Run ``action`` over ``fleet`` (``repair``: ``decision`` on each failed target); ``say``
+    hears the progress and summary lines (with ``json_events``, each target's end is a
+    ``target_finished`` event and the run's a ``fleet_finished`` one). Raises one line naming the
+    failed targets (and, with ``check``, those not at head)."""
     if action == "validate":  # the files are every target's: checked once, before any target is read
         problems = check_project(Project(config_path, settings=Settings(Variables({}))))
         if problems:
@@ -69,7 +69,12 @@ def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
                                             "error": result.error, "ms": round(result.seconds * 1000),
                                             "done": done, "of": total})
 
-    results = run_fleet(config_path, fleet, action, json_events, on_result=heard, lock_timeout=lock_timeout)
+    if action == "repair" and decision not in REPAIRS:
+        raise PolyalembicError(f"fleet repair: {decision!r} is no decision a fleet takes on every failed target "
+                               f"(one of: {', '.join(REPAIRS)}; the others are `polyalembic repair`'s, one target at "
+                               "a time)")
+    results = run_fleet(config_path, fleet, action, json_events, on_result=heard, lock_timeout=lock_timeout,
+                        decision=decision)
     if say is not None:
         for line in summary(action, results):
             say(line)

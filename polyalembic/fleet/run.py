@@ -5,7 +5,9 @@ so one process runs one target at a time, and a worker migrates many targets one
 other, each with its own settings, connections, lock and ledger (``run_target``). A target that
 fails (its server down, a migration that raises) fails alone: its one line is kept and the others
 go on; by default no new target starts after a failure (``on_failure = "continue"`` goes on).
-The first wave is the canary: it runs alone, before any other target starts.
+The first wave is the canary: it runs alone, before any other target starts. ``repair`` writes
+as ``up`` does, under the same policy, but only on the targets whose ledger holds a failed or
+half-done row: the others cost one read and are left as they are (``not failed``).
 
 Lazy imports: the API (Alembic, the ledger), the settings and masking, in the worker that runs a
 target: the parent process only hands out targets and gathers what they did.
@@ -17,16 +19,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polyalembic.events.stream import JsonReporter, Reporter
 from polyalembic.fleet.claims import Claims
 from polyalembic.fleet.targets import Fleet, Target
 from polyalembic.fleet.workers import WorkerPool
 
+if TYPE_CHECKING:
+    from polyalembic.chain.migration import Migration
+    from polyalembic.project import Project
+    from polyalembic.request import Outcome
+
 #: seconds between two tries at the claims other runs hold
 CLAIM_RETRY = 0.2
 #: what a target's run ended in
-OUTCOMES = ("migrated", "at head", "pending", "valid", "clean", "drifted", "failed", "not started")
+OUTCOMES = ("migrated", "repaired", "at head", "not failed", "pending", "valid", "clean", "drifted", "failed",
+            "not started")
+#: the ``repair`` decisions a fleet can take on every failed target (the others need a look at each one)
+REPAIRS = ("resume", "retry")
 
 
 @dataclass
@@ -53,12 +64,13 @@ def waves(targets: list[Target], canary: int, size: int) -> Iterator[list[Target
 
 def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = False,
               on_result: Callable[[TargetResult, int, int], None] | None = None,
-              lock_timeout: float | None = None) -> list[TargetResult]:
-    """Run ``action`` (``up``; ``status``, ``drift``, ``validate`` only read) on every target of
-    ``fleet``; the results in the fleet's order. ``on_result(result, done, total)`` hears each as
-    it ends. A target is handed out only when a worker is free, so after a failure none starts
-    (policy ``stop``; a failed canary stops any run; a reading action reads them all); with a
-    claims database, only while this run holds its claim (one another run holds waits)."""
+              lock_timeout: float | None = None, decision: str = "resume") -> list[TargetResult]:
+    """Run ``action`` (``up``, ``repair`` with ``decision``; ``status``, ``drift``, ``validate``
+    only read) on every target of ``fleet``; the results in the fleet's order. ``on_result(result,
+    done, total)`` hears each as it ends. A target is handed out only when a worker is free, so
+    after a failure none starts (policy ``stop``; a failed canary stops any run; a reading action
+    reads them all); with a claims database, only while this run holds its claim (one another run
+    holds waits)."""
     results: dict[str, TargetResult] = {}
     total = len(fleet.targets)
     if not total:  # a shard that holds no target
@@ -72,7 +84,8 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
             queue: list[Target] = list(wave)
             while pool.busy() or (queue and not stopped):
                 while not stopped and pool.free() and (target := _claim(queue, claims)):
-                    pool.submit(target, run_target, str(config_path), action, target, json_events, lock_timeout)
+                    pool.submit(target, run_target, str(config_path), action, target, json_events, lock_timeout,
+                                decision)
                 if not pool.busy():  # every target left is another run's for now
                     time.sleep(CLAIM_RETRY)
                     continue
@@ -80,9 +93,9 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
                     claims.give_back(target.name)
                     if result is None:
                         result = TargetResult(target.name, "failed", error=f"the worker running it died (exit code "
-                                                                          f"{died}): run it again (`fleet up`)")
+                                                                          f"{died}): run it again (`fleet {action}`)")
                     results[target.name] = result
-                    stops = action == "up" and (fleet.on_failure == "stop" or canary)
+                    stops = action not in _READERS and (fleet.on_failure == "stop" or canary)
                     stopped = stopped or (result.outcome == "failed" and stops)
                     if on_result is not None:
                         on_result(result, len(results), total)
@@ -104,7 +117,7 @@ def _claim(queue: list[Target], claims: Claims) -> Target | None:
 
 
 def run_target(config_path: str, action: str, target: Target, json_events: bool = False,
-               lock_timeout: float | None = None) -> TargetResult:
+               lock_timeout: float | None = None, decision: str = "resume") -> TargetResult:
     """In a worker: ``action`` on one target, with its settings only; never raises. Its error
     line is masked with the target's secrets: its stores' and every ``${VAR}`` value it holds."""
     from polyalembic.masking import mask_text
@@ -115,6 +128,8 @@ def run_target(config_path: str, action: str, target: Target, json_events: bool 
     try:
         if action == "up":
             result = _up(config_path, target, settings, json_events, lock_timeout)
+        elif action == "repair":
+            result = _repair(config_path, target, settings, json_events, lock_timeout, decision)
         else:
             result = _READERS[action](config_path, target, settings)
     except Exception as exc:  # noqa: BLE001 - every failure is the target's one masked line
@@ -124,20 +139,58 @@ def run_target(config_path: str, action: str, target: Target, json_events: bool 
     return result
 
 
-def _up(config_path: str, target: Target, settings: object, json_events: bool,
-        lock_timeout: float | None) -> TargetResult:
-    from polyalembic import api
+def _writing_project(config_path: str, target: Target, settings: object, json_events: bool,
+                     lock_timeout: float | None, heard: list[Outcome] | None = None) -> Project:
+    """The project a writing action runs on one target: its settings, its JSON events (each
+    naming it), ``--lock-timeout`` for its lock; ``heard`` gets every migration's outcome, of each
+    run the action makes (a repair's, then its ``up``'s)."""
     from polyalembic.project import Project
     from polyalembic.request import RunRequest
 
     reporter = TargetEvents(target.name, target.secrets) if json_events else Reporter()
-    project = Project(Path(config_path), settings=settings,  # type: ignore[arg-type]
-                      request=RunRequest(events=reporter, lock_timeout=lock_timeout), frozen_files=True)
-    run = api.up(project)
-    applied: dict[str, int] = {}
-    for migration in run.migrations("applied"):
-        applied[migration.store] = applied.get(migration.store, 0) + 1
+    request = RunRequest(events=reporter, lock_timeout=lock_timeout,
+                         on_outcome=None if heard is None else heard.append)
+    return Project(Path(config_path), settings=settings, request=request, frozen_files=True)  # type: ignore[arg-type]
+
+
+def _per_store(migrations: list[Migration]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for migration in migrations:
+        counts[migration.store] = counts.get(migration.store, 0) + 1
+    return counts
+
+
+def _up(config_path: str, target: Target, settings: object, json_events: bool,
+        lock_timeout: float | None) -> TargetResult:
+    from polyalembic import api
+
+    run = api.up(_writing_project(config_path, target, settings, json_events, lock_timeout))
+    applied = _per_store(run.migrations("applied"))
     return TargetResult(target.name, "migrated" if applied else "at head", applied=applied)
+
+
+def _repair(config_path: str, target: Target, settings: object, json_events: bool,
+            lock_timeout: float | None, decision: str) -> TargetResult:
+    """``repair <decision> REV`` for each failed or half-done row of the target's ledger, in chain
+    order (the audited path of ``polyalembic repair``), then ``up`` for the rest of its chain. The
+    rows are read first, without the lock: a target that holds none is not touched (``not
+    failed``), so a fleet repair costs the healthy targets one read of their ledger."""
+    from polyalembic import api
+    from polyalembic.commands.repair import repair
+    from polyalembic.commands.status import read_status
+    from polyalembic.ledger.row_status import RowStatus
+
+    heard: list[Outcome] = []
+    project = _writing_project(config_path, target, settings, json_events, lock_timeout, heard)
+    statuses, _ = read_status(project)
+    failed = [s.revision for s in statuses if s.status_in_ledger in (RowStatus.FAILED, RowStatus.RUNNING)]
+    if not failed:
+        return TargetResult(target.name, "not failed")
+    for revision in failed:
+        repair(project, decision, revision)
+    api.up(project)
+    return TargetResult(target.name, "repaired", applied=_per_store([o.migration for o in heard
+                                                                      if o.event == "applied"]))
 
 
 def _status(config_path: str, target: Target, settings: object) -> TargetResult:
