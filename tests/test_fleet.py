@@ -1,8 +1,9 @@
-"""``polyalembic fleet up|status`` (issue 24, first part) on the real stack: database targets,
-each with its own PostgreSQL database (its tables, alembic_version and ledger) and its own Chroma
+"""``polyalembic fleet up|status|repair`` (issue 24) on the real stack: database targets, each
+with its own PostgreSQL database (its tables, alembic_version and ledger) and its own Chroma
 database, migrated by worker processes that each run several targets; a target whose server is
-down fails alone, and the failure policy decides whether new targets start. What each target got
-is read back from its own database and Chroma database."""
+down fails alone, and the failure policy decides whether new targets start; ``fleet repair``
+retries the failed targets only. What each target got is read back from its own database and
+Chroma database."""
 
 from __future__ import annotations
 
@@ -200,3 +201,112 @@ def test_two_fleet_runs_started_together_drain_one_fleet_through_the_claims_data
     assert not migrated[0] & migrated[1] and migrated[0] | migrated[1] == set(tenants)
     for tenant in tenants:  # and none was migrated twice: one applied row and one audit entry per revision
         assert tables(admin_dsn, tenant)[1] == ["chromadb_001", "postgres_001", "postgres_002"]
+
+
+#: the chain's last revision commits statement by statement; its second statement fails on a
+#: tenant that already holds a table named invoices (one made by hand: a cause of that tenant's own)
+INVOICES_UP = ("-- polyalembic: no-transaction\n"
+               "CREATE TABLE IF NOT EXISTS invoice_lines (id BIGINT PRIMARY KEY);\n"
+               "CREATE TABLE invoices (id BIGINT PRIMARY KEY, total NUMERIC NOT NULL);\n")
+
+
+def tenant_sql(admin_dsn: str, tenant: str, text: str) -> list[tuple[object, ...]]:
+    """The rows of ``text`` in the tenant's database (none for a statement that returns none)."""
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/fleet_{tenant}"
+    with psycopg.connect(libpq_dsn(dsn), autocommit=True) as conn:
+        cursor = conn.execute(text)
+        return cursor.fetchall() if cursor.description else []
+
+
+def audit_rows(admin_dsn: str, tenant: str) -> list[tuple[object, ...]]:
+    """The tenant's audit table, oldest first: (revision, action)."""
+    return tenant_sql(admin_dsn, tenant, "SELECT revision, action FROM schema_migrations_audit ORDER BY id")
+
+
+def invoices_row(admin_dsn: str, tenant: str) -> tuple[object, ...]:
+    """(status, completed_steps) of the tenant's ledger row of postgres_002."""
+    (row,) = tenant_sql(admin_dsn, tenant, "SELECT status, completed_steps FROM schema_migrations "
+                                           "WHERE revision = 'postgres_002'")
+    return row
+
+
+def test_fleet_repair_retries_only_the_targets_whose_migration_failed(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    """Three tenants of six hold a table the last revision makes: it fails half way on those
+    alone. Once the cause is gone from two of them, ``fleet repair`` resumes exactly those two
+    (audited ``repair:resume``, then ``up``), only reads the three healthy ones, and exits 1 naming
+    the one that fails again; ``fleet repair retry`` then takes that one from its first step."""
+    (invoices,) = (chain.migrations_dir / "postgres").glob("*_invoices.up.sql")
+    invoices.write_text(INVOICES_UP)
+    six = tenants[:6]
+    blocked = [six[1], six[3], six[4]]
+    healthy = [t for t in six if t not in blocked]
+    for tenant in blocked:
+        tenant_sql(admin_dsn, tenant, "CREATE TABLE invoices (legacy TEXT)")
+    path = fleet_file(tmp_path, settings, admin_dsn, six, options="workers = 2\ncanary = 0")
+    up = fleet(chain, settings, admin_dsn, "up", str(path), "--continue")
+    assert up.exit_code == 1, up.output
+    assert "fleet up: 6 target(s): 3 migrated, 3 failed" in up.output, up.output
+    assert all(invoices_row(admin_dsn, t) == ("failed", 1) for t in blocked)  # half done: step 1 committed
+    before = {t: audit_rows(admin_dsn, t) for t in six}
+
+    for tenant in blocked[:2]:  # the cause removed on two of the three
+        tenant_sql(admin_dsn, tenant, "DROP TABLE invoices")
+    repaired = fleet(chain, settings, admin_dsn, "repair", str(path), "--continue")
+    assert repaired.exit_code == 1, repaired.output
+    assert "fleet repair: 6 target(s): 2 repaired, 3 not failed, 1 failed" in repaired.output, repaired.output
+    assert "applied per store: postgres 2" in repaired.output
+    assert f"polyalembic: error: fleet repair: 1 of 6 target(s) failed: {blocked[2]}" in repaired.output
+    assert re.search(rf"^\[ ?\d/6\] {blocked[2]} +failed in [0-9.]+ s: .*already exists", repaired.output,
+                     re.MULTILINE), repaired.output
+    assert all(re.search(rf"^\[ ?\d/6\] {t} +not failed in ", repaired.output, re.MULTILINE) for t in healthy)
+    for tenant in blocked[:2]:
+        names, applied = tables(admin_dsn, tenant)
+        assert {"invoices", "invoice_lines"} <= names and applied == ["chromadb_001", "postgres_001", "postgres_002"]
+        assert tenant_sql(admin_dsn, tenant, "SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = 'invoices' ORDER BY ordinal_position") == \
+            [("id",), ("total",)]
+        assert audit_rows(admin_dsn, tenant)[len(before[tenant]):] == [("postgres_002", "repair:resume"),
+                                                                       ("postgres_002", "upgrade")]
+    for tenant in healthy:  # only read: not one audit row more
+        assert audit_rows(admin_dsn, tenant) == before[tenant]
+    assert invoices_row(admin_dsn, blocked[2]) == ("failed", 1)  # resumed, and failed again at step 2
+    assert audit_rows(admin_dsn, blocked[2])[len(before[blocked[2]]):] == [("postgres_002", "repair:resume"),
+                                                                           ("postgres_002", "failed")]
+
+    # the last one's cause removed: retry (its first statement may run again), with JSON events
+    tenant_sql(admin_dsn, blocked[2], "DROP TABLE invoices")
+    settled = {t: audit_rows(admin_dsn, t) for t in six}
+    env = {**settings_env(settings), "FLEET_PG_PASSWORD": password(admin_dsn)}
+    retry = subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(chain.config_path), "--log-format",
+                            "json", "fleet", "repair", str(path), "retry"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    events = [json.loads(line) for line in retry.stdout.splitlines()]
+    finished = {e["target"]: e["outcome"] for e in events if e["event"] == "target_finished"}
+    assert finished == {t: "repaired" if t == blocked[2] else "not failed" for t in six}, retry.stdout[-3000:]
+    applied = [(e["target"], e["revision"]) for e in events if e["event"] == "applied"]
+    assert applied == [(blocked[2], "postgres_002")], retry.stdout[-3000:]
+    (last,) = [e for e in events if e["event"] == "fleet_finished"]
+    assert (last["command"], last["repaired"], last["not failed"], last["failed"]) == ("repair", 1, 5, 0)
+    assert audit_rows(admin_dsn, blocked[2])[len(settled[blocked[2]]):] == [("postgres_002", "repair:retry"),
+                                                                           ("postgres_002", "upgrade")]
+    assert all(audit_rows(admin_dsn, t) == settled[t] for t in six if t != blocked[2])
+    status = fleet(chain, settings, admin_dsn, "status", str(path), "--check")
+    assert status.exit_code == 0 and "fleet status: 6 target(s): 6 at head" in status.output, status.output
+
+
+def test_fleet_repair_of_a_target_it_cannot_reach_fails_naming_it(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    """A target whose ledger can't be read is no target repair can leave alone: it fails, named
+    (the policy stops the run there), and its password appears nowhere."""
+    path = fleet_file(tmp_path, settings, admin_dsn, [tenants[0], "nodb", tenants[1]],
+                      options="workers = 1\ncanary = 0")
+    assert fleet(chain, settings, admin_dsn, "up", str(path), "--continue").exit_code == 1
+    repaired = fleet(chain, settings, admin_dsn, "repair", str(path))
+    assert repaired.exit_code == 1
+    assert "fleet repair: 3 target(s): 1 not failed, 1 failed, 1 not started" in repaired.output, repaired.output
+    assert "polyalembic: error: fleet repair: 1 of 3 target(s) failed: nodb" in repaired.output
+    assert re.search(r"^\[2/3\] nodb +failed in [0-9.]+ s: \S+: cannot connect to postgresql://\S+:\*\*\*@",
+                     repaired.output, re.MULTILINE), repaired.output
+    assert password(admin_dsn) not in repaired.output
