@@ -1,7 +1,7 @@
 """The shipped conformance suite (``polyalembic.testing.conformance``) over every built-in store
 and a fifth one installed as a package of its own, on the real servers, the way golang-migrate
 runs one driver test suite over every database. Each store brings one sample op (``SAMPLES``):
-a small reversible change."""
+a small reversible change. The SQL stores' claims check is shown failing on stores that break it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.operations import MigrateOperation
 
 from polyalembic.settings import Settings
 from polyalembic.stores import STORES, get_store
-from polyalembic.testing.conformance import check_store
+from polyalembic.stores.postgres.lock import LOCK_KEY
+from polyalembic.stores.postgres.store import PostgresStore
+from polyalembic.stores.sql.store import SqlStore
+from polyalembic.testing.conformance import check_claims, check_store
 from tests.scratch import create_database, drop_database
 
 
@@ -92,3 +96,43 @@ def test_the_packaged_store_comes_from_its_installed_distribution() -> None:
     (entry,) = [e for e in dist.entry_points if e.group == ENTRY_POINT_GROUP]
     assert (entry.name, entry.value) == (PACKAGED, "polyalembic_analytics.store:AnalyticsStore")
     assert type(get_store(PACKAGED)).__module__ == "polyalembic_analytics.store"
+
+
+def test_the_suite_checks_the_claims_of_every_sql_store() -> None:
+    """postgres, timescaledb (and the packaged store) are SQL stores: check_store runs check_claims on them."""
+    assert {name for name in STORES if isinstance(get_store(name), SqlStore)} >= {"postgres", "timescaledb"}
+
+
+class _TransactionClaims(PostgresStore):
+    """A claim taken as a transaction lock: on an autocommit session it is gone at once."""
+
+    def try_claim(self, connection: sa.Connection, name: str) -> bool:
+        return bool(connection.execute(sa.text("SELECT pg_try_advisory_xact_lock(hashtextextended(:n, 0))"),
+                                       {"n": name}).scalar())
+
+    def release_claim(self, connection: sa.Connection, name: str) -> None:
+        pass
+
+
+class _ClaimsKept(PostgresStore):
+    """release_claim forgets to give the claim back."""
+
+    def release_claim(self, connection: sa.Connection, name: str) -> None:
+        pass
+
+
+class _OneClaim(PostgresStore):
+    """Every claim is the migration lock's key: one run holds one target, and blocks every migration."""
+
+    def try_claim(self, connection: sa.Connection, name: str) -> bool:
+        return bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
+
+
+@pytest.mark.parametrize(("store", "broken"), [
+    (_TransactionClaims(), "two sessions hold one claim"),
+    (_ClaimsKept(), "release_claim did not give the claim back"),
+    (_OneClaim(), "a claim held blocks a claim of another name"),
+])
+def test_the_claims_check_fails_a_store_that_breaks_them(store: SqlStore, broken: str, settings: Settings) -> None:
+    with pytest.raises(AssertionError, match=broken):
+        check_claims(store, settings)

@@ -12,7 +12,10 @@ one revision it writes itself:
   filter hides the ledger and never a table the sample made;
 - ``alembic downgrade base`` (the sample's ``reverse()``) gives the empty snapshot back exactly;
 - applied again, the snapshot is the same as the first time, and ``drop_all`` (committed) says
-  what it dropped and leaves the empty snapshot.
+  what it dropped and leaves the empty snapshot;
+- a SQL store's claims (``try_claim``/``release_claim``: how fleet runs share targets out) are
+  held by one session at a time, one claim per name, apart from the migration lock; given back
+  by ``release_claim``, and by the session's end (a run that dies gives its targets up).
 
 From a store package's own tests, on disposable servers::
 
@@ -20,11 +23,15 @@ From a store package's own tests, on disposable servers::
 
     def test_my_store_keeps_the_contract(tmp_path):
         check_store("mystore", lambda folder: MyCreateThingOp("probe"), my_settings, tmp_path)
+
+``check_claims(store, settings)`` runs the claims' part alone (no migration).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,11 @@ from polyalembic.settings import Settings
 from polyalembic.stores import get_store
 from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.contract import Autogenerates, DatabaseObject, Store
+from polyalembic.stores.sql.store import SqlStore
 
 Sample = Callable[[Path], MigrateOperation]
+#: seconds a claim may take to go once its session has closed (the server ends the backend)
+SESSION_END = 10.0
 
 ALEMBIC_INI = """[alembic]
 script_location = %(here)s/migrations
@@ -120,6 +130,7 @@ def check_store(name: str, sample: Sample, settings: Settings, workdir: Path) ->
         assert store.snapshot(handle) == changed, f"{name}: applied again, the snapshot differs"
         assert store.drop_all(handle), f"{name}: drop_all did not say what it dropped"
     assert _snapshot(store, settings) == empty, f"{name}: drop_all did not commit"  # a new connection sees it
+    check_claims(store, settings)
 
 
 def is_empty(snapshot: Any) -> bool:
@@ -148,3 +159,34 @@ def _autogenerate_hides_only_the_store_s_own_objects(store: Store, settings: Set
     assert not any(hides(DatabaseObject("table", schema, name)) for name in made), \
         f"{store.name}: autogenerate would hide a table the sample made"
     assert hides(DatabaseObject("table", schema, "schema_migrations")), f"{store.name}: autogenerate shows the ledger"
+
+
+def check_claims(store: Store, settings: Settings) -> None:
+    """A SQL store's claim is one session's at a time (two fleet runs never migrate one target at
+    once), a claim per name (a run holds many), not the migration lock (the claims database may be
+    a target's own), given back by ``release_claim``, and by its session's end: a run that dies
+    must not keep its targets from the others."""
+    if not isinstance(store, SqlStore):
+        return
+    dsn = store.database_url(settings)
+    assert dsn, f"{store.name}: no database to take claims in"
+    claim, other = (f"polyalembic conformance claim {secrets.token_hex(6)}" for _ in range(2))
+    first, second = (store.connect_to(dsn, store.name, store.source(settings), autocommit=True) for _ in range(2))
+    try:
+        assert store.try_claim(first, claim), f"{store.name}: try_claim refused a claim nobody holds"
+        assert not store.try_claim(second, claim), f"{store.name}: two sessions hold one claim"
+        assert store.try_claim(second, other), f"{store.name}: a claim held blocks a claim of another name"
+        with store.migration_lock(second, timeout=0):  # raises when a claim took the migration lock
+            pass
+        store.release_claim(first, claim)
+        assert store.try_claim(second, claim), f"{store.name}: release_claim did not give the claim back"
+        assert not store.try_claim(first, claim), f"{store.name}: a released claim was taken twice"
+        second.close()  # its session ends: the claims it held go with it
+        deadline = time.monotonic() + SESSION_END
+        while not store.try_claim(first, claim):
+            assert time.monotonic() < deadline, \
+                f"{store.name}: a claim outlived its session by {SESSION_END:g}s (a dead run keeps its targets)"
+            time.sleep(0.1)
+    finally:
+        first.close()
+        second.close()
