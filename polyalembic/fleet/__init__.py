@@ -1,2 +1,2 @@
 """Fleets: one chain run over many targets (a tenant's databases, an environment), each with its
-own settings, in worker processes (``polyalembic fleet up|status FILE``)."""
+own settings, in worker processes (``polyalembic fleet up|repair|status|drift|validate FILE``)."""
