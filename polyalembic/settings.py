@@ -4,7 +4,8 @@
 so this module names no store. Read from the environment, they are a live view: a store
 registered later (an entry point's, loaded when a revision names it) finds its variables there.
 The ledger lives in ``POLYALEMBIC_LEDGER_DSN``, else where the registry says (the first SQL
-store's database).
+store's database, in that store's schema), in the schema ``POLYALEMBIC_LEDGER_SCHEMA`` names if
+set: a project's namespace in a ledger database several projects share.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from polyalembic.stores import STORES, get_store, ledger_home
 from polyalembic.stores.sql.store import SqlStore, database_url, is_transactional
 
 LEDGER_VARIABLE = "POLYALEMBIC_LEDGER_DSN"
+LEDGER_SCHEMA_VARIABLE = "POLYALEMBIC_LEDGER_SCHEMA"
 
 
 def connection_keys() -> tuple[str, ...]:
-    """polyalembic's own variable, then each registered store's (declared in the registry)."""
-    return (LEDGER_VARIABLE, *(key for store in STORES.values() for key in store.env_keys))
+    """polyalembic's own variables, then each registered store's (declared in the registry)."""
+    return (LEDGER_VARIABLE, LEDGER_SCHEMA_VARIABLE, *(key for store in STORES.values() for key in store.env_keys))
 
 
 class Variables(Mapping[str, str]):
@@ -72,11 +74,13 @@ class Settings:
 
     @property
     def ledger_dsn(self) -> str | None:
-        """Where ``schema_migrations`` and the lock live."""
-        if self.env.get(LEDGER_VARIABLE):
-            return self.env[LEDGER_VARIABLE]
+        """Where ``schema_migrations``, Alembic's version table and the lock live."""
         home = ledger_home()
-        return home.database_url(self) if home else None
+        dsn = self.env.get(LEDGER_VARIABLE) or (home.database_url(self) if home else None)
+        schema = self.env.get(LEDGER_SCHEMA_VARIABLE)
+        if dsn and schema and home:
+            return home.schema_dsn(dsn, schema, LEDGER_SCHEMA_VARIABLE)
+        return dsn
 
     def database_url(self, store: str) -> str | None:
         """The SQL database ``store`` lives in (None for a store that is not a SQL database)."""

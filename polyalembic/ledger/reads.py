@@ -20,6 +20,7 @@ from polyalembic.errors import PolyalembicError, StoreUnavailable
 from polyalembic.ledger.names import TABLE, VERSION_TABLE
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.settings import LEDGER_VARIABLE, Settings
+from polyalembic.sql_lookups import in_current_schema
 
 #: SQL text in; the column names and the rows (tuples) out
 Query = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
@@ -57,7 +58,7 @@ class LedgerRow(NamedTuple):
 
 
 def _exists(query: Query, table: str) -> bool:
-    return query(f"SELECT to_regclass('{table}') IS NOT NULL")[1][0][0]
+    return query(f"SELECT {in_current_schema(table)}")[1][0][0]
 
 
 #: what every polyalembic ledger has had since its first version

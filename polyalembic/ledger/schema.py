@@ -20,6 +20,7 @@ from sqlalchemy.schema import CreateTable
 from polyalembic.ledger.names import AUDIT_TABLE, META_TABLE, SNAPSHOTS_TABLE, TABLE, TABLE_NAMES, VERSION_TABLE
 from polyalembic.ledger.reads import refuse_foreign, sa_query
 from polyalembic.ledger.row_status import CHECK, RowStatus
+from polyalembic.sql_lookups import in_current_schema
 
 if TYPE_CHECKING:
     from polyalembic.stores.sql.store import SqlStore
@@ -126,9 +127,9 @@ def ensure(connection: sa.Connection, sql: SqlStore, committing_as_they_go: Iter
     """Create the ledger, or upgrade it in place to the current version; return the version it had
     (0: none). ``connection`` is autocommit: each upgrade step commits on its own;
     ``committing_as_they_go``: the stores whose failed rows an old ledger left half done."""
+    sql.ensure_schema(connection)
     has_meta, has_ledger = connection.execute(sa.text(
-        "SELECT to_regclass(:meta) IS NOT NULL, to_regclass(:ledger) IS NOT NULL"),
-        {"meta": META_TABLE, "ledger": TABLE}).one()
+        f"SELECT {in_current_schema(META_TABLE)}, {in_current_schema(TABLE)}")).one()
     if has_ledger and not has_meta:  # a version-1 ledger, or a table of that name that is not ours
         refuse_foreign(sa_query(connection))
     if has_meta:

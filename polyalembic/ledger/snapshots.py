@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyalembic.ledger.names import SNAPSHOTS_TABLE as TABLE
 from polyalembic.ledger.reads import Query, dicts
+from polyalembic.sql_lookups import in_current_schema
 
 if TYPE_CHECKING:
     from polyalembic.stores.contract import Store
@@ -53,7 +54,7 @@ def _json(value: Any) -> Any:
 
 def read_recorded(query: Query) -> dict[str, Recorded]:
     """store -> its recorded snapshot; {} while the ledger has none (or is older than version 3)."""
-    if not dicts(query, f"SELECT to_regclass('{TABLE}') IS NOT NULL AS found")[0]["found"]:
+    if not dicts(query, f"SELECT {in_current_schema(TABLE)} AS found")[0]["found"]:
         return {}
     rows = dicts(query, f"SELECT store, snapshot, managed, revision, recorded_at, recorded_by FROM {TABLE}")
     return {row["store"]: Recorded(row["store"], _json(row["snapshot"]), frozenset(_json(row["managed"])),

@@ -28,6 +28,7 @@ from polyalembic.ledger.reads import LedgerRow, ledger_target, sa_query
 from polyalembic.ledger.row_status import RowStatus
 from polyalembic.ledger.schema import audit_table, migrations_table
 from polyalembic.settings import Settings
+from polyalembic.sql_lookups import in_current_schema
 
 if TYPE_CHECKING:
     from polyalembic.stores.sql.store import SqlStore
@@ -345,10 +346,12 @@ class Ledger:
     def cleared(self, connection: sa.Connection) -> None:
         """``fresh``: no migration is recorded any more (the version row and every ledger row go),
         audited; the audit trail itself stays."""
-        inspector = sa.inspect(connection)
-        if inspector.has_table(VERSION_TABLE):
+        def has(table: str) -> bool:
+            return bool(connection.execute(sa.text(f"SELECT {in_current_schema(table)}")).scalar())
+
+        if has(VERSION_TABLE):
             connection.execute(sa.text(f"DELETE FROM {VERSION_TABLE}"))
-        if inspector.has_table(migrations_table.name):
+        if has(migrations_table.name):
             connection.execute(sa.delete(migrations_table))
             connection.execute(audit_insert().values(
                 revision="*", database_type="*", migration_file="*", action="fresh", at=sa.func.now(), by=self.by))

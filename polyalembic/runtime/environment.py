@@ -40,7 +40,7 @@ from polyalembic.runtime.preconditions import file_problems, refuse_interrupted,
 from polyalembic.runtime.recording import Recorder
 from polyalembic.runtime.revision import revise
 from polyalembic.runtime.steps import StepExecutor
-from polyalembic.settings import LEDGER_VARIABLE, Settings, settings_for
+from polyalembic.settings import LEDGER_SCHEMA_VARIABLE, LEDGER_VARIABLE, Settings, settings_for
 from polyalembic.stores import STORES, get_store, register_all_ops
 from polyalembic.stores.connections import StoreConnections
 from polyalembic.stores.current_run import OPTION, Run
@@ -100,8 +100,12 @@ def _show_history(command: HistoryCommand, settings: Settings) -> None:
 
 
 def _configure_kwargs(context: Any, executor: StepExecutor, state: Run) -> dict[str, Any]:
+    settings = state.connections.settings
     return {"transaction_per_migration": True, "on_version_apply": executor.on_version_apply,
             OPTION: state, "target_metadata": None,
+            # the ledger's schema, spelled out: Alembic finds its table by visibility, and public's
+            # would be visible from a schema that has none yet
+            "version_table_schema": settings.ledger_store.schema_of(settings.ledger_dsn),
             **history_steps(context, executor.migrations, request_of(context.config).down_steps)}
 
 
@@ -183,11 +187,11 @@ def _served_by(settings: Settings, handed_in: Any) -> Settings:
     none configured). Other stores keep their configured servers."""
     engine = handed_in.engine if isinstance(handed_in, sa.Connection) else handed_in
     url = engine.url.render_as_string(hide_password=False)
-    variables = {LEDGER_VARIABLE: url}
+    variables: dict[str, str | None] = {LEDGER_VARIABLE: url, LEDGER_SCHEMA_VARIABLE: None}
     for store in STORES.values():
         current = database_url(store, settings)
         if is_transactional(store) and (current is None or settings.same_database(current, settings.ledger_dsn)):
-            variables |= dict.fromkeys(store.env_keys, url)
+            variables |= store.variables_for(url)
     return settings.replace(**variables)
 
 
@@ -196,8 +200,10 @@ def _ledger_connections(settings: Settings, handed_in: Any) -> Iterator[tuple[sa
     """(the lock's autocommit connection, the migrations' connection) on the ledger database:
     from what the caller handed in, else from the settings."""
     if handed_in is None:
-        with connect_ledger(settings, autocommit=True) as status, connect_ledger(settings) as migrate:
-            yield status, migrate
+        with connect_ledger(settings, autocommit=True) as status:
+            _ensure_schema(status, settings)  # before the migrations' session starts: it starts in it
+            with connect_ledger(settings) as migrate:
+                yield status, migrate
         return
     engine = handed_in.engine if isinstance(handed_in, sa.Connection) else handed_in
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as status:
@@ -206,6 +212,17 @@ def _ledger_connections(settings: Settings, handed_in: Any) -> Iterator[tuple[sa
         else:
             with engine.connect() as migrate:
                 yield status, migrate
+
+
+def _ensure_schema(connection: sa.Connection, settings: Settings) -> None:
+    """The ledger's schema (when its DSN names one), or one line saying why it cannot be made."""
+    try:
+        settings.ledger_store.ensure_schema(connection)
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailable(settings.mask(
+            f"ledger: cannot create its schema in {mask_dsn(settings.ledger_dsn)}: {reason}: create it "
+            f"or let this user create schemas (GRANT CREATE ON DATABASE …)")) from None
 
 
 def _ensure_ledger(connection: sa.Connection, settings: Settings) -> None:

@@ -24,7 +24,7 @@ def test_every_registered_store_is_a_complete_store_under_its_own_name() -> None
 def test_each_variable_belongs_to_one_store_and_settings_read_only_those() -> None:
     keys = [key for store in STORES.values() for key in store.env_keys]
     assert len(keys) == len(set(keys))
-    assert set(connection_keys()) == {"POLYALEMBIC_LEDGER_DSN", *keys}
+    assert set(connection_keys()) == {"POLYALEMBIC_LEDGER_DSN", "POLYALEMBIC_LEDGER_SCHEMA", *keys}
 
 
 def test_the_registry_declares_the_defaults_of_one_server_for_both_sql_stores() -> None:

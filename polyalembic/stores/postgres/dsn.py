@@ -2,12 +2,19 @@
 identity. A URL or a libpq keyword DSN is accepted wherever a DSN is read; a DSN is parsed once
 per process (a run compares the same few DSNs at every migration).
 
+A store (or the ledger) in a schema of its own carries it in its DSN as libpq's
+``options=-csearch_path=<schema>,public``: every connection made from the DSN (SQLAlchemy's,
+psycopg's, the lock's) creates and finds its objects in that schema, and still finds the functions
+extensions installed in ``public`` (TimescaleDB's); two DSNs of one database in two schemas are
+two locations.
+
 Lazy imports: psycopg's conninfo parser, only for a keyword DSN: URLs are read without psycopg."""
 
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote, urlsplit, urlunsplit
+import re
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from polyalembic.masking import mask_text
 
@@ -16,6 +23,9 @@ URL_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psyco
 URL_SCHEME = "postgresql"
 SQLALCHEMY_SCHEME = "postgresql+psycopg"
 DEFAULT_PORT = 5432
+#: a schema name polyalembic puts in a search_path unquoted (what a tenant's schema is named)
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_SEARCH_PATH = re.compile(r"-c\s*search_path=(\S+)")
 
 
 @functools.lru_cache(maxsize=64)
@@ -62,13 +72,43 @@ def libpq_dsn(dsn: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 
+def with_schema(dsn: str, schema: str) -> str:
+    """``dsn`` (as a URL) whose sessions start in ``schema``: its ``options`` gain
+    ``-csearch_path=<schema>,public`` (any search_path it had is replaced). ValueError for a schema name
+    that is not lower-case letters, digits and underscores."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"schema {schema!r} is not a plain lower-case name (a-z, 0-9, _; at most 63)")
+    parts = urlsplit(normalized(dsn))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = " ".join(_SEARCH_PATH.sub("", dict(query).get("options", "")).split())
+    options = f"{options} -csearch_path={schema},public".strip()
+    query = [(k, v) for k, v in query if k != "options"] + [("options", options)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+
+
+@functools.lru_cache(maxsize=256)
+def schema_of(dsn: str | None) -> str | None:
+    """The schema a DSN's sessions start in (its ``options``' search_path, first entry); None: the
+    server's default (``public``)."""
+    if not dsn:
+        return None
+    return schema_in_options(dict(parse_qsl(urlsplit(_url(dsn)).query)).get("options", ""))
+
+
+def schema_in_options(options: str) -> str | None:
+    """The first schema of the search_path libpq ``options`` set (None: they set none)."""
+    found = _SEARCH_PATH.search(options)
+    return found[1].split(",")[0].strip('"') if found else None
+
+
 @functools.lru_cache(maxsize=64)
 def same_database(a: str | None, b: str | None) -> bool:
-    """True when two DSNs name the same host, port and database."""
+    """True when two DSNs name the same host, port, database and schema."""
     if not a or not b:
         return False
     pa, pb = urlsplit(libpq_dsn(_url(a))), urlsplit(libpq_dsn(_url(b)))
-    return (pa.hostname, pa.port or DEFAULT_PORT, pa.path) == (pb.hostname, pb.port or DEFAULT_PORT, pb.path)
+    return ((pa.hostname, pa.port or DEFAULT_PORT, pa.path, schema_of(a)) ==
+            (pb.hostname, pb.port or DEFAULT_PORT, pb.path, schema_of(b)))
 
 
 def password_of(dsn: str | None) -> str | None:

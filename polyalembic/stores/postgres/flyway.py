@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from polyalembic.errors import PolyalembicError
+from polyalembic.sql_lookups import in_current_schema
 from polyalembic.stores.contract import ForeignApplied, ForeignMigration
 from polyalembic.stores.foreign_files import read_utf8, snake_case, tool_files
 from polyalembic.stores.postgres.transactions import NO_TRANSACTION
@@ -182,7 +183,7 @@ def foreign_applied(connection: Any) -> list[ForeignApplied]:
     failed row (refused)."""
     import sqlalchemy as sa
 
-    if connection.execute(sa.text("SELECT to_regclass(:name)"), {"name": HISTORY_TABLE}).scalar() is None:
+    if not connection.execute(sa.text(f"SELECT {in_current_schema(HISTORY_TABLE)}")).scalar():
         elsewhere = connection.execute(sa.text(_ELSEWHERE), {"name": HISTORY_TABLE}).scalars().all()
         if elsewhere:
             raise PolyalembicError(f"adopt flyway: Flyway's {HISTORY_TABLE} is in schema {', '.join(elsewhere)}, not "

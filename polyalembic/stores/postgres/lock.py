@@ -8,6 +8,7 @@ limit (``--lock-timeout``): past it the run stops, naming the holder.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -19,12 +20,22 @@ from polyalembic.errors import PolyalembicError
 
 log = logging.getLogger("polyalembic.lock")
 
-# A fixed 64-bit key: "polyalembic" squeezed into a bigint (any constant shared by all runs works).
+# A fixed 64-bit key: "polyalembic" squeezed into a bigint (the ledger's in the default schema).
 LOCK_KEY = 0x706F6C79616C656D
 _HOLDER = sa.text(
     "SELECT l.pid, a.backend_start, a.application_name FROM pg_locks l "
     "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = :k LIMIT 1")
+
+
+def lock_key(schema: str | None) -> int:
+    """The key of the migration lock of the ledger in ``schema`` (None: the database's default
+    one): two schema targets of one database migrate at once, two runs of one schema never do.
+    A signed 64-bit number, the same in every process."""
+    if schema is None or schema == "public":
+        return LOCK_KEY
+    digest = hashlib.blake2b(f"polyalembic:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _holder(connection: sa.Connection, key: int) -> str:

@@ -1,4 +1,5 @@
-"""Drops every user object of a SQL store's public schema (``polyalembic fresh``; dev only).
+"""Drops every user object of a SQL store's schema (``polyalembic fresh``; dev only): ``public``,
+or the schema its DSN names.
 
 Objects an extension owns (TimescaleDB's catalog, for one) and polyalembic's own bookkeeping
 tables are left alone; the ledger is cleared separately.
@@ -18,8 +19,12 @@ def quote(name: str) -> str:
 
 
 def drop_all(connection: sa.Connection) -> list[str]:
-    """Drop views, tables, sequences, functions and types of ``public``; return what was dropped."""
+    """Drop views, tables, sequences, functions and types of the current schema; return what was
+    dropped."""
     dropped: list[str] = []
+    schema = connection.execute(sa.text("SELECT current_schema()")).scalar()
+    if schema is None:  # a schema that does not exist yet holds nothing
+        return dropped
     found = objects(connection)
     for kind in _DROP_ORDER:
         for name, k in sorted(found.items()):
@@ -30,8 +35,8 @@ def drop_all(connection: sa.Connection) -> list[str]:
                 continue
             if kind == "function":
                 connection.execute(sa.text(
-                    f"DROP FUNCTION IF EXISTS public.{quote(name)} CASCADE"))
+                    f"DROP FUNCTION IF EXISTS {quote(schema)}.{quote(name)} CASCADE"))
             else:
-                connection.execute(sa.text(f"DROP {kind.upper()} IF EXISTS public.{quote(name)} CASCADE"))
+                connection.execute(sa.text(f"DROP {kind.upper()} IF EXISTS {quote(schema)}.{quote(name)} CASCADE"))
             dropped.append(f"{kind} {name}")
     return dropped

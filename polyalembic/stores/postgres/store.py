@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 
 
 class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
-    """PostgreSQL; ``POSTGRES_DSN``, falling back to ``TIMESCALE_DSN`` (one server for both)."""
+    """PostgreSQL; ``POSTGRES_DSN``, falling back to ``TIMESCALE_DSN`` (one server for both); in
+    the schema ``POSTGRES_SCHEMA`` names (``TIMESCALE_SCHEMA`` with ``TIMESCALE_DSN``), if set."""
 
     name = "postgres"
     dsn_variables: ClassVar[tuple[str, ...]] = ("POSTGRES_DSN", "TIMESCALE_DSN")
-    env_keys = ("POSTGRES_DSN",)
+    schema_variables: ClassVar[tuple[str, ...]] = ("POSTGRES_SCHEMA", "TIMESCALE_SCHEMA")
+    env_keys = ("POSTGRES_DSN", "POSTGRES_SCHEMA")
     offline_url = f"{dsn_forms.SQLALCHEMY_SCHEME}://"
     pair_suffix = ".sql"
     pair_op = "run_sql_file"
@@ -66,14 +68,42 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
     def dbapi_connect(self, dsn: str) -> Any:
         import psycopg
 
-        return psycopg.connect(dsn_forms.libpq_dsn(dsn), connect_timeout=10)
+        connection = psycopg.connect(dsn_forms.libpq_dsn(dsn), connect_timeout=10)
+        hook = self.session_hook(dsn)
+        if hook is not None:
+            hook(connection)
+        return connection
+
+    # -- schemas (a tenant's, a project's ledger) ----------------------------------------------
+    def in_schema(self, dsn: str, schema: str) -> str:
+        return dsn_forms.with_schema(dsn, schema)
+
+    def schema_of(self, dsn: str | None) -> str | None:
+        return dsn_forms.schema_of(dsn)
+
+    def session_hook(self, dsn: str) -> Callable[[Any], None] | None:
+        schema = dsn_forms.schema_of(dsn)
+        if schema is None:
+            return None
+        from polyalembic.stores.postgres import schemas
+
+        return lambda dbapi_connection: schemas.enter(dbapi_connection, schema)
+
+    def ensure_schema(self, connection: sa.Connection) -> None:
+        from polyalembic.stores.postgres import schemas
+
+        schema = schemas.schema_of_connection(connection)
+        if schema is not None:
+            schemas.ensure(connection, schema)
 
     # -- what the ledger is written with -------------------------------------------------------
     def migration_lock(self, connection: sa.Connection, on_wait: Callable[[str], object] | None = None,
                        timeout: float | None = None) -> AbstractContextManager[None]:
-        from polyalembic.stores.postgres.lock import migration_lock
+        from polyalembic.stores.postgres.lock import lock_key, migration_lock
+        from polyalembic.stores.postgres.schemas import schema_of_connection
 
-        return migration_lock(connection, on_wait=on_wait, timeout=timeout)
+        return migration_lock(connection, lock_key(schema_of_connection(connection)), on_wait=on_wait,
+                              timeout=timeout)
 
     def json_type(self) -> Any:
         from polyalembic.stores.postgres.dialect import JSON
@@ -119,9 +149,10 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
         return databases.database_extensions(dsn)
 
     def verify(self, handle: sa.Connection, settings: Settings) -> None:
-        """Migrations create things: refuse a user who may not create in its schema before anything
-        runs, rather than failing half-way through the chain."""
-
+        """Migrations create things: the store's own schema first (when its DSN names one), then
+        refuse a user who may not create in its schema before anything runs, rather than failing
+        half-way through the chain."""
+        self._schema_made(handle, settings)
         user, schema, may_create = _reading(handle, _create_privilege)
         if not may_create:
             where = f"schema {schema}" if schema else "any schema of its search_path"
@@ -129,6 +160,18 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
                 f"{self.name}: user {user} may not create tables in {where} of {self.location(settings)}: "
                 f"GRANT CREATE ON SCHEMA {schema or 'public'} TO {user}, or set {self.source(settings)} to the "
                 "schema owner's DSN")
+
+    def _schema_made(self, handle: sa.Connection, settings: Settings) -> None:
+        import sqlalchemy as sa
+
+        try:
+            self.ensure_schema(handle)
+        except sa.exc.DBAPIError as exc:  # the server's refusal, in one line with the fix
+            reason = " ".join(str(exc.orig or exc).split())
+            schema = dsn_forms.schema_of(self.database_url(settings))
+            raise StoreUnavailable(f"{self.name}: cannot create schema {schema} in {self.location(settings)}: "
+                                   f"{reason}: create it (CREATE SCHEMA {schema}) or let this user create "
+                                   "schemas (GRANT CREATE ON DATABASE …)") from None
 
     def snapshot(self, handle: sa.Connection) -> dict[str, Any]:
         return _reading(handle, importlib.import_module(self.introspect_module).snapshot)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from polyalembic.errors import StoreUnavailable, cannot_connect
@@ -24,16 +25,23 @@ class SqlStore(Protocol):
 
     def dbapi_connect(self, dsn: str) -> Any: ...
 
+    def session_hook(self, dsn: str) -> Callable[[Any], None] | None: ...
+
 
 @functools.lru_cache(maxsize=16)
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, store: SqlStore) -> sa.Engine:
     """An engine without a pool (a migration run opens few connections and must close them), made
     once per SQLAlchemy URL in a process (creating one is not cheap). Sessions are left as the
-    server and the role configure them (search_path included)."""
+    server, the role and the DSN configure them (search_path included), after what ``store``'s
+    session hook for the DSN runs."""
     import sqlalchemy as sa
     from sqlalchemy.pool import NullPool
 
-    return sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    hook = store.session_hook(url)
+    if hook is not None:
+        sa.event.listen(engine, "connect", lambda dbapi_connection, _record: hook(dbapi_connection))
+    return engine
 
 
 #: what the user can do about a refused connection, by the server's words
@@ -72,7 +80,7 @@ def connect(store: SqlStore, dsn: str, what: str, source: str, autocommit: bool 
     import sqlalchemy as sa
 
     dsn = _checked(store, dsn, what, source)
-    engine = make_engine(store.sqlalchemy_url(dsn))
+    engine = make_engine(store.sqlalchemy_url(dsn), store)
     if autocommit:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from polyalembic.sql_lookups import in_current_schema
+
 TABLE = "schema_migrations_steps"
 # no key: a marker left by a killed run (inert, removed by the next) never fails a later one
 _CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (revision VARCHAR(255) NOT NULL, step INTEGER NOT NULL)"
@@ -33,7 +35,8 @@ def mark(connection: sa.Connection, revision: str, step: int) -> None:
 
 
 def _has_table(connection: sa.Connection) -> bool:
-    return sa.inspect(connection).has_table(TABLE)
+    """In the connection's current schema only: a tenant's schema never reads ``public``'s markers."""
+    return bool(connection.execute(sa.text(f"SELECT {in_current_schema(TABLE)}")).scalar())
 
 
 @contextmanager

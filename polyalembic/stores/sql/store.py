@@ -42,6 +42,9 @@ class SqlStore(Store, StepMarkers):
 
     #: the variables naming the database, first set wins
     dsn_variables: ClassVar[tuple[str, ...]]
+    #: the variable naming the schema the store lives in, one per DSN variable (its pair: the
+    #: schema of the DSN that was taken); () for a dialect without schemas
+    schema_variables: ClassVar[tuple[str, ...]] = ()
     #: True when a migration's changes can commit in one transaction with its ledger row (when
     #: the store's database is the ledger's)
     transactional: ClassVar[bool] = True
@@ -50,8 +53,28 @@ class SqlStore(Store, StepMarkers):
 
     # -- configuration -------------------------------------------------------------------------
     def database_url(self, settings: Settings) -> str | None:
-        """The DSN of the store's database as configured (None: not configured)."""
-        return next((settings.env[v] for v in self.dsn_variables if settings.env.get(v)), None)
+        """The DSN of the store's database as configured, in its schema when one is set (None:
+        not configured)."""
+        for k, variable in enumerate(self.dsn_variables):
+            if settings.env.get(variable):
+                dsn = settings.env[variable]
+                schema_variable = self.schema_variables[k] if k < len(self.schema_variables) else None
+                schema = settings.env.get(schema_variable) if schema_variable else None
+                return self.schema_dsn(dsn, schema, schema_variable) if schema else dsn
+        return None
+
+    def schema_dsn(self, dsn: str, schema: str, source: str | None) -> str:
+        """``dsn`` with its sessions in ``schema`` (set by the variable ``source``), or
+        ``StoreUnavailable`` naming the variable when the schema cannot be."""
+        try:
+            return self.in_schema(dsn, schema)
+        except ValueError as exc:
+            raise StoreUnavailable(f"{self.name}: {source}={schema!r}: {exc}") from None
+
+    def variables_for(self, url: str) -> dict[str, str | None]:
+        """The settings that point the store at ``url`` alone (its schema variables unset): a
+        connection a caller hands in defines where the store is."""
+        return {self.dsn_variables[0]: url, **dict.fromkeys(self.schema_variables)}
 
     def source(self, settings: Settings) -> str:
         return next((v for v in self.dsn_variables if settings.env.get(v)), self.dsn_variables[0])
@@ -84,6 +107,29 @@ class SqlStore(Store, StepMarkers):
     @abstractmethod
     def password_of(self, dsn: str | None) -> str | None:
         """The password a DSN carries, if any (for masking)."""
+
+    # -- schemas -------------------------------------------------------------------------------
+    def in_schema(self, dsn: str, schema: str) -> str:
+        """A DSN of the database ``dsn`` names whose sessions live in ``schema`` (a tenant's, a
+        project's ledger); ValueError when the dialect has no schemas or the name is not one."""
+        del dsn
+        raise ValueError(f"the {self.name} store has no schemas ({schema!r} cannot be one)")
+
+    def schema_of(self, dsn: str | None) -> str | None:
+        """The schema ``dsn`` puts its sessions in (None: the database's default)."""
+        del dsn
+        return None
+
+    def session_hook(self, dsn: str) -> Callable[[Any], None] | None:
+        """What a new driver session of ``dsn`` must run before anything reads through it (None:
+        nothing)."""
+        del dsn
+        return None
+
+    def ensure_schema(self, connection: sa.Connection) -> None:
+        """Before a write on ``connection`` (nothing of its own pending): create the schema its DSN
+        names if it is missing."""
+        del connection
 
     # -- connections ---------------------------------------------------------------------------
     def connect(self, settings: Settings) -> sa.Connection:

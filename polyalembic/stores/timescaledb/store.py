@@ -24,7 +24,8 @@ class TimescaleStore(PostgresStore):
 
     name = "timescaledb"
     dsn_variables = ("TIMESCALE_DSN",)
-    env_keys = ("TIMESCALE_DSN",)
+    schema_variables = ("TIMESCALE_SCHEMA",)
+    env_keys = ("TIMESCALE_DSN", "TIMESCALE_SCHEMA")
     op_modules = (*PostgresStore.op_modules, "polyalembic.stores.timescaledb.ops",
                   "polyalembic.stores.timescaledb.impl")
     templates_module = "polyalembic.stores.timescaledb.templates"
