@@ -26,7 +26,9 @@ class History:
         """Every revision the version table's ``heads`` stand on; an error naming one no file defines."""
         for head in heads:
             if head not in self.by_id:
-                raise PolyalembicError(f"the database is at revision {head!r}, which no migration file defines")
+                raise PolyalembicError(f"the database is at revision {head!r}, which no migration file defines: "
+                                       "restore its file, or, if the ledger database is another project's too, "
+                                       "give each project a schema of its own there (POLYALEMBIC_LEDGER_SCHEMA)")
         return ancestors(self.by_id, heads, self._resolve)
 
     def upgrade_plan(self, heads: tuple[str, ...], target: str = "head") -> list[Migration]:

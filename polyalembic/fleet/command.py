@@ -10,12 +10,16 @@ from pathlib import Path
 from polyalembic.commands.validate import check_project
 from polyalembic.errors import PolyalembicError
 from polyalembic.events.stream import JsonReporter
+from polyalembic.fleet.places import check_places
 from polyalembic.fleet.report import progress_line, summary
 from polyalembic.fleet.run import OUTCOMES, REPAIRS, TargetResult, run_fleet
 from polyalembic.fleet.targets import Fleet, parse_shard, read_fleet, shard
 from polyalembic.project import Project
 from polyalembic.settings import Settings, Variables, connection_keys
 from polyalembic.stores import ledger_home
+
+#: the actions that change targets (their places are checked first)
+WRITERS = ("up", "repair")
 
 
 def control_names(dsn: str, query: str) -> list[str]:
@@ -53,6 +57,8 @@ def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
     hears the progress and summary lines (with ``json_events``, each target's end is a
     ``target_finished`` event and the run's a ``fleet_finished`` one). Raises one line naming the
     failed targets (and, with ``check``, those not at head)."""
+    if action in WRITERS:  # no two targets may migrate one place
+        check_places(fleet.targets, {m.store for m in Project(config_path, settings=Settings(Variables({}))).chain()})
     if action == "validate":  # the files are every target's: checked once, before any target is read
         problems = check_project(Project(config_path, settings=Settings(Variables({}))))
         if problems:

@@ -68,6 +68,12 @@ class Store(ABC):
     def location(self, settings: Settings) -> str:
         """Where the store is, for status and errors; never holds a secret."""
 
+    def place(self, settings: Settings) -> str | None:
+        """Where the store's migrations land, as a key two settings share exactly when they reach
+        the same place (a fleet's targets must not share one: each would apply the chain there);
+        None when the settings do not configure the store. The default: its location."""
+        return self.location(settings) if any(settings.env.get(key) for key in self.env_keys) else None
+
     def source(self, settings: Settings) -> str:
         """The variable(s) the store's configuration came from: errors name them as the place to fix."""
         del settings

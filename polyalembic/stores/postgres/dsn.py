@@ -101,14 +101,17 @@ def schema_in_options(options: str) -> str | None:
     return found[1].split(",")[0].strip('"') if found else None
 
 
+def place_of(dsn: str) -> str:
+    """``host:port/database`` and the schema (``public`` by default) of ``dsn``: the same for every
+    spelling of one place, whatever user connects."""
+    parts = urlsplit(libpq_dsn(_url(dsn)))
+    return f"{parts.hostname}:{parts.port or DEFAULT_PORT}{parts.path} schema {schema_of(dsn) or 'public'}"
+
+
 @functools.lru_cache(maxsize=64)
 def same_database(a: str | None, b: str | None) -> bool:
     """True when two DSNs name the same host, port, database and schema."""
-    if not a or not b:
-        return False
-    pa, pb = urlsplit(libpq_dsn(_url(a))), urlsplit(libpq_dsn(_url(b)))
-    return ((pa.hostname, pa.port or DEFAULT_PORT, pa.path, schema_of(a)) ==
-            (pb.hostname, pb.port or DEFAULT_PORT, pb.path, schema_of(b)))
+    return bool(a and b) and place_of(a) == place_of(b)  # type: ignore[arg-type]
 
 
 def password_of(dsn: str | None) -> str | None:

@@ -62,6 +62,9 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
     def same_database(self, a: str | None, b: str | None) -> bool:
         return dsn_forms.same_database(a, b)
 
+    def place_of(self, dsn: str) -> str:
+        return dsn_forms.place_of(dsn)
+
     def password_of(self, dsn: str | None) -> str | None:
         return dsn_forms.password_of(dsn)
 

@@ -76,6 +76,15 @@ class SqlStore(Store, StepMarkers):
         connection a caller hands in defines where the store is."""
         return {self.dsn_variables[0]: url, **dict.fromkeys(self.schema_variables)}
 
+    def place(self, settings: Settings) -> str | None:
+        dsn = self.database_url(settings)
+        return self.place_of(dsn) if dsn else None
+
+    def place_of(self, dsn: str) -> str:
+        """``dsn``'s database (and schema) as a key: equal for two DSNs of one place, whoever
+        connects and however the DSN is spelled."""
+        return self.normalized(dsn)
+
     def source(self, settings: Settings) -> str:
         return next((v for v in self.dsn_variables if settings.env.get(v)), self.dsn_variables[0])
 
