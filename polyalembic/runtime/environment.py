@@ -123,6 +123,8 @@ def _run_offline(context: Any, state: Run) -> None:
                                  **_project_files(context.config)):
         output(f"-- polyalembic: PROBLEM (a real run refuses): {problem}")
     with context.begin_transaction():
+        for statement in settings.ledger_store.session_statements(ledger_dsn):  # where a session would be
+            context.execute(statement)
         ledger_schema.render(context.execute, settings.ledger_store)
         context.run_migrations()
 

@@ -67,3 +67,18 @@ def test_upgrade_sql_renders_every_store_and_connects_to_nothing() -> None:
     assert "-- [chromadb] create collection 'episodic_memories'" in out
     assert out.count("INSERT INTO schema_migrations ") >= 12
     assert "secret-pw" not in out + result.stderr
+
+
+def test_upgrade_sql_of_a_schema_target_lands_in_its_schema() -> None:
+    """The rendered script makes the schema, runs in it, and writes Alembic's version table there
+    (``tests/test_schema_targets.py`` runs such a script's effect live)."""
+    env = settings_env(Settings({"POSTGRES_DSN": "postgresql://u:secret-pw@127.0.0.1:9/app",
+                                 "POSTGRES_SCHEMA": "tenant_a"}))
+    result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
+                             "upgrade", "postgres_002", "--sql"], env=env, capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line and not line.startswith("--")]
+    assert lines[:2] == ['CREATE SCHEMA IF NOT EXISTS "tenant_a";', 'SET search_path TO "tenant_a", public;']
+    assert "INSERT INTO tenant_a.alembic_version (version_num) VALUES ('postgres_001')" in result.stdout
+    assert "secret-pw" not in result.stdout + result.stderr

@@ -78,11 +78,20 @@ def with_schema(dsn: str, schema: str) -> str:
     that is not lower-case letters, digits and underscores."""
     if not SCHEMA_NAME.fullmatch(schema):
         raise ValueError(f"schema {schema!r} is not a plain lower-case name (a-z, 0-9, _; at most 63)")
+    return _with_options(dsn, f"-csearch_path={schema},public")
+
+
+def without_schema(dsn: str) -> str:
+    """``dsn`` without the search_path ``with_schema`` gave it (for printing it with its schema apart)."""
+    return _with_options(dsn, "") if schema_of(dsn) else dsn
+
+
+def _with_options(dsn: str, search_path: str) -> str:
     parts = urlsplit(normalized(dsn))
     query = parse_qsl(parts.query, keep_blank_values=True)
     options = " ".join(_SEARCH_PATH.sub("", dict(query).get("options", "")).split())
-    options = f"{options} -csearch_path={schema},public".strip()
-    query = [(k, v) for k, v in query if k != "options"] + [("options", options)]
+    options = f"{options} {search_path}".strip()
+    query = [(k, v) for k, v in query if k != "options"] + ([("options", options)] if options else [])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
 
 

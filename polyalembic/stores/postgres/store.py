@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from polyalembic.errors import StoreUnavailable
+from polyalembic.masking import mask_dsn
 from polyalembic.stores.contract import Autogenerates, ForeignHistory
 from polyalembic.stores.postgres import databases
 from polyalembic.stores.postgres import dsn as dsn_forms
@@ -65,6 +66,13 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
     def place_of(self, dsn: str) -> str:
         return dsn_forms.place_of(dsn)
 
+    def location(self, settings: Settings) -> str:
+        dsn = self.database_url(settings)
+        schema = dsn_forms.schema_of(dsn)
+        if dsn is None or schema is None:
+            return super().location(settings)
+        return f"{mask_dsn(dsn_forms.without_schema(dsn))} (schema {schema})"
+
     def password_of(self, dsn: str | None) -> str | None:
         return dsn_forms.password_of(dsn)
 
@@ -83,6 +91,10 @@ class PostgresStore(SqlStore, Autogenerates, ForeignHistory):
 
     def schema_of(self, dsn: str | None) -> str | None:
         return dsn_forms.schema_of(dsn)
+
+    def session_statements(self, dsn: str | None) -> list[str]:
+        schema = dsn_forms.schema_of(dsn)
+        return [f'CREATE SCHEMA IF NOT EXISTS "{schema}"', f'SET search_path TO "{schema}", public'] if schema else []
 
     def session_hook(self, dsn: str) -> Callable[[Any], None] | None:
         schema = dsn_forms.schema_of(dsn)

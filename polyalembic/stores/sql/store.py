@@ -129,6 +129,12 @@ class SqlStore(Store, StepMarkers):
         del dsn
         return None
 
+    def session_statements(self, dsn: str | None) -> list[str]:
+        """What a script rendered for ``dsn`` (``--sql``) runs first, to land where a session of
+        ``dsn`` would (its schema)."""
+        del dsn
+        return []
+
     def session_hook(self, dsn: str) -> Callable[[Any], None] | None:
         """What a new driver session of ``dsn`` must run before anything reads through it (None:
         nothing)."""
