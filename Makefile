@@ -68,6 +68,7 @@ bench: services-up
 	$(PYTHON) bench/neo4j_scale.py
 	$(PYTHON) bench/chroma_scale.py
 	$(PYTHON) bench/fleet.py
+	$(PYTHON) bench/fleet_schemas.py
 
 # before you stop, when you touched the path: status/no-op up/validate on 5,000 revisions and a
 # 300-revision upgrade against Alembic (under 3 minutes)

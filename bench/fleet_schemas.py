@@ -268,6 +268,26 @@ def main() -> None:
     print(f"  floor: one tenant in a warm process {per_tenant * 1000:.0f} ms "
           f"(x {args.targets} = {per_tenant * args.targets:.1f} s serial, "
           f"{per_tenant * args.targets / args.workers:.1f} s on {args.workers} workers)")
+    missed = missed_goals(medians, rss[args.targets], rss[args.status_targets])
+    for line in missed:
+        print(f"  MISSED: {line}")
+    if missed:
+        sys.exit(1)
+
+
+def missed_goals(medians: dict[str, float], fewer: list[int], more: list[int]) -> list[str]:
+    """The issue's goals: fleet up <= 0.25x the serial loop, fleet status <= 0.10x, and each
+    worker's peak RSS flat in the number of targets (the largest within 1.25x)."""
+    missed = []
+    up = medians["fleet up"] / medians["serial loop of alembic upgrade head"]
+    status = medians["fleet status"] / medians["serial loop of alembic current"]
+    if up > 0.25:
+        missed.append(f"fleet up {up:.2f}x the serial loop (goal <= 0.25)")
+    if status > 0.10:
+        missed.append(f"fleet status {status:.2f}x the loop of alembic current (goal <= 0.10)")
+    if max(more) > 1.25 * max(fewer):
+        missed.append(f"a worker's peak RSS grew from {max(fewer)} to {max(more)} kB with the targets")
+    return missed
 
 
 if __name__ == "__main__":
