@@ -57,8 +57,8 @@ def fleet_run(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
     hears the progress and summary lines (with ``json_events``, each target's end is a
     ``target_finished`` event and the run's a ``fleet_finished`` one). Raises one line naming the
     failed targets (and, with ``check``, those not at head)."""
-    if action in WRITERS:  # no two targets may migrate one place
-        check_places(fleet.targets, {m.store for m in Project(config_path, settings=Settings(Variables({}))).chain()})
+    if action in WRITERS:  # no two targets may migrate one place (whatever shard runs them)
+        check_places(fleet.everyone, {m.store for m in Project(config_path, settings=Settings(Variables({}))).chain()})
     if action == "validate":  # the files are every target's: checked once, before any target is read
         problems = check_project(Project(config_path, settings=Settings(Variables({}))))
         if problems:

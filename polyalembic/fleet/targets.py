@@ -70,6 +70,13 @@ class Fleet:
     on_failure: str = "stop"
     #: the database whose session locks share the targets out between runs (None: all are this run's)
     claims: str | None = field(default=None, repr=False)
+    #: every target of the file, when ``targets`` is one shard of them (places are checked on all)
+    whole: list[Target] | None = field(default=None, repr=False)
+
+    @property
+    def everyone(self) -> list[Target]:
+        """Every target of the file, the other shards' too."""
+        return self.targets if self.whole is None else self.whole
 
 
 def _refuse(path: Path, where: str, why: str) -> PolyalembicError:
@@ -203,4 +210,4 @@ def shard_of(name: str, shards: int) -> int:
 
 def shard(fleet: Fleet, k: int, n: int) -> Fleet:
     """The part of ``fleet`` that shard ``k`` of ``n`` runs (none may be left)."""
-    return replace(fleet, targets=[t for t in fleet.targets if shard_of(t.name, n) == k])
+    return replace(fleet, targets=[t for t in fleet.targets if shard_of(t.name, n) == k], whole=fleet.everyone)

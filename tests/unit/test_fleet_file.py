@@ -107,3 +107,41 @@ def test_a_bad_shard_is_one_line(text: str) -> None:
     with pytest.raises(PolyalembicError, match=r"--shard .*: give K/N, the K-th of N shards"):
         parse_shard(text)
     assert parse_shard(" 2/3 ") == (2, 3)
+
+
+def _target(name: str, **env: str) -> Target:
+    return Target(name, env)
+
+
+def test_a_shard_keeps_the_whole_fleet_for_the_checks_that_span_it() -> None:
+    targets = [_target(f"t{k}") for k in range(20)]
+    part = shard(Fleet(Path("f.toml"), targets, workers=2), 1, 3)
+    assert part.targets != targets and part.everyone == targets
+
+
+DB = "postgresql://app@db:5432/app"
+
+
+def test_targets_at_one_place_are_refused_unless_they_are_one_target() -> None:
+    from polyalembic.fleet.places import check_places
+
+    # a schema each, or a database each: no two places alike
+    check_places([_target(t, POSTGRES_DSN=DB, POSTGRES_SCHEMA=f"tenant_{t}") for t in "abc"], ["postgres"])
+    check_places([_target(t, POSTGRES_DSN=f"{DB}_{t}", CHROMA_HOST="h", CHROMA_DATABASE=t) for t in "ab"],
+                 ["postgres", "chromadb"])
+    # one target named twice (one ledger, the same places): the lock serializes them
+    check_places([_target(t, POSTGRES_DSN=DB, POSTGRES_SCHEMA="tenant_a") for t in ("a", "a2")], ["postgres"])
+    # a Chroma database two targets with ledgers of their own would both migrate
+    with pytest.raises(PolyalembicError, match=r"^fleet file: targets a and b both migrate chromadb at "
+                                               r"http://h:8000 \(database shared\) with ledgers of their own"):
+        check_places([_target(t, POSTGRES_DSN=f"{DB}_{t}", CHROMA_HOST="h", CHROMA_DATABASE="shared")
+                      for t in "ab"], ["postgres", "chromadb"])
+    # the same database spelled as a keyword DSN by another user is the same place
+    with pytest.raises(PolyalembicError, match="targets a and b both migrate postgres at db:5432/app schema public"):
+        check_places([_target("a", POSTGRES_DSN=DB),
+                      _target("b", POSTGRES_DSN="host=db port=5432 dbname=app user=other",
+                              POLYALEMBIC_LEDGER_DSN=f"{DB}_ledger")], ["postgres"])
+    # one ledger for two places: the second would read "applied" and be left behind
+    with pytest.raises(PolyalembicError, match=r"targets a and b keep one ledger \(.*\) but migrate chromadb in two"):
+        check_places([_target(t, POSTGRES_DSN=DB, CHROMA_HOST="h", CHROMA_DATABASE=t) for t in "ab"],
+                     ["postgres", "chromadb"])
