@@ -12,6 +12,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,12 @@ def tables(admin_dsn: str, tenant: str) -> tuple[set[str], list[str]]:
         applied = [r[0] for r in conn.execute("SELECT revision FROM schema_migrations WHERE status = 'applied' "
                                               "ORDER BY revision")] if "schema_migrations" in names else []
     return names, applied
+
+
+def hold(admin_dsn: str, tenant: str, statement: str) -> None:
+    """Run ``statement`` in the tenant's database."""
+    with psycopg.connect(libpq_dsn(admin_dsn.rsplit("/", 1)[0] + f"/fleet_{tenant}"), autocommit=True) as conn:
+        conn.execute(statement)
 
 
 def collections(settings: Settings, tenant: str) -> list[str]:
@@ -310,3 +317,46 @@ def test_fleet_repair_of_a_target_it_cannot_reach_fails_naming_it(
     assert re.search(r"^\[2/3\] nodb +failed in [0-9.]+ s: \S+: cannot connect to postgresql://\S+:\*\*\*@",
                      repaired.output, re.MULTILINE), repaired.output
     assert password(admin_dsn) not in repaired.output
+
+
+def test_a_target_whose_server_goes_away_mid_run_fails_alone_while_the_others_finish(
+        chain: Project, settings: Settings, admin_dsn: str, tenants: list[str], tmp_path: Path) -> None:
+    """The victim's migration is cut off half way (its server session terminated, as a failover or
+    a restart does): that target fails in one line naming it, the other targets finish, and the
+    victim's next run applies what was cut off."""
+    assert cli(chain, settings, "generate", "postgres", "slow_for_one").exit_code == 0
+    victim = tenants[1]
+    up_file = next((chain.migrations_dir / "postgres").glob("*_slow_for_one.up.sql"))
+    up_file.write_text("CREATE TABLE slow_for_one (id INT);\n"
+                       "DO $$ BEGIN IF to_regclass('public.hold_me') IS NOT NULL THEN PERFORM pg_sleep(60); END IF; "
+                       "END $$;\n")
+    hold(admin_dsn, victim, "CREATE TABLE public.hold_me ()")
+    path = fleet_file(tmp_path, settings, admin_dsn, tenants[:6], options="workers = 2\ncanary = 0")
+    env = {**settings_env(settings), "FLEET_PG_PASSWORD": password(admin_dsn)}
+    run = subprocess.Popen([sys.executable, "-m", "polyalembic", "-c", str(chain.config_path), "fleet", "up",
+                            str(path), "--continue"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+    with psycopg.connect(libpq_dsn(admin_dsn), autocommit=True) as conn:
+        for _ in range(600):  # the victim's session sleeping inside its migration
+            pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
+                                               "query LIKE '%%pg_sleep%%'", (f"fleet_{victim}",))]
+            if pids or run.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert pids, "the victim's migration never started"
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                     (f"fleet_{victim}",))
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 1, output
+    assert output.strip().splitlines()[-1] == f"polyalembic: error: fleet up: 1 of 6 target(s) failed: {victim}"
+    assert re.search(rf"^\[\d/6\] {victim} +failed in [0-9.]+ s: .*terminat", output, re.MULTILINE), output
+    assert "fleet up: 6 target(s): 5 migrated, 1 failed" in output, output
+    assert password(admin_dsn) not in output
+    for tenant in tenants[:6]:
+        names, applied = tables(admin_dsn, tenant)
+        assert ("slow_for_one" in names) == (tenant != victim), tenant  # the cut-off transaction rolled back
+        assert len(applied) == (4 if tenant != victim else 3), (tenant, applied)
+    hold(admin_dsn, victim, "DROP TABLE public.hold_me")  # the cause gone (what an operator fixes)
+    again = fleet(chain, settings, admin_dsn, "up", str(path))
+    assert again.exit_code == 0, again.output
+    assert "fleet up: 6 target(s): 1 migrated, 5 at head" in again.output, again.output
