@@ -113,7 +113,7 @@ class StepExecutor:
             error = self.settings.mask(f"{type(exc).__name__}: {exc}".strip())
             step, self.run.current_step = self.run.current_step, None
             step = self.settings.mask(step) if step else step  # a statement may hold a password
-            self.recorder.failed(ctx, m, upgrade, error, step, ms)
+            unrecorded = self._record_failure(ctx, m, upgrade, error, step, ms)
             if not ctx.as_sql:
                 self.failed_stores.add(m.store)
             if not ctx.as_sql:
@@ -122,12 +122,28 @@ class StepExecutor:
             direction = "upgrade" if upgrade else "downgrade"
             next_move = _next_move(m, upgrade, self.run.committed_early)
             failure = MigrationFailed(f"{m.store} migration {m.migration_file} ({m.revision}) {direction} "
-                                      f"failed{where}: {error.splitlines()[0]}: {next_move}")
+                                      f"failed{where}: {error.splitlines()[0]}: {next_move}{unrecorded}")
             self.run.events.migration_failed(str(failure), step, ms)
             raise failure from exc
         finally:
             self.recorder.finished_function()
         self.timings_ms[m.revision] = int((time.perf_counter() - started) * 1000)
+
+    def _record_failure(self, ctx: MigrationContext, m: Migration, upgrade: bool, error: str, step: str | None,
+                        ms: int) -> str:
+        """The failure in the ledger; when the ledger's session is gone too (the server restarted,
+        the backend was terminated: what failed the migration), what the user is told instead of
+        a second error hiding the first."""
+        import sqlalchemy as sa
+
+        try:
+            self.recorder.failed(ctx, m, upgrade, error, step, ms)
+        except sa.exc.DBAPIError as lost:
+            if not lost.connection_invalidated:
+                raise
+            reason = self.settings.mask(str(lost.orig or lost).strip().splitlines()[0])
+            return f" (the ledger could not record it: its connection was lost too: {reason})"
+        return ""
 
     def _run_on_own_database(self, m: Migration, fn: Callable[..., None], kw: dict[str, Any],
                              ctx: MigrationContext, upgrade: bool) -> None:

@@ -69,7 +69,19 @@ def migration_lock(connection: sa.Connection, key: int = LOCK_KEY, on_wait: Call
     try:
         yield
     finally:
+        _unlock(connection, key)
+
+
+def _unlock(connection: sa.Connection, key: int) -> None:
+    """Give the lock back, unless its session is gone (a server restart, a terminated backend):
+    the lock went with it, and the error that ended the run is the one to tell."""
+    if connection.invalidated:
+        return
+    try:
         connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    except sa.exc.DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
 
 
 def try_named_lock(connection: sa.Connection, name: str) -> bool:
