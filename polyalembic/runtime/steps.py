@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
 from polyalembic.chain.loader import from_scripts
@@ -134,8 +135,6 @@ class StepExecutor:
         """The failure in the ledger; when the ledger's session is gone too (the server restarted,
         the backend was terminated: what failed the migration), what the user is told instead of
         a second error hiding the first."""
-        import sqlalchemy as sa
-
         try:
             self.recorder.failed(ctx, m, upgrade, error, step, ms)
         except sa.exc.DBAPIError as lost:
