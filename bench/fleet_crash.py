@@ -14,7 +14,8 @@ database. The markers, locks and ledgers are per target: a kill in one target's 
 must be resumed from that target's marker, whatever the others did.
 
 Each trial starts from fresh targets (their databases dropped and made again), starts the stock
-CLI's ``fleet up FILE`` (2 workers, a canary), and kills it in one of these windows, in turn:
+CLI's ``fleet up FILE`` (2 workers, a canary; the file's targets rotated by one each trial, so each
+is the canary in turn), and kills it in one of these windows, in turn:
 
 - ``worker at a time``: one worker process (a child of the fleet process) at a point spread over
   a clean run's time with workers; the fleet goes on without it (that target failed);
@@ -52,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,14 +164,22 @@ class Fleet:
         token = secrets.token_hex(3)
         self.server, self.ini = server, ini
         self.targets = [KINDS[k % len(KINDS)](server, f"fc_{token}_{k:02d}") for k in range(count)]
-        self.file = fleet_file(ini.parent / "fleet.toml", self.targets, f"workers = {WORKERS}\ncanary = 1",
-                               PASSWORD_VARIABLE)
+        self.file = ini.parent / "fleet.toml"
+        self.rotate(0)
         self.env = run_env({PASSWORD_VARIABLE: server.password}, REPO)
 
+    def rotate(self, first: int) -> None:
+        """The fleet file with the targets from the ``first``-th on (then the others): each trial
+        another canary, and the kinds take turns at each worker's first commits."""
+        first %= len(self.targets)
+        fleet_file(self.file, self.targets[first:] + self.targets[:first], f"workers = {WORKERS}\ncanary = 1",
+                   PASSWORD_VARIABLE)
+
     def fresh(self, fresh: bool = True) -> None:
-        """Every target's databases dropped and made again (only dropped unless ``fresh``)."""
-        for target in self.targets:
-            target.remake(fresh)
+        """Every target's databases dropped and made again (only dropped unless ``fresh``), the
+        targets side by side (a third of the time of one after the other)."""
+        with ThreadPoolExecutor(len(self.targets)) as pool:
+            list(pool.map(lambda target: target.remake(fresh), self.targets))
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "polyalembic", "-c", str(self.ini), "fleet", *args, str(self.file)]
@@ -336,6 +346,7 @@ def main() -> int:
             point = span.get(window, 0) * (turn + rng.random()) / len(per_window[window])
             nth = nth_commit(timeline.commits[:each], turn, rng)
             started = time.monotonic()
+            fleet.rotate(k)
             while True:
                 fleet.fresh()
                 hit = kill(fleet, window, point, nth, rng)

@@ -13,6 +13,7 @@ drops and makes that schema instead of databases.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ class Server:
         self.chroma = chromadb.AdminClient(chromadb.Settings(
             chroma_api_impl="chromadb.api.fastapi.FastAPI", chroma_server_host=self.chroma_host,
             chroma_server_http_port=int(self.chroma_port)))
+        # Chroma's own SQLite refuses a second database made or dropped at once ("database is locked")
+        self._chroma_lock = threading.Lock()
 
     def url(self, database: str, password: str | None = None) -> str:
         """A database's URL, with ``password`` (default: the real one; the fleet file gives ``${VAR}``)."""
@@ -76,12 +79,14 @@ class Server:
                     conn.execute(f'CREATE DATABASE "{name}"')
 
     def remake_chroma(self, names: list[str], fresh: bool = True) -> None:
-        existing = {d["name"] for d in self.chroma.list_databases()}
-        for name in names:
-            if name in existing:
-                self.chroma.delete_database(name)
-            if fresh:
-                self.chroma.create_database(name)
+        """Drop the Chroma databases ``names``, and make them again empty when ``fresh``."""
+        with self._chroma_lock:
+            existing = {d["name"] for d in self.chroma.list_databases()}
+            for name in names:
+                if name in existing:
+                    self.chroma.delete_database(name)
+                if fresh:
+                    self.chroma.create_database(name)
 
 
 class Target:
