@@ -23,7 +23,10 @@ is the canary in turn), and kills it in one of these windows, in turn:
   a clean run's duration;
 - ``worker at a store commit``: the workers kill themselves (``POLYALEMBIC_CRASH_AT=
   store-committed@N``, each counting its own) right after a store committed a step that commits
-  on its own, before the target's ledger heard of it; named by the stores left ``running``.
+  on its own, before the target's ledger heard of it. Aimed in turn at each store's commits in
+  each kind of target while it is the canary (its worker alone: that store's row must be the
+  one left ``running``; a clean run of one target of each kind lists its commits), and every
+  other round as far into that worker's second target, the other worker busy with its own.
 
 Then it recovers: ``fleet up --continue`` (the targets after a failed one run too); each target
 it reports failed on a half-done migration is repaired as the README says for one project
@@ -61,7 +64,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.crash_kit import Cli, Tally, differences, nth_commit, read_points, repair, repair_choice, run_env  # noqa: E402
+from bench.crash_kit import Cli, Tally, differences, read_points, repair, repair_choice, run_env  # noqa: E402
 from bench.fleet import chain  # noqa: E402
 from bench.fleet_targets import KINDS, Server, Target, fleet_file, ledger_state, running_stores, snapshots  # noqa: E402
 
@@ -168,12 +171,25 @@ class Fleet:
         self.rotate(0)
         self.env = run_env({PASSWORD_VARIABLE: server.password}, REPO)
 
-    def rotate(self, first: int) -> None:
+    def rotate(self, first: int) -> Target:
         """The fleet file with the targets from the ``first``-th on (then the others): each trial
-        another canary, and the kinds take turns at each worker's first commits."""
+        another canary, so the kinds take turns at each worker's first commits. Returns the canary."""
         first %= len(self.targets)
         fleet_file(self.file, self.targets[first:] + self.targets[:first], f"workers = {WORKERS}\ncanary = 1",
                    PASSWORD_VARIABLE)
+        return self.targets[first]
+
+    def commits(self, target: Target) -> list[str]:
+        """The store of each store commit a clean run of ``target`` reaches, in order (a fleet of
+        it alone: what the canary's worker reaches first when it is the canary); it is left migrated."""
+        record, alone = self.ini.parent / "points.txt", self.ini.parent / "alone.toml"
+        record.unlink(missing_ok=True)
+        fleet_file(alone, [target], "workers = 1", PASSWORD_VARIABLE)
+        result = subprocess.run([*self.command("up")[:-1], str(alone)], capture_output=True, text=True, timeout=600,
+                                env=self.env | {"POLYALEMBIC_CRASH_AT": f"count@{record}"})
+        if result.returncode != 0:
+            sys.exit(f"fleet crash: the clean run of {target.name} failed: {result.stdout[-2000:]}")
+        return read_points(record).get("store-committed", [])
 
     def fresh(self, fresh: bool = True) -> None:
         """Every target's databases dropped and made again (only dropped unless ``fresh``), the
@@ -252,38 +268,41 @@ def wait_for_workers(proc: subprocess.Popen[str], timeout: float = 60) -> float:
 
 @dataclass
 class Timeline:
-    """A clean run's: its duration, when its first worker was up, the store commits it reached."""
+    """A clean run's: its duration and when its first worker was up."""
 
     duration: float
     first_worker: float
-    commits: list[str]
 
 
 def clean_run(fleet: Fleet) -> Timeline:
-    record = fleet.ini.parent / "points.txt"
-    record.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = fleet.start(crash_at=f"count@{record}")
+    proc = fleet.start()
     first_worker = wait_for_workers(proc)
     output, _ = proc.communicate(timeout=600)
-    duration = time.monotonic() - started
     if proc.returncode != 0:
         sys.exit(f"fleet crash: the clean run failed: {output[-2000:]}")
-    return Timeline(duration, first_worker, read_points(record).get("store-committed", []))
+    return Timeline(time.monotonic() - started, first_worker)
 
 
-def kill(fleet: Fleet, window: str, point: float, nth: int, rng: random.Random) -> str | None:
-    """Start ``fleet up`` and kill it in ``window`` (at ``point`` seconds; at the ``nth`` store
-    commit of each worker); what was hit, or None when the run ended first (a miss)."""
-    if window == "worker at a store commit":
-        proc = fleet.start(crash_at=f"store-committed@{nth}")
-        output, _ = proc.communicate(timeout=600)
-        if proc.returncode == 0:
-            return None
-        failed = FAILED.findall(output)
-        if not failed or any(DIED not in error for _, error in failed) or len(failed) > WORKERS:
-            raise RuntimeError(f"store-committed@{nth}: the workers that died are not those failed: {output[-1500:]}")
-        return f"commit {nth} of each worker ({', '.join(running_stores(fleet.targets)) or 'none running'})"
+def kill_at_commit(fleet: Fleet, nth: int, aimed: str | None) -> str | None:
+    """``fleet up`` whose workers kill themselves at their ``nth`` store commit; ``aimed``: the
+    store the canary's ``nth`` commit is in (None: past the canary, both workers running)."""
+    proc = fleet.start(crash_at=f"store-committed@{nth}")
+    output, _ = proc.communicate(timeout=600)
+    if proc.returncode == 0:
+        return None
+    failed = FAILED.findall(output)
+    if not failed or any(DIED not in error for _, error in failed) or len(failed) > WORKERS:
+        raise RuntimeError(f"store-committed@{nth}: the workers that died are not those failed: {output[-1500:]}")
+    running = running_stores(fleet.targets)
+    if aimed is not None and running != [aimed]:
+        raise RuntimeError(f"store-committed@{nth}: aimed at the canary's {aimed} commit, left running: {running}")
+    return f"{'canary' if aimed else 'each worker'}'s commit {nth} ({', '.join(running) or 'none running'})"
+
+
+def kill(fleet: Fleet, window: str, point: float, rng: random.Random) -> str | None:
+    """Start ``fleet up`` and kill one worker or the whole fleet ``point`` seconds in (a worker's
+    point counts from the first worker's start); what was hit, or None when the run ended first."""
     proc = fleet.start()
     if window == "fleet at a time":
         time.sleep(point)
@@ -322,37 +341,54 @@ def main() -> int:
     began = time.monotonic()
     try:
         fleet = Fleet(server, make_project(workdir), args.targets)
+        kinds = {t.kind: t for t in reversed(fleet.targets)}  # the first target of each kind
+        for target in kinds.values():
+            target.remake()
+        commits = {kind: fleet.commits(target) for kind, target in kinds.items()}
+        # the exact window's aims, in turn: each store's commits in each kind's canary (PostgreSQL's
+        # first: its step marker's window, the smoke's one aim)
+        aims = [(kind, store) for kind, stores in commits.items() for store in sorted(set(stores), reverse=True)]
         fleet.fresh()
         timeline = clean_run(fleet)
         states = {t.name: state(t) for t in fleet.targets}
-        reference = {t.kind: states[t.name] for t in reversed(fleet.targets)}
+        reference = {kind: states[t.name] for kind, t in kinds.items()}
         unlike = [t.name for t in fleet.targets if states[t.name] != reference[t.kind]]
         if unlike:
             sys.exit(f"fleet crash: the clean run's targets differ within their kind: {unlike}")
-        kinds = ", ".join(f"{sum(t.kind == kind for t in fleet.targets)} {kind}" for kind in reference)
-        per_store = ", ".join(f"{s} {timeline.commits.count(s)}" for s in sorted(set(timeline.commits)))
         sample = reference[fleet.targets[0].kind]
         print(f"clean run: {timeline.duration:.1f}s (first worker at {timeline.first_worker:.1f}s); "
-              f"{len(fleet.targets)} targets ({kinds}), {len(sample['upgrades'])} migrations each, rows "
-              f"{sample['rows']}, records {sample['records']}; {len(timeline.commits)} store commits "
-              f"({per_store}) to kill at", flush=True)
+              f"{len(fleet.targets)} targets, {len(sample['upgrades'])} migrations each, rows {sample['rows']}, "
+              f"records {sample['records']}; store commits of a target: " +
+              "; ".join(f"{kind} {', '.join(f'{s} {c.count(s)}' for s in sorted(set(c)))}"
+                        for kind, c in commits.items()), flush=True)
         tally = Tally()
         per_window = {w: [k for k in range(args.kills) if WINDOWS[k % len(WINDOWS)] == w] for w in WINDOWS}
         span = {"worker at a time": timeline.duration - timeline.first_worker, "fleet at a time": timeline.duration}
-        each = max(1, len(timeline.commits) // WORKERS)
         for k in range(args.kills):
             window = WINDOWS[k % len(WINDOWS)]
             turn = per_window[window].index(k)
-            point = span.get(window, 0) * (turn + rng.random()) / len(per_window[window])
-            nth = nth_commit(timeline.commits[:each], turn, rng)
             started = time.monotonic()
-            fleet.rotate(k)
-            while True:
-                fleet.fresh()
-                hit = kill(fleet, window, point, nth, rng)
-                if hit is not None:
-                    break
-                point, nth = point * rng.random(), max(1, nth // 2)  # it ended first: earlier
+            hit = None
+            if window == "worker at a store commit":
+                kind, store = aims[turn % len(aims)]
+                of_kind = [i for i, t in enumerate(fleet.targets) if t.kind == kind]
+                fleet.rotate(of_kind[turn // len(aims) % len(of_kind)])
+                nth = 1 + rng.choice([i for i, s in enumerate(commits[kind]) if s == store])
+                # every other round of aims: as far into the canary worker's second target, the
+                # other worker busy with its own
+                past = turn // len(aims) % 2 == 1
+                nth += len(commits[kind]) if past else 0
+                while hit is None:
+                    fleet.fresh()
+                    hit = kill_at_commit(fleet, nth, None if past else store)
+                    nth = max(1, nth // 2)  # if the run ended first: earlier
+            else:
+                fleet.rotate(k)
+                point = span[window] * (turn + rng.random()) / len(per_window[window])
+                while hit is None:
+                    fleet.fresh()
+                    hit = kill(fleet, window, point, rng)
+                    point *= rng.random()  # if it ended first: earlier
             steps = fleet.recover()
             problems = [f"{t.name}: {', '.join(p)}" for t in fleet.targets
                         if (p := differences(reference[t.kind], state(t)))]
