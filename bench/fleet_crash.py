@@ -171,13 +171,12 @@ class Fleet:
         self.rotate(0)
         self.env = run_env({PASSWORD_VARIABLE: server.password}, REPO)
 
-    def rotate(self, first: int) -> Target:
+    def rotate(self, first: int) -> None:
         """The fleet file with the targets from the ``first``-th on (then the others): each trial
-        another canary, so the kinds take turns at each worker's first commits. Returns the canary."""
+        another canary, so the kinds take turns at each worker's first commits."""
         first %= len(self.targets)
         fleet_file(self.file, self.targets[first:] + self.targets[:first], f"workers = {WORKERS}\ncanary = 1",
                    PASSWORD_VARIABLE)
-        return self.targets[first]
 
     def commits(self, target: Target) -> list[str]:
         """The store of each store commit a clean run of ``target`` reaches, in order (a fleet of
@@ -185,7 +184,7 @@ class Fleet:
         record, alone = self.ini.parent / "points.txt", self.ini.parent / "alone.toml"
         record.unlink(missing_ok=True)
         fleet_file(alone, [target], "workers = 1", PASSWORD_VARIABLE)
-        result = subprocess.run([*self.command("up")[:-1], str(alone)], capture_output=True, text=True, timeout=600,
+        result = subprocess.run(self.command("up", file=alone), capture_output=True, text=True, timeout=600,
                                 env=self.env | {"POLYALEMBIC_CRASH_AT": f"count@{record}"})
         if result.returncode != 0:
             sys.exit(f"fleet crash: the clean run of {target.name} failed: {result.stdout[-2000:]}")
@@ -197,11 +196,13 @@ class Fleet:
         with ThreadPoolExecutor(len(self.targets)) as pool:
             list(pool.map(lambda target: target.remake(fresh), self.targets))
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "polyalembic", "-c", str(self.ini), "fleet", *args, str(self.file)]
+    def command(self, action: str, *options: str, file: Path | None = None) -> list[str]:
+        """The stock CLI's ``fleet ACTION FILE [OPTIONS]`` (this fleet's file unless ``file``)."""
+        return [sys.executable, "-m", "polyalembic", "-c", str(self.ini), "fleet", action, str(file or self.file),
+                *options]
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.command(args[0]), *args[1:]], env=self.env, capture_output=True, text=True,
+    def run(self, action: str, *options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.command(action, *options), env=self.env, capture_output=True, text=True,
                               timeout=600)
 
     def start(self, crash_at: str | None = None) -> subprocess.Popen[str]:
