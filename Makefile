@@ -15,7 +15,7 @@ export POLYALEMBIC_VENV := $(abspath $(VENV))
 export POLYALEMBIC_NEO4J ?= lts
 
 .PHONY: install validators services-up services-down services-status migrate status validate test lint \
-        bench bench-quick crash
+        bench bench-quick crash fleet-crash
 
 install: $(SYNCED)  ## the project environment: the package (editable) with every extra and the dev tools
 
@@ -77,3 +77,10 @@ bench-quick: services-up
 
 crash: services-up  ## SIGKILL `up` 100 times in four windows, recover, check every store converged
 	$(PYTHON) bench/crash.py --kills 100
+
+# the fleet's: only PostgreSQL and ChromaDB (a few minutes on 2 cores; the bytecode compiled first,
+# as for the suite: every kill starts a fleet and its workers again)
+fleet-crash: install  ## SIGKILL a worker or the whole `fleet up` 30 times, recover, check every target converged
+	$(STACK) up postgres chromadb
+	$(PYTHON) -m compileall -q polyalembic bench
+	$(PYTHON) bench/fleet_crash.py --kills 30

@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
 
+from bench.crash_kit import Tally, differences, nth_commit, read_points, repair, repair_choice, run_env  # noqa: E402
 from polyalembic.settings import Settings, load_settings  # noqa: E402
 from polyalembic.stores import get_store  # noqa: E402
 from polyalembic.stores.connections import StoreConnections  # noqa: E402
@@ -234,9 +235,7 @@ class Trial:
         reset_stores(base)
         self.settings = base.replace(POSTGRES_DSN=self.dsn, TIMESCALE_DSN=self.timescale_dsn,
                                      POLYALEMBIC_LEDGER_DSN=None)
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("POSTGRES_", "TIMESCALE_", "NEO4J_", "CHROMA_", "POLYALEMBIC_"))}
-        self.env |= {**self.settings.env, "PYTHONPATH": str(REPO)}
+        self.env = run_env(self.settings.env, REPO)
 
     def close(self) -> None:
         for dsn in (self.dsn, self.timescale_dsn):
@@ -275,18 +274,10 @@ class Trial:
             done.append("up")
             if result.returncode == 0:
                 return done
-            marker = "`polyalembic repair resume "
-            if marker not in result.stderr:
+            revision = repair_choice(result.stderr)
+            if revision is None:
                 raise RuntimeError(f"up failed without a repair choice: {result.stderr.strip()[-500:]}")
-            revision = result.stderr.split(marker, 1)[1].split("`", 1)[0]
-            repaired = self.cli("repair", "resume", revision)
-            done.append(f"repair resume {revision}")
-            if repaired.returncode != 0 and "may have partly run" in repaired.stderr:
-                # the honest refusal; these workloads are idempotent, as the README asks: retry
-                repaired = self.cli("repair", "retry", revision)
-                done.append(f"retry {revision}")
-            if repaired.returncode != 0:
-                raise RuntimeError(f"repair of {revision} failed: {repaired.stderr.strip()[-500:]}")
+            done += repair(self.cli, revision)
         raise RuntimeError(f"no convergence after {done}")
 
     def state(self) -> dict[str, Any]:
@@ -338,19 +329,7 @@ def reached_points(trial: Trial) -> dict[str, list[str]]:
                             capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         sys.exit(f"crash: the clean run failed: {result.stderr[-1000:]}")
-    points: dict[str, list[str]] = {}
-    for line in record.read_text().splitlines() if record.exists() else []:
-        name, revision = line.split()
-        points.setdefault(name, []).append(revision.rsplit("_", 1)[0])
-    return points
-
-
-def nth_commit(stores: list[str], turn: int, rng: random.Random) -> int:
-    """Which commit (1-based) to kill at: the stores take turns, so each store's commits get their
-    share of the kills whatever their number; within a store, any of its commits."""
-    order = sorted(set(stores))
-    store = order[turn % len(order)]
-    return 1 + rng.choice([i for i, s in enumerate(stores) if s == store])
+    return read_points(record)
 
 
 def main() -> int:
@@ -378,8 +357,7 @@ def main() -> int:
               f"events {reference['events']}, records {reference['records']}, readings {reference['readings']}, "
               f"meters {reference['meters']}; "
               f"{commits} store commits ({per_store}) and {early} early commits to kill at", flush=True)
-        tally: dict[str, list[int]] = {}
-        converged = 0
+        tally = Tally()
         timed = [k for k in range(args.kills) if k % len(WINDOWS) == 0]
         lock_waits = max(1, len(timed) // 10)
         for k in range(args.kills):
@@ -416,23 +394,15 @@ def main() -> int:
                     window = f"{window} ({store})"
                 steps = trial.recover()
                 state = trial.state()
-                problems = [key for key in reference if key != "upgrades" and state[key] != reference[key]]
-                if set(state["upgrades"]) != set(reference["upgrades"]) or set(state["upgrades"].values()) != {1}:
-                    problems.append(f"upgrades {state['upgrades']}")
+                problems = differences(reference, state)
                 if trial.cli("status", "--check").returncode != 0:
                     problems.append("status --check")
-                converged += not problems
-                counts = tally.setdefault(window, [0, 0])
-                counts[0] += 1
-                counts[1] += not problems
+                tally.add(window, not problems)
                 print(f"kill {k + 1:3d} {window:<27} {at:<36} recovered with {', '.join(steps):<50} "
                       f"{'converged' if not problems else 'DIFFERS: ' + ', '.join(problems)}", flush=True)
             finally:
                 trial.close()
-        for window, (kills, ok) in sorted(tally.items()):
-            print(f"window {window}: {kills} kills, {ok} converged")
-        print(f"{args.kills} kills, {converged} converged")
-        return 0 if converged == args.kills else 1
+        return 0 if tally.close() else 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         reset_stores(base)
