@@ -6,12 +6,14 @@ points, recover with `fleet up` again, and check that every target converged to 
 The fleet is bench/fleet.py's chain (4 PostgreSQL revisions, a Chroma collection) with data whose
 repeat or loss shows: rows INSERTed in the target's PostgreSQL database (a plain INSERT: a repeat
 doubles them), records upserted into the collection in batches (``run_chroma``), then every record
-tagged (a backfill). Its targets are of two kinds in turn (``KINDS``): a tenant's own PostgreSQL
-database, holding its tables and its ledger (tests/test_fleet.py's), and one whose ledger is a
+tagged (a backfill). Its targets are of three kinds in turn (``KINDS``): a tenant's own PostgreSQL
+database, holding its tables and its ledger (tests/test_fleet.py's); one whose ledger is a
 database of its own (``POLYALEMBIC_LEDGER_DSN``), so each PostgreSQL migration commits with its
-step marker in the tenant's database before its ledger hears of it; each has its own Chroma
-database. The markers, locks and ledgers are per target: a kill in one target's commit window
-must be resumed from that target's marker, whatever the others did.
+step marker in the tenant's database before its ledger hears of it; and a tenant's schema of a
+database the schema targets share (``POSTGRES_SCHEMA``: tables, ledger, version table, markers
+and lock in that schema); each has its own Chroma database. The markers, locks and ledgers are
+per target: a kill in one target's commit window must be resumed from that target's marker,
+whatever the others did.
 
 Each trial starts from fresh targets (their databases dropped and made again), starts the stock
 CLI's ``fleet up FILE`` (2 workers, a canary; the file's targets rotated by one each trial, so each
@@ -28,19 +30,19 @@ is the canary in turn), and kills it in one of these windows, in turn:
   one left ``running``; a clean run of one target of each kind lists its commits), and every
   other round as far into that worker's second target, the other worker busy with its own.
 
-Then it recovers: ``fleet up --continue`` (the targets after a failed one run too); each target
-it reports failed on a half-done migration is repaired as the README says for one project
-(`polyalembic repair resume REV`, `repair retry` where resume refuses a step that may have partly
-run), with that target's variables; until ``fleet up`` succeeds. Converged means, for every
+Then it recovers: ``fleet up --continue`` (the targets after a failed one run too); when a target
+holds a half-done migration, ``fleet repair --continue`` (resume; ``fleet repair retry`` where
+resume refuses a step that may have partly run), which touches only those targets; until ``fleet
+up`` succeeds. Converged means, for every
 target: its PostgreSQL snapshot (the store's catalog queries of its own schema) and Chroma
 snapshot equal those of the clean run's target of its kind; every ledger row is ``applied`` (what
 ``fleet status --check`` reads); every migration has exactly one ``upgrade`` audit row; no step
 marker of a migration not applied is left; and the data is all there once: each row (count and
 distinct ids), each record and its tag.
 
-A new kind of target (a PostgreSQL schema per tenant) is a ``Target`` subclass: its fleet-file
-variables, where its tables and ledger are (``Place``: a database and a schema), and how it is
-made afresh; the snapshots and checks read every target through those.
+A kind of target is a ``Target`` subclass: its fleet-file variables, where its tables and ledger
+are (``Place``: a database and a schema), and how it is made afresh; the snapshots and checks read
+every target through those.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.crash_kit import Cli, Tally, differences, read_points, repair, repair_choice, run_env  # noqa: E402
+from bench.crash_kit import REPAIR_CHOICE, Tally, differences, read_points, run_env  # noqa: E402
 from bench.fleet import chain  # noqa: E402
 from bench.fleet_targets import KINDS, Server, Target, fleet_file, ledger_state, running_stores, snapshots  # noqa: E402
 
@@ -211,33 +213,30 @@ class Fleet:
         return subprocess.Popen(self.command("up"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, start_new_session=True)
 
-    def target_cli(self, target: Target) -> Cli:
-        """The stock CLI on one target alone, with its variables."""
-        env = run_env(target.variables(), REPO)
-
-        def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "polyalembic", "-c", str(self.ini), *args], env=env,
-                                  capture_output=True, text=True, timeout=600)
-        return cli
-
     def recover(self) -> list[str]:
-        """``fleet up`` until it succeeds; each target it reports failed on a half-done migration
-        repaired with that target's variables. Returns what was run."""
-        by_name = {t.name: t for t in self.targets}
+        """``fleet up`` until it succeeds; after a failure, ``fleet repair`` (resume, and retry
+        where resume honestly refuses a step that may have partly run: the workload is written
+        idempotent, as the README asks), which touches only the targets whose ledger holds a
+        half-done migration. Returns what was run."""
         done: list[str] = []
         for _ in range(10):
             result = self.run("up", "--continue")  # the targets after a failed one too (but a failed canary)
             done.append("fleet up")
             if result.returncode == 0:
                 return done
-            failed = FAILED.findall(result.stdout + result.stderr)
-            if not failed:
-                raise RuntimeError(f"fleet up failed naming no target: {(result.stdout + result.stderr)[-800:]}")
-            for name, error in failed:
-                revision = repair_choice(error)
-                if revision is None:
-                    raise RuntimeError(f"{name} failed without a repair choice: {error[-500:]}")
-                done += [f"{step} on {name[-2:]}" for step in repair(self.target_cli(by_name[name]), revision)]
+            output = result.stdout + result.stderr
+            if not FAILED.findall(output):
+                raise RuntimeError(f"fleet up failed naming no target: {output[-800:]}")
+            if REPAIR_CHOICE not in output:
+                continue  # a target whose worker died: the next fleet up runs it (or says what to repair)
+            for decision in ("resume", "retry"):
+                repaired = self.run("repair", decision, "--continue")
+                done.append(f"fleet repair {decision}")
+                text = repaired.stdout + repaired.stderr
+                if repaired.returncode == 0:
+                    break
+                if decision == "retry" or "may have partly run" not in text:
+                    raise RuntimeError(f"fleet repair {decision} failed: {text[-800:]}")
         raise RuntimeError(f"no convergence after {done}")
 
 
@@ -402,6 +401,7 @@ def main() -> int:
     finally:
         if fleet is not None:
             fleet.fresh(fresh=False)
+        server.drop_shared()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -3,11 +3,10 @@ owns (made afresh and dropped here), the variables a fleet file gives it, where 
 its ledger are, and what its stores and ledger hold, read through those (so a comparison of two
 targets of a kind needs nothing kind-specific).
 
-A kind is a ``Target`` subclass. Two are built: a tenant's own PostgreSQL database holding its
-tables and its ledger (tests/test_fleet.py's), and one whose ledger (and lock) is a database of
-its own. A schema-per-tenant kind is a few lines more: ``variables`` adds ``POSTGRES_SCHEMA``
-over a shared database, ``tables`` and ``ledger`` give ``Place(database, schema)``, and ``remake``
-drops and makes that schema instead of databases.
+A kind is a ``Target`` subclass. Three are built: a tenant's own PostgreSQL database holding its
+tables and its ledger (tests/test_fleet.py's), one whose ledger (and lock) is a database of its
+own, and a tenant's schema of a database the schema targets share (``POSTGRES_SCHEMA``: its
+tables, ledger, version table and markers in its schema).
 """
 
 from __future__ import annotations
@@ -31,6 +30,9 @@ from polyalembic.settings import Settings, Variables, load_settings  # noqa: E40
 from polyalembic.stores import get_store  # noqa: E402
 from polyalembic.stores.connections import StoreConnections  # noqa: E402
 from polyalembic.stores.postgres.dsn import libpq_dsn  # noqa: E402
+
+#: the database the schema targets of a run share
+SHARED_DATABASE = "fleet_crash_schemas"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,19 @@ class Server:
             chroma_server_http_port=int(self.chroma_port)))
         # Chroma's own SQLite refuses a second database made or dropped at once ("database is locked")
         self._chroma_lock = threading.Lock()
+        self._shared_lock = threading.Lock()
+        self._shared_made = False
+
+    def shared_database(self) -> str:
+        """The database the schema targets share, made once (empty) the first time it is asked for."""
+        with self._shared_lock:
+            if not self._shared_made:
+                self.remake_databases([SHARED_DATABASE])
+                self._shared_made = True
+        return SHARED_DATABASE
+
+    def drop_shared(self) -> None:
+        self.remake_databases([SHARED_DATABASE], fresh=False)
 
     def url(self, database: str, password: str | None = None) -> str:
         """A database's URL, with ``password`` (default: the real one; the fleet file gives ``${VAR}``)."""
@@ -142,8 +157,34 @@ class LedgerApartTarget(Target):
         return Place(f"{self.name}_ledger")
 
 
+class SchemaTarget(Target):
+    """A tenant's schema of the database the schema targets share: its tables, ledger, Alembic
+    version table, step markers and lock are its schema's; its Chroma database is its own."""
+
+    kind = "schema"
+
+    def databases(self) -> list[str]:
+        return []
+
+    def remake(self, fresh: bool = True) -> None:
+        """Drop its schema (its first run makes it again) and its Chroma database."""
+        with self.server.connect(Place(self.server.shared_database())) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+        self.server.remake_chroma([self.name], fresh)
+
+    def variables(self, password: str | None = None) -> dict[str, str]:
+        return super().variables(password) | {"POSTGRES_DSN": self.server.url(SHARED_DATABASE, password),
+                                               "POSTGRES_SCHEMA": self.name}
+
+    def tables(self) -> Place:
+        return Place(SHARED_DATABASE, self.name)
+
+    def ledger(self) -> Place:
+        return Place(SHARED_DATABASE, self.name)
+
+
 #: the kinds of target a fleet holds, in turn
-KINDS: tuple[type[Target], ...] = (Target, LedgerApartTarget)
+KINDS: tuple[type[Target], ...] = (Target, LedgerApartTarget, SchemaTarget)
 
 
 def fleet_file(path: Path, targets: list[Target], options: str, password_variable: str) -> Path:

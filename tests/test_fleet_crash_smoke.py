@@ -1,6 +1,6 @@
 """The fleet crash test's smoke run (issue 24): one kill in each window (a worker at a time, the
 whole fleet at a time, the workers at a store commit) of `fleet up` over a target of each kind,
-each recovered with `fleet up` again and checked to have converged. The full run is `make fleet-crash`."""
+each recovered with `fleet up` and `fleet repair` and checked to have converged. The full run is `make fleet-crash`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 def test_three_fleet_kills_all_converge(base_settings: Settings) -> None:
     del base_settings  # the stack is up
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "fleet_crash.py"), "--kills", "3", "--targets", "2",
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "fleet_crash.py"), "--kills", "3", "--targets", "3",
                              "--seed", "11"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()

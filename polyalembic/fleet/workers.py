@@ -63,11 +63,30 @@ class WorkerPool:
         return len(self._busy)
 
     def submit(self, key: Any, function: Callable[..., Any], *arguments: Any) -> None:
-        """Run ``function(*arguments)`` in a free worker (one is started if none is idle)."""
-        worker = self._idle.pop() if self._idle else Worker(self._context)
+        """Run ``function(*arguments)`` in a free worker (one is started if none is idle and
+        alive: an idle worker killed while it waited for work is replaced, not sent to)."""
+        worker = self._live_idle() or Worker(self._context)
+        try:
+            worker.connection.send((function, arguments))
+        except OSError:  # it died between the look and the send
+            self._discard(worker)
+            worker = Worker(self._context)
+            worker.connection.send((function, arguments))
         worker.task = key
-        worker.connection.send((function, arguments))
         self._busy.append(worker)
+
+    def _live_idle(self) -> Worker | None:
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.process.is_alive():
+                return worker
+            self._discard(worker)
+        return None
+
+    @staticmethod
+    def _discard(worker: Worker) -> None:
+        worker.process.join(timeout=10)
+        worker.connection.close()
 
     def finished(self, timeout: float | None = None) -> list[tuple[Any, Any, int | None]]:
         """(key, result, None) for each task that ended within ``timeout``, or (key, None, exit

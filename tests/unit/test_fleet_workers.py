@@ -4,6 +4,7 @@ replaced, while the other workers' tasks finish (a real SIGKILL-like exit, no mo
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from polyalembic.fleet.workers import WorkerPool
@@ -30,5 +31,19 @@ def test_a_worker_that_dies_fails_its_task_alone_and_is_replaced() -> None:
         assert pool.free() == 2
         pool.submit("after", echo, "still working")  # a new worker takes the dead one's place
         assert pool.finished(timeout=30) == [("after", "still working", None)]
+    finally:
+        pool.close()
+
+
+def test_an_idle_worker_killed_while_it_waits_is_replaced_when_work_comes() -> None:
+    pool = WorkerPool(1)
+    try:
+        pool.submit("first", echo, "first done")
+        assert pool.finished(timeout=30) == [("first", "first done", None)]
+        idle = pool._idle[0].process
+        os.kill(idle.pid, signal.SIGKILL)  # killed between two targets (an OOM killer, an operator)
+        idle.join(timeout=10)
+        pool.submit("next", echo, "next done")
+        assert pool.finished(timeout=30) == [("next", "next done", None)]
     finally:
         pool.close()
