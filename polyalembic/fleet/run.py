@@ -77,6 +77,7 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
         return []
     claims = Claims(fleet.claims).open()
     pool = WorkerPool(min(fleet.workers, total))
+    handed_out: dict[str, float] = {}  # target -> when a worker got it
     stopped = False
     try:
         for number, wave in enumerate(waves(fleet.targets, fleet.canary, fleet.wave)):
@@ -86,6 +87,7 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
                 while not stopped and pool.free() and (target := _claim(queue, claims)):
                     pool.submit(target, run_target, str(config_path), action, target, json_events, lock_timeout,
                                 decision)
+                    handed_out[target.name] = time.monotonic()
                 if not pool.busy():  # every target left is another run's for now
                     time.sleep(CLAIM_RETRY)
                     continue
@@ -93,7 +95,8 @@ def run_fleet(config_path: Path, fleet: Fleet, action: str, json_events: bool = 
                     claims.give_back(target.name)
                     if result is None:
                         result = TargetResult(target.name, "failed", error=f"the worker running it died (exit code "
-                                                                          f"{died}): run it again (`fleet {action}`)")
+                                                                          f"{died}): run it again (`fleet {action}`)",
+                                              seconds=time.monotonic() - handed_out[target.name])
                     results[target.name] = result
                     stops = action not in _READERS and (fleet.on_failure == "stop" or canary)
                     stopped = stopped or (result.outcome == "failed" and stops)
