@@ -5,12 +5,17 @@ dies: it would stop every other target mid-migration.)
 
 Workers are spawned (a clean interpreter: nothing of the parent's connections or state is
 inherited) and live for the whole run, each loading the chain once and running target after
-target.
+target. After its first task a worker freezes what that built (the modules, Alembic, the
+drivers) out of garbage collection and collects as usual from then on: a run's own start-up
+handling of the collector (``runtime/collection.py``) is meant for one run in a process, and
+repeated run after run it would freeze each run's garbage with the next start-up, so a worker
+would grow with every target (0.4 MB each, measured).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -28,6 +33,9 @@ def _serve(connection: Connection) -> None:
             return
         function, arguments = task
         connection.send(function(*arguments))
+        if not gc.get_freeze_count():  # the first task's start-up: frozen once, not per target
+            gc.collect()
+            gc.freeze()
 
 
 def _received(worker: Worker) -> tuple[Any] | None:

@@ -36,7 +36,11 @@ def restore() -> None:
 @contextmanager
 def start_up_uncollected() -> Iterator[Callable[[], None]]:
     """Collection off for the block; the callable it yields ends start-up (``end_start_up``).
-    On leaving: ``restore``. A collector already off or with objects frozen is left alone."""
+    On leaving: ``restore``, then one full collection: the process goes on (an app, a test suite
+    running run after run), and what start-up left to collect was frozen with it, out of reach of
+    the collections during the run (without it, each run's start-up garbage would outlive it:
+    0.4 MB a run, measured over hundreds). A collector already off or with objects frozen is left
+    alone."""
     if not gc.isenabled() or gc.get_freeze_count():
         yield lambda: None
         return
@@ -45,3 +49,4 @@ def start_up_uncollected() -> Iterator[Callable[[], None]]:
         yield end_start_up
     finally:
         restore()
+        gc.collect()
