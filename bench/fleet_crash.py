@@ -348,6 +348,7 @@ def main() -> int:
         # the exact window's aims, in turn: each store's commits in each kind's canary (PostgreSQL's
         # first: its step marker's window, the smoke's one aim)
         aims = [(kind, store) for kind, stores in commits.items() for store in sorted(set(stores), reverse=True)]
+        aims.sort(key=lambda aim: aim[1] != "postgres")  # a PostgreSQL marker first (stable otherwise)
         fleet.fresh()
         timeline = clean_run(fleet)
         states = {t.name: state(t) for t in fleet.targets}
