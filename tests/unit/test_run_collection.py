@@ -59,15 +59,15 @@ class _Cycle:
         self.me = self
 
 
-def test_what_a_run_s_start_up_left_to_collect_does_not_outlive_it() -> None:
+def test_what_a_run_s_start_up_left_to_collect_does_not_outlive_the_next_run() -> None:
     """Run after run in one process (an app, a test suite): each start-up's garbage is frozen with
-    it during the run; it must be gone after, or every run would leave its own behind."""
+    it during its run; the next run collects it, so no more than one run's is ever about."""
     gc.enable()
     gc.unfreeze()
     gc.collect()
-    for _ in range(3):
+    for _ in range(5):
         with start_up_uncollected() as start_up_over:
             for _ in range(1000):
                 _Cycle()  # garbage made while the run starts (a revision map, a dialect's caches)
             start_up_over()
-    assert not any(isinstance(o, _Cycle) for o in gc.get_objects())
+    assert sum(isinstance(o, _Cycle) for o in gc.get_objects()) <= 1000
