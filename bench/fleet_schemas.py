@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 import psycopg  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict  # noqa: E402
 
+from bench.fleet import floor  # noqa: E402
 from bench.run import BINDER, VANILLA_REVISION, project_for  # noqa: E402
 from polyalembic.settings import load_settings  # noqa: E402
 from polyalembic.stores.postgres.dsn import libpq_dsn  # noqa: E402
@@ -195,25 +196,6 @@ def loop(argv: list[str], env: dict[str, str], count: int, parallel: int = 1) ->
     return time.perf_counter() - started
 
 
-def floor(ini: Path, schemas: Schemas) -> float:
-    """Median seconds per tenant of ``api.up`` in this (warm) process, after one warm-up tenant."""
-    from polyalembic import api
-    from polyalembic.events.stream import Reporter
-    from polyalembic.project import Project
-    from polyalembic.request import RunRequest
-    from polyalembic.settings import Settings, Variables
-
-    times = []
-    for k in range(11):
-        settings = Settings(Variables({"POSTGRES_DSN": schemas.url, "TIMESCALE_DSN": schemas.url,
-                                       "POSTGRES_SCHEMA": f"floor_{k}", "TIMESCALE_SCHEMA": f"floor_{k}"}))
-        started = time.perf_counter()
-        api.up(Project(ini, settings=settings, request=RunRequest(events=Reporter()), frozen_files=True))
-        if k:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--targets", type=int, default=200)
@@ -249,7 +231,9 @@ def main() -> None:
             status = {"fleet status": [fleet_run([*poly, "status", str(large)], fleet_env)[0]],
                       "serial loop of alembic current": [loop([*vanilla, "current"], vanilla_env,
                                                               args.status_targets)]}
-            per_tenant = floor(ini, schemas)
+            per_tenant = floor(ini, [{"POSTGRES_DSN": schemas.url, "TIMESCALE_DSN": schemas.url,
+                                      "POSTGRES_SCHEMA": f"floor_{k}", "TIMESCALE_SCHEMA": f"floor_{k}"}
+                                     for k in range(11)])
         finally:
             schemas.drop()
     medians = {name: statistics.median(values) for name, values in {**up, **status}.items()}
